@@ -1,0 +1,37 @@
+// tcp: connect to host:port and close. Proves something accepts connections, no more: a server that
+// accepts and never answers looks healthy to this check (so it does to blackbox_exporter's tcp probe).
+import { connect } from 'node:net';
+import { z } from 'zod';
+import type { CheckKind } from '../src/check.js';
+import { toCheckError } from '../src/errors.js';
+
+const options = z.strictObject({
+  host: z.string().min(1).describe('Host name or address.'),
+  port: z.number().int().min(1).max(65535).describe('TCP port.'),
+});
+export type TcpOptions = z.output<typeof options>;
+
+export const tcp: CheckKind<TcpOptions> = {
+  type: 'tcp',
+  componentType: 'system',
+  options,
+  schemes: ['tcp'],
+  fromUrl(url) {
+    const parsed = new URL(url);
+    return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: parsed.port === '' ? undefined : Number(parsed.port) };
+  },
+  run({ host, port }, { signal }) {
+    const target = `${host}:${port}`;
+    return new Promise<void>((resolve, reject) => {
+      const socket = connect({ host, port, signal });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', (error) => {
+        socket.destroy();
+        reject(toCheckError(error, target));
+      });
+    });
+  },
+};

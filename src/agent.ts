@@ -1,0 +1,195 @@
+// createAgent wires config, kinds, scheduler, state, metrics, server and logs. It owns the agent's
+// lifecycle: start, reload (keeping unchanged checks), drain and stop.
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { Registry } from 'prom-client';
+import type { CheckKind, CheckResult } from './check.js';
+import type { AgentConfig, CheckConfig } from './config/types.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import type { Logger } from './log.js';
+import { createRedactor, type Redact } from './redact.js';
+import { createScheduler, type Scheduler } from './scheduler.js';
+import { createApp, type DetailsPolicy } from './server.js';
+import { createState, type State } from './state.js';
+import type { BodyMeta } from './health.js';
+
+export interface AgentDeps {
+  readonly kinds: readonly CheckKind[];
+  readonly log: Logger;
+  readonly version: string;
+  readonly now?: () => number;
+}
+
+export interface Agent {
+  readonly state: State;
+  readonly registry: Registry;
+  readonly metrics: Metrics;
+  readonly app: ReturnType<typeof createApp>;
+  /** Starts polling and, unless `listen` is false, serving. Resolves with the bound address. */
+  start(options?: { listen?: boolean }): Promise<AddressInfo | undefined>;
+  /** Applies a new config: unchanged checks keep their state and series. */
+  reload(config: AgentConfig): Promise<void>;
+  /** Readiness fails from now on; everything else keeps answering. */
+  drain(): void;
+  /** Stops polling (aborting attempts in flight) and closes the listener. */
+  stop(): Promise<void>;
+  readonly config: AgentConfig;
+}
+
+export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
+  const { kinds, log, version } = deps;
+  const now = deps.now ?? Date.now;
+  let config = initial;
+  let redact: Redact = createRedactor(config.secrets);
+  let meta: BodyMeta = metaOf(config, version);
+  let details: DetailsPolicy = detailsOf(config, log);
+  const kindOf = new Map(kinds.map((kind) => [kind.type, kind]));
+
+  const registry = new Registry();
+  const state = createState();
+  const metrics = createMetrics(registry, { version, state, now });
+
+  const onResult = (check: CheckConfig, raw: CheckResult) => {
+    const result = raw.message === undefined ? raw : { ...raw, message: redact(raw.message) };
+    const transition = state.record(check.name, result);
+    const current = state.get(check.name);
+    metrics.observe(check, result, current?.healthy === true);
+    const fields = { check: check.name, type: check.type, durationMs: Math.round(result.durationMs * 100) / 100, reason: result.reason, output: result.message };
+    if (transition) {
+      const line = `check ${check.name} ${transition.to === 'pass' ? 'passes' : 'fails'}`;
+      const level = transition.to === 'pass' ? 'info' : check.critical ? 'warn' : 'info';
+      log[level](line, { ...fields, from: transition.from, to: transition.to });
+    } else if (log.isLevelEnabled('debug')) {
+      log.debug('attempt', { ...fields, ok: result.ok });
+    }
+  };
+
+  const scheduler: Scheduler = createScheduler({
+    now,
+    run: (check, ctx) => kindOf.get(check.type)!.run(check.options, ctx),
+    onResult,
+    onSkip: (check) =>
+      onResult(check, {
+        ok: false,
+        startedAt: now(),
+        durationMs: 0,
+        reason: 'timeout',
+        message: `${check.type} check ${check.name}: the previous attempt is still running past its timeout (the check ignores its abort); attempt skipped`,
+      }),
+  });
+
+  const prepareKinds = async (cfg: AgentConfig) => {
+    const types = new Set(cfg.checks.map((c) => c.type));
+    await Promise.all([...types].map((type) => kindOf.get(type)!.prepare?.()));
+  };
+  const addCheck = (check: CheckConfig) => {
+    state.add(check, kindOf.get(check.type)!.componentType);
+    metrics.addCheck(check);
+    scheduler.add(check);
+  };
+  const removeCheck = (check: CheckConfig) => {
+    scheduler.remove(check.name);
+    state.remove(check.name);
+    metrics.removeCheck(check);
+  };
+
+  const app = createApp({ state, registry, log, meta: () => meta, details: () => details, now });
+  let server: Server | undefined;
+  let started = false;
+
+  return {
+    state,
+    registry,
+    metrics,
+    app,
+    get config() {
+      return config;
+    },
+    async start(options = {}) {
+      if (started) throw new Error('agent already started');
+      started = true;
+      for (const warning of config.warnings) log.info(warning);
+      await prepareKinds(config);
+      for (const check of config.checks) addCheck(check);
+      if (options.listen === false) return undefined;
+      server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, getRequestListener(app.fetch));
+      const listening = server;
+      await new Promise<void>((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(config.server.port, config.server.host, () => {
+          listening.off('error', reject);
+          resolve();
+        });
+      });
+      listening.on('error', (error) => log.error('server error', { error: error.message }));
+      return listening.address() as AddressInfo;
+    },
+    async reload(next) {
+      await prepareKinds(next);
+      const before = new Map(config.checks.map((c) => [c.name, c]));
+      const after = new Map(next.checks.map((c) => [c.name, c]));
+      let added = 0;
+      let removed = 0;
+      let changed = 0;
+      for (const [name, check] of before) {
+        if (!after.has(name)) {
+          removeCheck(check);
+          removed++;
+        }
+      }
+      for (const [name, check] of after) {
+        const old = before.get(name);
+        if (!old) {
+          addCheck(check);
+          added++;
+        } else if (JSON.stringify(old) !== JSON.stringify(check)) {
+          removeCheck(old);
+          addCheck(check);
+          changed++;
+        }
+      }
+      if (next.server.port !== config.server.port || next.server.host !== config.server.host) {
+        log.warn('server.host and server.port take effect at the next restart', { host: next.server.host, port: next.server.port });
+      }
+      config = next;
+      redact = createRedactor(config.secrets);
+      log.configure({ level: config.server.logLevel, redact });
+      meta = metaOf(config, version);
+      details = detailsOf(config, log);
+      for (const warning of config.warnings) log.info(warning);
+      metrics.configReloaded(true, now());
+      log.info('configuration reloaded', { checks: next.checks.length, added, removed, changed, unchanged: next.checks.length - added - changed });
+    },
+    drain() {
+      state.setDraining();
+    },
+    async stop() {
+      scheduler.stop();
+      const closing = server;
+      server = undefined;
+      if (!closing) return;
+      await new Promise<void>((resolve) => {
+        closing.close(() => resolve());
+        closing.closeAllConnections();
+      });
+    },
+  };
+}
+
+function metaOf(config: AgentConfig, version: string): BodyMeta {
+  return { version, serviceId: config.server.serviceId, description: config.server.description };
+}
+
+function detailsOf(config: AgentConfig, log: Logger): DetailsPolicy {
+  const file = config.server.detailsTokenFile;
+  if (config.server.exposeDetails || !file) return { exposeDetails: config.server.exposeDetails };
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    return token ? { exposeDetails: false, token } : { exposeDetails: false };
+  } catch (error) {
+    log.error('cannot read server.detailsTokenFile; details are shown to loopback callers only', { file, error: (error as { code?: string }).code ?? (error as Error).message });
+    return { exposeDetails: false };
+  }
+}

@@ -1,0 +1,338 @@
+// parseConfig: YAML text (and the environment) -> a validated, defaulted, frozen AgentConfig, or a
+// ConfigError listing every problem with its key path and, where it has one, line and column.
+import { hostname } from 'node:os';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
+import type { z } from 'zod';
+import type { CheckKind } from '../check.js';
+import { ConfigError, type ConfigIssue } from '../errors.js';
+import { parseDuration, formatDuration } from './duration.js';
+import { checksFromEnv, serverFromEnv } from './env.js';
+import { interpolate } from './interpolate.js';
+import { createRedactor } from '../redact.js';
+import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
+import type { AgentConfig, CheckConfig, DefaultsConfig, LogLevel, ServerConfig } from './types.js';
+
+export interface ParseOptions {
+  readonly kinds: readonly CheckKind[];
+  /** For ${VAR}, VIGIL_CHECK_* and the VIGIL_* overrides; default none. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Reads VAR_FILE secret files. */
+  readonly readFile?: (path: string) => string;
+  /** The file name, for messages. */
+  readonly source?: string;
+}
+
+export const SERVER_DEFAULTS = Object.freeze({
+  host: '0.0.0.0',
+  port: 9898,
+  drainDelay: '5s',
+  exposeDetails: true,
+  description: 'health of the application dependencies, as seen by vigil',
+  logLevel: 'info' as LogLevel,
+});
+
+export const CHECK_DEFAULTS = Object.freeze({
+  interval: '10s',
+  timeout: '2s',
+  failureThreshold: 1,
+  successThreshold: 1,
+  critical: true,
+  groups: Object.freeze(['ready']),
+  /** staleAfter, in intervals. */
+  staleIntervals: 3,
+});
+
+const TOP_KEYS = ['server', 'defaults', 'checks'];
+
+/** Parse and validate a config; text undefined means environment-only mode. */
+export function parseConfig(text: string | undefined, options: ParseOptions): AgentConfig {
+  const env = options.env ?? {};
+  const readFile = options.readFile ?? (() => {
+    throw new Error('secret files are not available here');
+  });
+  const issues: ConfigIssue[] = [];
+  const secrets = new Set<string>();
+  const lineCounter = new LineCounter();
+  let doc: Document | undefined;
+  let raw: unknown = {};
+
+  if (text !== undefined) {
+    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
+    for (const error of [...doc.errors]) {
+      const pos = error.linePos?.[0];
+      issues.push({ path: '', message: `YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col });
+    }
+    if (issues.length) throw new ConfigError(issues, options.source);
+    interpolateDocument(doc, { env, readFile }, secrets, (node, message) => {
+      issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
+    });
+    raw = doc.toJS() ?? {};
+  }
+
+  const locate = (path: readonly (string | number)[], key?: string): { line?: number; column?: number } =>
+    doc ? locateIn(doc, lineCounter, path, key) : {};
+  const fail = (path: readonly (string | number)[], message: string, key?: string) =>
+    issues.push({ path: [...path, ...(key === undefined ? [] : [key])].join('.'), message, ...locate(path, key) });
+
+  if (!isRecord(raw)) {
+    fail([], `the top level must be a map with ${TOP_KEYS.join(', ')}`);
+    throw new ConfigError(issues, options.source);
+  }
+  for (const key of Object.keys(raw)) if (!TOP_KEYS.includes(key)) fail([], `unknown key (known: ${TOP_KEYS.join(', ')})`, key);
+
+  // server: file, then VIGIL_* overrides.
+  const rawServer = raw.server ?? {};
+  const serverInput = isRecord(rawServer) ? { ...rawServer, ...serverFromEnv(env) } : rawServer;
+  const server = validate(serverSchema, serverInput, ['server'], fail);
+  const defaults = validate(defaultsSchema, raw.defaults ?? {}, ['defaults'], fail);
+
+  const resolvedServer: ServerConfig | undefined = server && {
+    host: server.host ?? SERVER_DEFAULTS.host,
+    port: server.port ?? SERVER_DEFAULTS.port,
+    drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay)!,
+    exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
+    ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
+    serviceId: server.serviceId ?? hostname(),
+    description: server.description ?? SERVER_DEFAULTS.description,
+    logLevel: server.logLevel ?? SERVER_DEFAULTS.logLevel,
+  };
+  const resolvedDefaults: DefaultsConfig | undefined = defaults && {
+    intervalMs: parseDuration(defaults.interval ?? CHECK_DEFAULTS.interval)!,
+    timeoutMs: parseDuration(defaults.timeout ?? CHECK_DEFAULTS.timeout)!,
+    failureThreshold: defaults.failureThreshold ?? CHECK_DEFAULTS.failureThreshold,
+    successThreshold: defaults.successThreshold ?? CHECK_DEFAULTS.successThreshold,
+  };
+  if (resolvedDefaults && resolvedDefaults.timeoutMs >= resolvedDefaults.intervalMs) {
+    fail(['defaults'], `${formatDuration(resolvedDefaults.timeoutMs)} must be shorter than defaults.interval (${formatDuration(resolvedDefaults.intervalMs)})`, 'timeout');
+  }
+
+  // checks: the file's map, merged with VIGIL_CHECK_* (a name in both is an error).
+  const fileChecks = raw.checks ?? {};
+  if (!isRecord(fileChecks)) fail([], 'must be a map of check name to check', 'checks');
+  const fromEnv = checksFromEnv(env, options.kinds);
+  issues.push(...fromEnv.issues);
+  const entries: [string, unknown][] = isRecord(fileChecks) ? Object.entries(fileChecks) : [];
+  for (const [name, block] of Object.entries(fromEnv.checks)) {
+    if (isRecord(fileChecks) && name in fileChecks) {
+      fail(['checks'], `declared in the file and by ${fromEnv.origin[name]}`, name);
+    } else entries.push([name, block]);
+  }
+  if (text === undefined && entries.length === 0) {
+    issues.push({ path: '', message: 'no checks: pass --config FILE, set VIGIL_CONFIG, or declare VIGIL_CHECK_<NAME>=<url>' });
+  }
+
+  const warnings: string[] = [];
+  const checks: CheckConfig[] = [];
+  for (const [name, block] of entries) {
+    const envVar = fromEnv.origin[name];
+    // A check from the environment has no place in the file: name its variable instead.
+    const failCheck = envVar
+      ? (_path: readonly (string | number)[], message: string, key?: string) =>
+          issues.push({ path: `${envVar}${key ? ` (${key})` : ''}`, message })
+      : fail;
+    const check = resolveCheck(name, block, options.kinds, resolvedDefaults, failCheck, warnings);
+    if (check) checks.push(check);
+  }
+
+  if (issues.length) {
+    // A bad value may have come from a secret: issues are printed, so scrub them like everything else.
+    const redact = createRedactor([...secrets]);
+    throw new ConfigError(sortIssues(issues).map((i) => ({ ...i, message: redact(i.message) })), options.source);
+  }
+  for (const check of checks) collectUrlPasswords(check.options, secrets);
+  return deepFreeze({
+    server: resolvedServer!,
+    defaults: resolvedDefaults!,
+    checks,
+    secrets: [...secrets].sort((a, b) => b.length - a.length),
+    warnings,
+  });
+}
+
+type Fail = (path: readonly (string | number)[], message: string, key?: string) => void;
+
+function resolveCheck(
+  name: string,
+  block: unknown,
+  kinds: readonly CheckKind[],
+  defaults: DefaultsConfig | undefined,
+  fail: Fail,
+  warnings: string[],
+): CheckConfig | undefined {
+  const path = ['checks', name];
+  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must be letters, digits, ".", "-" and "_"', name);
+  if (!isRecord(block)) {
+    fail(path, 'must be a map with at least a type');
+    return undefined;
+  }
+  const known = kinds.map((k) => k.type).join(', ');
+  if (block.type === undefined) {
+    fail(path, `missing type (one of ${known})`, 'type');
+    return undefined;
+  }
+  const kind = kinds.find((k) => k.type === block.type);
+  if (!kind) {
+    fail(path, `${show(block.type)} is not a known type (known: ${known})`, 'type');
+    return undefined;
+  }
+  const parsed = validate(checkSchema(kind), block, path, fail);
+  if (!parsed || !defaults) return undefined;
+
+  const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
+  let timeoutMs = parsed.timeout === undefined ? defaults.timeoutMs : parseDuration(parsed.timeout)!;
+  if (timeoutMs >= intervalMs) {
+    if (parsed.timeout !== undefined) {
+      fail(path, `${parsed.timeout} must be shorter than interval (${formatDuration(intervalMs)})`, 'timeout');
+      return undefined;
+    }
+    // Only a default conflicts with this check's own interval: clamp rather than refuse.
+    timeoutMs = Math.max(1, Math.floor(intervalMs / 2));
+    warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is not shorter than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
+  }
+  const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK_DEFAULTS.staleIntervals : parseDuration(parsed.staleAfter)!;
+  if (staleAfterMs <= intervalMs) {
+    fail(path, `${parsed.staleAfter} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
+    return undefined;
+  }
+  const groups = [...new Set(parsed.groups ?? CHECK_DEFAULTS.groups)];
+  if (groups.includes('live')) {
+    warnings.push(`checks.${name} joins the live group: while it fails, /health/live fails and an orchestrator restarts the pod`);
+  }
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key !== 'type' && !(key in commonCheckShape)) options[key] = value;
+  }
+  return {
+    name,
+    type: kind.type,
+    intervalMs,
+    timeoutMs,
+    staleAfterMs,
+    critical: parsed.critical ?? CHECK_DEFAULTS.critical,
+    groups,
+    failureThreshold: parsed.failureThreshold ?? defaults.failureThreshold,
+    successThreshold: parsed.successThreshold ?? defaults.successThreshold,
+    options,
+  };
+}
+
+function validate<S extends z.ZodType>(schema: S, value: unknown, path: readonly (string | number)[], fail: Fail): z.output<S> | undefined {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) {
+    const at = [...path, ...(issue.path as (string | number)[])];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) fail(at, 'unknown key', key);
+    } else {
+      const key = at.length > path.length ? String(at.pop()) : undefined;
+      fail(at, describeIssue(issue), key);
+    }
+  }
+  return undefined;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const input = issue.input;
+  switch (issue.code) {
+    case 'invalid_type':
+      return input === undefined ? `is required (${issue.expected})` : `${show(input)} must be ${article(issue.expected)}`;
+    case 'too_small':
+      return `${show(input)} must be at least ${issue.minimum}${issue.origin === 'string' ? ' characters long' : ''}`;
+    case 'too_big':
+      return `${show(input)} must be at most ${issue.maximum}`;
+    case 'invalid_value':
+      return `${show(input)} must be one of ${issue.values.map((v) => show(v)).join(', ')}`;
+    default:
+      return `${show(input)} ${issue.message}`;
+  }
+}
+
+function article(expected: string): string {
+  if (expected === 'int') return 'a whole number';
+  if (expected === 'record' || expected === 'object') return 'a map';
+  if (expected === 'array') return 'a list';
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null) return 'null';
+  if (typeof value === 'object') return Array.isArray(value) ? 'a list' : 'a map';
+  return String(value);
+}
+
+function interpolateDocument(
+  doc: Document,
+  source: { env: Readonly<Record<string, string | undefined>>; readFile: (path: string) => string },
+  secrets: Set<string>,
+  report: (node: Node, message: string) => void,
+): void {
+  visit(doc, {
+    Scalar(key, node) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
+      const result = interpolate(node.value, source);
+      for (const message of result.errors) report(node, message);
+      for (const secret of result.secrets) secrets.add(secret);
+      // An unquoted value that was only a reference keeps YAML's typing: `port: ${PORT}` is a number.
+      const isPlain = node.type === 'PLAIN';
+      if (isPlain && /^-?\d+(\.\d+)?$/.test(result.value) && result.value !== node.value) node.value = Number(result.value);
+      else if (isPlain && /^(true|false)$/.test(result.value) && result.value !== node.value) node.value = result.value === 'true';
+      else node.value = result.value;
+    },
+  });
+}
+
+function locateIn(doc: Document, lines: LineCounter, path: readonly (string | number)[], key?: string) {
+  // Walk down as far as the document goes; a missing key is reported at its parent.
+  let node: unknown = doc.contents;
+  let offset = (doc.contents as Node | null)?.range?.[0];
+  for (const segment of key === undefined ? path : [...path, key]) {
+    if (!isMap(node)) break;
+    const pair = (node.items as Pair[]).find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+    if (!pair) break;
+    const target = segment === key || pair.value === null ? pair.key : pair.value;
+    offset = (target as Node | null)?.range?.[0] ?? offset;
+    node = pair.value;
+  }
+  return position(lines, offset);
+}
+
+function position(lines: LineCounter, offset: number | undefined): { line?: number; column?: number } {
+  if (offset === undefined) return {};
+  const { line, col } = lines.linePos(offset);
+  return { line, column: col };
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+const URL_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@:\s]*:([^@/\s]+)@/i;
+
+function collectUrlPasswords(value: unknown, secrets: Set<string>): void {
+  if (typeof value === 'string') {
+    const password = URL_PASSWORD.exec(value)?.[1];
+    if (password) {
+      secrets.add(password);
+      try {
+        secrets.add(decodeURIComponent(password));
+      } catch {
+        // A malformed %-escape: the raw form is already recorded.
+      }
+    }
+  } else if (value && typeof value === 'object') {
+    for (const item of Object.values(value)) collectUrlPasswords(item, secrets);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}

@@ -1,0 +1,76 @@
+// The one description of the config file: the validator (zod) and config.schema.json (generated
+// from it by `npm run schema`) both come from here, so they cannot disagree.
+import { z } from 'zod';
+import type { CheckKind } from '../check.js';
+
+const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
+
+export const duration = () =>
+  z.string().regex(DURATION_PATTERN, { message: 'must be a duration such as 250ms, 2s, 1m or 1m30s' });
+
+const threshold = () => z.number().int().min(1).max(100);
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+const GROUP_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
+
+export const serverSchema = z
+  .strictObject({
+    host: z.string().min(1).describe('Listen address. Default 0.0.0.0.'),
+    port: z.number().int().min(1).max(65535).describe('Listen port. Default 9898.'),
+    drainDelay: duration().describe('After SIGTERM: readiness fails at once, liveness and metrics answer this long. Default 5s.'),
+    exposeDetails: z.boolean().describe('Show per-check entries to every caller. Default true.'),
+    detailsTokenFile: z.string().min(1).describe('File with a bearer token that unlocks details when exposeDetails is false.'),
+    serviceId: z.string().min(1).describe('serviceId of health bodies. Default the host name.'),
+    description: z.string().describe('description of health bodies.'),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).describe('Default info.'),
+  })
+  .partial();
+
+export const defaultsSchema = z
+  .strictObject({
+    interval: duration().describe('Time between attempts. Default 10s.'),
+    timeout: duration().describe('Hard deadline of one attempt; shorter than interval. Default 2s.'),
+    failureThreshold: threshold().describe('Consecutive failures before a check turns failing. Default 1.'),
+    successThreshold: threshold().describe('Consecutive successes before a check turns passing. Default 1.'),
+  })
+  .partial();
+
+/** Keys every check has, whatever its type. */
+export const commonCheckShape = {
+  interval: duration().optional().describe('Time between attempts. Default defaults.interval.'),
+  timeout: duration().optional().describe('Hard deadline of one attempt. Default defaults.timeout.'),
+  staleAfter: duration().optional().describe('A result older than this counts as failing. Default three intervals.'),
+  critical: z.boolean().optional().describe('false: a failure makes its groups warn, not fail. Default true.'),
+  groups: z
+    .array(z.string().regex(GROUP_PATTERN, { message: 'must be lower-case letters, digits, - and _' }))
+    .optional()
+    .describe('The /health/<group> endpoints it counts toward. Default [ready].'),
+  failureThreshold: threshold().optional(),
+  successThreshold: threshold().optional(),
+};
+
+export const COMMON_CHECK_KEYS = ['type', ...Object.keys(commonCheckShape)];
+
+export function checkSchema(kind: CheckKind) {
+  return z.strictObject({
+    type: z.literal(kind.type),
+    ...commonCheckShape,
+    ...kind.options.shape,
+  });
+}
+
+export const checkNamePattern = NAME_PATTERN;
+
+/** The whole document, for config.schema.json. */
+export function configSchema(kinds: readonly CheckKind[]) {
+  const [first, ...rest] = kinds.map(checkSchema);
+  return z.strictObject({
+    server: serverSchema.optional(),
+    defaults: defaultsSchema.optional(),
+    checks: z.record(z.string().regex(NAME_PATTERN), z.discriminatedUnion('type', [first!, ...rest])).optional(),
+  });
+}
+
+export function configJsonSchema(kinds: readonly CheckKind[]): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema(kinds), { io: 'input', unrepresentable: 'any', target: 'draft-07' });
+  return { ...schema, title: 'vigil configuration' };
+}

@@ -1,0 +1,58 @@
+// The resolved configuration: every default filled in, durations in ms, frozen. The input form is
+// whatever YAML holds; config/schema.ts describes it and config/parse.ts turns it into these types.
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ServerConfig {
+  /** Listen address; default 0.0.0.0. */
+  readonly host: string;
+  /** Listen port; default 9898. */
+  readonly port: number;
+  /** How long liveness and metrics keep answering after SIGTERM; default 5s. */
+  readonly drainDelayMs: number;
+  /** Show per-check entries to every caller; default true. */
+  readonly exposeDetails: boolean;
+  /** File holding a bearer token that unlocks details when exposeDetails is false. */
+  readonly detailsTokenFile?: string;
+  /** `serviceId` of health bodies; default the host name (the pod name under Kubernetes). */
+  readonly serviceId: string;
+  /** `description` of health bodies. */
+  readonly description: string;
+  readonly logLevel: LogLevel;
+}
+
+export interface DefaultsConfig {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly failureThreshold: number;
+  readonly successThreshold: number;
+}
+
+export interface CheckConfig {
+  readonly name: string;
+  readonly type: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** A result older than this counts as failing (reason stale); default three intervals. */
+  readonly staleAfterMs: number;
+  /** A failure fails its groups (true, the default) or only warns (false). */
+  readonly critical: boolean;
+  /** The /health/<group> endpoints it counts toward; default [ready]. */
+  readonly groups: readonly string[];
+  /** Consecutive failures before a passing check turns failing; default 1. */
+  readonly failureThreshold: number;
+  /** Consecutive successes before a failing check turns passing; default 1. */
+  readonly successThreshold: number;
+  /** The type's own options, as validated by its schema. */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface AgentConfig {
+  readonly server: ServerConfig;
+  readonly defaults: DefaultsConfig;
+  readonly checks: readonly CheckConfig[];
+  /** Every value that came from the environment or a secret file, and every password in a URL. */
+  readonly secrets: readonly string[];
+  /** Things worth telling the operator that do not make the config invalid. */
+  readonly warnings: readonly string[];
+}

@@ -1,0 +1,119 @@
+// The agent's error classes. Checks report failures as CheckError with a reason from a fixed set
+// (the `reason` label of vigil_check_failures_total); configuration problems are collected into
+// one ConfigError so every problem can be reported at once.
+
+/** Why an attempt failed: a bounded set, safe as a metric label. */
+export const FAILURE_REASONS = [
+  'timeout',
+  'connect_refused',
+  'connect_timeout',
+  'dns',
+  'tls',
+  'auth',
+  'status_code',
+  'body',
+  'protocol',
+  'unknown',
+] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+export class AgentError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** One problem in a configuration: where (a dotted key path and, from a file, line and column) and what. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+export class ConfigError extends AgentError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[], source?: string) {
+    super('CONFIG_INVALID', formatIssues(issues, source));
+    this.issues = issues;
+  }
+}
+
+export function formatIssue(issue: ConfigIssue, source?: string): string {
+  const where = issue.line === undefined ? '' : `${source ?? 'line'}${source ? ':' : ' '}${issue.line}:${issue.column ?? 1}: `;
+  const path = issue.path === '' ? '' : `${issue.path}: `;
+  return `${where}${path}${issue.message}`;
+}
+
+function formatIssues(issues: readonly ConfigIssue[], source?: string): string {
+  const head = `invalid configuration${source ? ` in ${source}` : ''} (${issues.length} problem${issues.length === 1 ? '' : 's'})`;
+  return [head, ...issues.map((i) => `  - ${formatIssue(i, source)}`)].join('\n');
+}
+
+/** A failed attempt: `reason` is for labels and tests, the message is for people. */
+export class CheckError extends AgentError {
+  readonly reason: FailureReason;
+  constructor(reason: FailureReason, message: string, options?: { cause?: unknown }) {
+    super(`CHECK_${reason.toUpperCase()}`, message, options);
+    this.reason = reason;
+  }
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'EPROTO',
+]);
+
+/**
+ * Maps a socket-level error (Node's `code`) to a failure reason, or undefined when the error is not
+ * a network one. Shared by every check that opens a socket.
+ */
+export function reasonFromSocketError(error: unknown): FailureReason | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code === 'ECONNREFUSED') return 'connect_refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NODATA') return 'dns';
+  if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'connect_timeout';
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'protocol';
+  if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'tls';
+  return undefined;
+}
+
+/** Words for a socket error that name the target, e.g. "connection refused by 127.0.0.1:5432". */
+export function describeSocketError(error: unknown, target: string): string {
+  const reason = reasonFromSocketError(error);
+  const detail = error instanceof Error ? error.message : String(error);
+  switch (reason) {
+    case 'connect_refused':
+      return `connection to ${target} refused (nothing listening?)`;
+    case 'dns':
+      return `cannot resolve the host of ${target}: ${detail}`;
+    case 'connect_timeout':
+      return `cannot reach ${target}: ${detail}`;
+    case 'protocol':
+      return `${target} closed the connection: ${detail}`;
+    case 'tls':
+      return `TLS handshake with ${target} failed: ${detail}`;
+    default:
+      return `${target}: ${detail}`;
+  }
+}
+
+/** Turns any socket-level error into a CheckError naming the target; other errors get `fallback`. */
+export function toCheckError(error: unknown, target: string, fallback: FailureReason = 'unknown'): CheckError {
+  if (error instanceof CheckError) return error;
+  const reason = reasonFromSocketError(error) ?? fallback;
+  return new CheckError(reason, describeSocketError(error, target), { cause: error });
+}

@@ -1,0 +1,83 @@
+// The HTTP face of the agent: /health, /health/<group> and /metrics. Handlers read cached state
+// only; a request never starts a probe. Bodies are rendered once per state change, not per request.
+import { timingSafeEqual } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import type { Registry } from 'prom-client';
+import { HEALTH_CONTENT_TYPE, renderHealth, type BodyMeta, type RenderedHealth } from './health.js';
+import type { Logger } from './log.js';
+import type { State } from './state.js';
+
+export interface DetailsPolicy {
+  /** Per-check entries for every caller. */
+  readonly exposeDetails: boolean;
+  /** A bearer token that unlocks details when they are not exposed. */
+  readonly token?: string;
+}
+
+export interface AppOptions {
+  readonly state: State;
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly meta: () => BodyMeta;
+  readonly details: () => DetailsPolicy;
+  readonly now?: () => number;
+}
+
+const NO_STORE = 'no-store';
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+export function createApp(options: AppOptions): Hono {
+  const { state, registry, log } = options;
+  const now = options.now ?? Date.now;
+  const app = new Hono({ strict: false });
+  const cache = new Map<string, { version: number; validUntil: number; meta: BodyMeta; rendered: RenderedHealth }>();
+
+  const health = (c: Context, group: string | undefined) => {
+    if (group !== undefined && !state.groups().includes(group)) {
+      return c.json({ error: `no health group "${group}"`, groups: state.groups() }, 404, { 'Cache-Control': NO_STORE });
+    }
+    const withDetails = mayShowDetails(c, options.details());
+    const key = `${group ?? ''}\n${withDetails}`;
+    const at = now();
+    const meta = options.meta();
+    let hit = cache.get(key);
+    if (!hit || hit.version !== state.version || at >= hit.validUntil || hit.meta !== meta) {
+      const verdict = state.verdict(group, at);
+      hit = { version: state.version, validUntil: verdict.validUntil, meta, rendered: renderHealth(verdict, meta, withDetails) };
+      cache.set(key, hit);
+    }
+    return c.body(hit.rendered.text, hit.rendered.statusCode, { 'Content-Type': HEALTH_CONTENT_TYPE, 'Cache-Control': NO_STORE });
+  };
+
+  app.get('/health', (c) => health(c, undefined));
+  app.get('/health/:group', (c) => health(c, c.req.param('group')));
+  app.get('/metrics', async (c) => {
+    const text = await registry.metrics();
+    return c.body(text, 200, { 'Content-Type': registry.contentType });
+  });
+  app.all('*', (c) => {
+    const path = c.req.path.replace(/\/+$/, '');
+    const known = path === '/metrics' || path === '/health' || path.startsWith('/health/');
+    if (known && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      return c.json({ error: `method ${c.req.method} not allowed` }, 405, { Allow: 'GET, HEAD' });
+    }
+    return c.json({ error: 'not found', endpoints: ['/health', '/health/live', '/health/ready', '/health/startup', '/metrics'] }, 404);
+  });
+  app.onError((error, c) => {
+    log.error('request failed', { path: c.req.path, error: error.message });
+    return c.json({ error: 'internal error' }, 500);
+  });
+  return app;
+}
+
+function mayShowDetails(c: Context, policy: DetailsPolicy): boolean {
+  if (policy.exposeDetails) return true;
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  const remote = incoming?.socket?.remoteAddress;
+  if (remote !== undefined && LOOPBACK.test(remote)) return true;
+  const header = c.req.header('authorization');
+  if (!policy.token || !header?.startsWith('Bearer ')) return false;
+  const given = Buffer.from(header.slice('Bearer '.length).trim());
+  const expected = Buffer.from(policy.token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

@@ -1,0 +1,198 @@
+// What the agent knows: per check the latest result, consecutive counts and thresholded status;
+// per group the aggregated verdict. Endpoints and metrics read this; nothing here dials out.
+import type { CheckResult, ComponentType, Observation } from './check.js';
+import type { CheckConfig } from './config/types.js';
+
+export type HealthStatus = 'pass' | 'warn' | 'fail';
+/** Why a check counts as failing: a failure reason, or one of the agent's own. */
+export type EntryReason = string;
+
+export interface CheckState {
+  readonly config: CheckConfig;
+  readonly componentType: ComponentType;
+  /** Thresholded status; undefined until the first decision (pending). */
+  readonly healthy: boolean | undefined;
+  readonly last: CheckResult | undefined;
+  /** The latest failed attempt's reason and message, kept while the check is failing. */
+  readonly lastFailure: CheckResult | undefined;
+  readonly lastSuccessAt: number | undefined;
+  readonly consecutiveSuccesses: number;
+  readonly consecutiveFailures: number;
+  /** Has passed at least once since it was added (startup semantics). */
+  readonly hasPassed: boolean;
+}
+
+export interface Transition {
+  readonly from: 'pending' | 'pass' | 'fail';
+  readonly to: 'pass' | 'fail';
+}
+
+/** One check as seen by a group at a given time. */
+export interface Entry {
+  readonly state: CheckState;
+  readonly status: 'pass' | 'fail';
+  readonly reason?: EntryReason;
+  readonly message?: string;
+  readonly observation?: Observation;
+}
+
+export interface Verdict {
+  readonly status: HealthStatus;
+  readonly entries: readonly Entry[];
+  /** A reason for the group as a whole (e.g. draining). */
+  readonly reason?: string;
+  /** Until when (epoch ms) this verdict holds without a new result: the next staleness deadline. */
+  readonly validUntil: number;
+}
+
+export const BUILTIN_GROUPS = ['live', 'ready', 'startup'] as const;
+
+export interface State {
+  add(config: CheckConfig, componentType: ComponentType): void;
+  /** Replaces a check's config, keeping its results (a reload that changed nothing that matters). */
+  update(config: CheckConfig): void;
+  remove(name: string): void;
+  record(name: string, result: CheckResult): Transition | undefined;
+  get(name: string): CheckState | undefined;
+  list(): readonly CheckState[];
+  /** Every group name any check counts toward, plus the built-in ones. */
+  groups(): readonly string[];
+  verdict(group: string | undefined, now: number): Verdict;
+  setDraining(): void;
+  readonly isDraining: boolean;
+  /** Changes on every record, add, remove and drain: a cache key for rendered bodies. */
+  readonly version: number;
+}
+
+type MutableCheckState = { -readonly [K in keyof CheckState]: CheckState[K] };
+
+export function createState(): State {
+  const checks = new Map<string, MutableCheckState>();
+  let version = 0;
+  let isDraining = false;
+  let startupDone = false;
+
+  const membersOf = (group: string): MutableCheckState[] => {
+    const all = [...checks.values()];
+    if (group !== 'startup' || all.some((c) => c.config.groups.includes('startup'))) {
+      return all.filter((c) => c.config.groups.includes(group));
+    }
+    return all.filter((c) => c.config.groups.includes('ready'));
+  };
+
+  const entryOf = (check: MutableCheckState, now: number): Entry => {
+    const { last } = check;
+    if (check.healthy === undefined || !last) {
+      return { state: check, status: 'fail', reason: last ? last.reason : 'pending', message: last ? last.message : 'no result yet' };
+    }
+    if (now - (last.startedAt + last.durationMs) > check.config.staleAfterMs) {
+      return { state: check, status: 'fail', reason: 'stale', message: `no result for more than ${check.config.staleAfterMs} ms`, observation: last.observation };
+    }
+    if (check.healthy) return { state: check, status: 'pass', observation: last.observation };
+    const failure = check.lastFailure ?? last;
+    return { state: check, status: 'fail', reason: failure.reason, message: failure.message, observation: last.observation };
+  };
+
+  const staleAt = (check: MutableCheckState): number =>
+    check.last && check.healthy !== undefined ? check.last.startedAt + check.last.durationMs + check.config.staleAfterMs : Infinity;
+
+  const aggregate = (entries: readonly Entry[]): HealthStatus => {
+    let status: HealthStatus = 'pass';
+    for (const entry of entries) {
+      if (entry.status === 'pass') continue;
+      if (entry.state.config.critical) return 'fail';
+      status = 'warn';
+    }
+    return status;
+  };
+
+  return {
+    add(config, componentType) {
+      checks.set(config.name, {
+        config,
+        componentType,
+        healthy: undefined,
+        last: undefined,
+        lastFailure: undefined,
+        lastSuccessAt: undefined,
+        consecutiveSuccesses: 0,
+        consecutiveFailures: 0,
+        hasPassed: false,
+      });
+      version++;
+    },
+    update(config) {
+      const check = checks.get(config.name);
+      if (check) check.config = config;
+      version++;
+    },
+    remove(name) {
+      checks.delete(name);
+      version++;
+    },
+    record(name, result) {
+      const check = checks.get(name);
+      if (!check) return undefined;
+      version++;
+      const before = check.healthy;
+      check.last = result;
+      if (result.ok) {
+        check.consecutiveSuccesses++;
+        check.consecutiveFailures = 0;
+        check.lastSuccessAt = result.startedAt + result.durationMs;
+        check.hasPassed = true;
+        if (check.healthy !== true && check.consecutiveSuccesses >= check.config.successThreshold) {
+          check.healthy = true;
+          check.lastFailure = undefined;
+        }
+      } else {
+        check.consecutiveFailures++;
+        check.consecutiveSuccesses = 0;
+        // Until a check has been decided healthy, its failures show at once: pending already fails.
+        if (check.healthy !== true || check.consecutiveFailures >= check.config.failureThreshold) {
+          check.healthy = false;
+          check.lastFailure = result;
+        }
+      }
+      if (before === check.healthy) return undefined;
+      return { from: before === undefined ? 'pending' : before ? 'pass' : 'fail', to: check.healthy ? 'pass' : 'fail' };
+    },
+    get: (name) => checks.get(name),
+    list: () => [...checks.values()],
+    groups() {
+      const names = new Set<string>(BUILTIN_GROUPS);
+      for (const check of checks.values()) for (const group of check.config.groups) names.add(group);
+      return [...names];
+    },
+    verdict(group, now) {
+      const members = group === undefined ? [...checks.values()] : membersOf(group);
+      let entries = members.map((check) => entryOf(check, now));
+      const validUntil = Math.min(...members.map(staleAt));
+      if (group === 'live') {
+        // Liveness never fails for lack of data: a live check that has not answered yet passes.
+        entries = entries.map((e) => (e.reason === 'pending' ? { ...e, status: 'pass' as const } : e));
+      }
+      if (group === 'startup') {
+        // startupProbe semantics: once every critical member has passed once, startup stays passed.
+        entries = members.map((check) =>
+          check.hasPassed ? { state: check, status: 'pass' as const, observation: check.last?.observation } : entryOf(check, now),
+        );
+        startupDone ||= aggregate(entries) !== 'fail';
+        if (startupDone) return { status: 'pass', entries, validUntil: Infinity };
+        return { status: 'fail', entries, validUntil: Infinity };
+      }
+      if (group === 'ready' && isDraining) return { status: 'fail', entries, reason: 'draining', validUntil: Infinity };
+      return { status: aggregate(entries), entries, validUntil };
+    },
+    setDraining() {
+      isDraining = true;
+      version++;
+    },
+    get isDraining() {
+      return isDraining;
+    },
+    get version() {
+      return version;
+    },
+  };
+}
