@@ -26,6 +26,8 @@ export async function startBlackhole(): Promise<Blackhole> {
   const server: Server = createServer((socket) => {
     accepted++;
     sockets.add(socket);
+    // Read and discard, so the peer's close is seen; never write.
+    socket.resume();
     socket.on('error', () => undefined);
     socket.on('close', () => sockets.delete(socket));
   });

@@ -1,0 +1,73 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createAgent } from '../../src/agent.js';
+import type { CheckKind } from '../../src/check.js';
+import type { AgentConfig } from '../../src/config/types.js';
+import { CheckError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
+import { checkConfig } from '../helpers/fixtures.js';
+
+const silent = createLogger({ write: () => undefined });
+const flaky: CheckKind = {
+  type: 'fake',
+  componentType: 'component',
+  schemes: [],
+  options: z.strictObject({}),
+  run: async (_options, ctx) => {
+    if (ctx.name === 'down') throw new CheckError('connect_refused', 'refused');
+  },
+};
+
+function config(): AgentConfig {
+  return {
+    server: { host: '127.0.0.1', port: 0, drainDelayMs: 0, exposeDetails: true, serviceId: 'x', description: '', logLevel: 'error' },
+    defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
+    checks: [checkConfig('up', { intervalMs: 60_000 }), checkConfig('down', { intervalMs: 60_000, critical: false })],
+    secrets: [],
+    warnings: [],
+  };
+}
+
+async function scrape() {
+  const agent = createAgent(config(), { kinds: [flaky], log: silent, version: '9.9.9' });
+  await agent.start({ listen: false });
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  const res = await agent.app.request('/metrics');
+  const text = await res.text();
+  await agent.stop();
+  return { res, text };
+}
+
+describe('/metrics', () => {
+  it('exposes every family of the interface with the check and type labels', async () => {
+    const { res, text } = await scrape();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0.0.4/);
+    expect(text).toContain('vigil_check_up{check="up",type="fake"} 1');
+    expect(text).toContain('vigil_check_up{check="down",type="fake"} 0');
+    expect(text).toContain('vigil_check_duration_seconds_count{check="up",type="fake"} 1');
+    expect(text).toContain('vigil_check_runs_total{check="up",type="fake",result="pass"} 1');
+    expect(text).toContain('vigil_check_runs_total{check="down",type="fake",result="fail"} 1');
+    expect(text).toContain('vigil_check_failures_total{check="down",type="fake",reason="connect_refused"} 1');
+    expect(text).toMatch(/vigil_check_last_success_timestamp_seconds\{check="up",type="fake"\} \d{10}/);
+    expect(text).toContain('vigil_health_status{group="ready",status="warn"} 1');
+    expect(text).toContain('vigil_health_status{group="ready",status="fail"} 0');
+    expect(text).toContain('vigil_health_status{group="live",status="pass"} 1');
+    expect(text).toContain('vigil_config_reloads_total{result="failure"} 0');
+    expect(text).toMatch(/vigil_config_last_reload_success_timestamp_seconds \d{10}/);
+    expect(text).toContain(`vigil_build_info{version="9.9.9",node="${process.version}"} 1`);
+    expect(text).toContain('vigil_process_cpu_seconds_total');
+    // Every family is the agent's own.
+    const names = [...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]!);
+    expect(names.filter((n) => !n.startsWith('vigil_'))).toEqual([]);
+  });
+
+  it('passes promtool check metrics', async () => {
+    const { text } = await scrape();
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(lint.error, 'promtool (Debian package prometheus) must be installed').toBeUndefined();
+    expect(`${lint.stdout}${lint.stderr}`.trim()).toBe('');
+    expect(lint.status).toBe(0);
+  });
+});

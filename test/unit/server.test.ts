@@ -1,0 +1,130 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createAgent } from '../../src/agent.js';
+import type { CheckKind } from '../../src/check.js';
+import type { AgentConfig } from '../../src/config/types.js';
+import { createLogger } from '../../src/log.js';
+import { createApp } from '../../src/server.js';
+import { createState } from '../../src/state.js';
+import { checkConfig, fail, pass } from '../helpers/fixtures.js';
+
+const silent = createLogger({ write: () => undefined });
+const meta = { version: '1.2.3', serviceId: 'pod-1', description: 'deps' };
+
+function appWith(setup: (state: ReturnType<typeof createState>) => void, details = { exposeDetails: true }) {
+  const state = createState();
+  setup(state);
+  const app = createApp({ state, registry: new Registry(), log: silent, meta: () => meta, details: () => details });
+  return { app, state };
+}
+
+describe('health endpoints', () => {
+  const now = Date.now();
+  const seeded = () =>
+    appWith((state) => {
+      state.add(checkConfig('db'), 'datastore');
+      state.add(checkConfig('cache', { critical: false }), 'datastore');
+      state.record('db', pass(now, 4.256));
+      state.record('cache', fail(now, 'connect_refused', 'connection to redis 127.0.0.1:6379 refused'));
+    });
+
+  it('serves the health+json body of the draft with per-check entries', async () => {
+    const { app } = seeded();
+    const res = await app.request('/health/ready');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/health+json');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const body = await res.json();
+    expect(body).toMatchObject({ status: 'warn', version: '1.2.3', serviceId: 'pod-1', description: 'deps' });
+    expect(body.checks['db:responseTime'][0]).toMatchObject({
+      componentId: 'db',
+      componentType: 'datastore',
+      observedValue: 4.26,
+      observedUnit: 'ms',
+      status: 'pass',
+      time: new Date(now).toISOString(),
+    });
+    expect(body.checks['cache:responseTime'][0]).toMatchObject({ status: 'fail', reason: 'connect_refused', output: 'connection to redis 127.0.0.1:6379 refused' });
+  });
+
+  it('answers 503 when a critical check fails, 503 while pending', async () => {
+    const { app, state } = appWith((s) => s.add(checkConfig('db'), 'datastore'));
+    const pending = await app.request('/health/ready');
+    expect(pending.status).toBe(503);
+    expect((await pending.json()).checks['db:responseTime'][0]).toMatchObject({ status: 'fail', reason: 'pending' });
+    state.record('db', fail(Date.now()));
+    expect((await app.request('/health/ready')).status).toBe(503);
+    state.record('db', pass(Date.now()));
+    expect((await app.request('/health/ready')).status).toBe(200);
+  });
+
+  it('treats HEAD, a trailing slash and a query string like the plain GET, never redirecting', async () => {
+    const { app } = seeded();
+    const plain = await app.request('/health/ready');
+    for (const [path, method] of [['/health/ready/', 'GET'], ['/health/ready?verbose=1', 'GET'], ['/health/ready', 'HEAD']] as const) {
+      const res = await app.request(path, { method });
+      expect(res.status, `${method} ${path}`).toBe(plain.status);
+      expect(res.headers.get('content-type')).toBe('application/health+json');
+      expect(await res.text()).toBe(method === 'HEAD' ? '' : await plain.clone().text());
+    }
+  });
+
+  it('serves /health with every check and /health/<group> for declared groups', async () => {
+    const { app } = appWith((s) => {
+      s.add(checkConfig('db'), 'datastore');
+      s.add(checkConfig('queue', { groups: ['batch'] }), 'component');
+      s.record('db', pass(Date.now()));
+      s.record('queue', pass(Date.now()));
+    });
+    expect(Object.keys((await (await app.request('/health')).json()).checks)).toEqual(['db:responseTime', 'queue:responseTime']);
+    expect(Object.keys((await (await app.request('/health/batch')).json()).checks)).toEqual(['queue:responseTime']);
+    expect((await app.request('/health/live')).status).toBe(200);
+  });
+
+  it('answers JSON 404 for unknown paths and groups, 405 for other methods', async () => {
+    const { app } = seeded();
+    const missing = await app.request('/nope');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/^application\/json/);
+    expect((await app.request('/health/nosuchgroup')).status).toBe(404);
+    const post = await app.request('/health/ready', { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  });
+
+  it('hides per-check entries when exposeDetails is false, except with the bearer token', async () => {
+    const { app } = appWith((s) => s.add(checkConfig('db'), 'datastore'), { exposeDetails: false, token: 'let-me-in' } as never);
+    const hidden = await (await app.request('/health/ready')).json();
+    expect(hidden).not.toHaveProperty('checks');
+    expect(hidden.status).toBe('fail');
+    const wrong = await (await app.request('/health/ready', { headers: { Authorization: 'Bearer nope' } })).json();
+    expect(wrong).not.toHaveProperty('checks');
+    const shown = await (await app.request('/health/ready', { headers: { Authorization: 'Bearer let-me-in' } })).json();
+    expect(shown.checks).toHaveProperty('db:responseTime');
+  });
+});
+
+describe('requests never start probes', () => {
+  it('answers thousands of requests with no attempt beyond the schedule', async () => {
+    let runs = 0;
+    const counting: CheckKind = { type: 'fake', componentType: 'component', schemes: [], options: z.strictObject({}), run: async () => void runs++ };
+    const config: AgentConfig = {
+      server: { host: '127.0.0.1', port: 0, drainDelayMs: 0, exposeDetails: true, serviceId: 'x', description: '', logLevel: 'error' },
+      defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
+      checks: [checkConfig('a', { intervalMs: 60_000 })],
+      secrets: [],
+      warnings: [],
+    };
+    const agent = createAgent(config, { kinds: [counting], log: silent, version: '0' });
+    await agent.start({ listen: false });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(runs).toBe(1);
+    for (let i = 0; i < 2000; i++) {
+      const path = ['/health/ready', '/health', '/health/live', '/metrics'][i % 4]!;
+      expect((await agent.app.request(path)).status).toBe(200);
+    }
+    expect(runs).toBe(1);
+    await agent.stop();
+  });
+});
