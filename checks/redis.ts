@@ -75,8 +75,8 @@ function translate(error: unknown, target: string): CheckError {
   if (/NOAUTH|WRONGPASS|invalid password|invalid username|AUTH.*failed|NOPERM/i.test(message)) {
     return new CheckError('auth', `${target} refused the login: ${message}`, { cause: error });
   }
-  if (/Protocol error|unexpected|parse/i.test(message)) {
-    return new CheckError('protocol', `${target} does not speak the Redis protocol: ${message}`, { cause: error });
+  if (/Protocol error|Unknown RESP type|unexpected|parse/i.test(message)) {
+    return new CheckError('protocol', `${target} does not speak the Redis protocol: ${message.replace(/ Please report this\.$/, '')}`, { cause: error });
   }
   if (/Command timed out|connect ETIMEDOUT/i.test(message)) return new CheckError('timeout', `${target}: ${message}`, { cause: error });
   if (/Connection is closed/i.test(message)) return new CheckError('protocol', `${target} closed the connection`, { cause: error });

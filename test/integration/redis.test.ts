@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redis } from '../../checks/redis.js';
+import { freePort, openSocketCount, startBlackhole, startUpstream, waitFor } from '../helpers/net.js';
+import { runOnce } from '../helpers/run.js';
+import { REDIS_URL } from '../helpers/services.js';
+
+/** A throw-away redis-server on a free port, with a password. */
+async function startRedis(args: string[]): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
+  await waitFor(`redis-server on ${port}`, () =>
+    new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    }),
+  );
+  return {
+    port,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
+}
+
+async function vigilClients(): Promise<number> {
+  const admin = new Redis(REDIS_URL);
+  const list = (await admin.client('LIST')) as string;
+  await admin.quit();
+  return list.split('\n').filter((line) => / name=vigil /.test(line)).length;
+}
+
+describe('redis check against a real server', () => {
+  let secured: Awaited<ReturnType<typeof startRedis>>;
+  beforeAll(async () => {
+    secured = await startRedis(['--requirepass', 'pa55word-for-test']);
+  });
+  afterAll(async () => secured.stop());
+
+  it('passes on a healthy server (PING answered PONG)', async () => {
+    expect(await runOnce(redis, { url: REDIS_URL })).toMatchObject({ ok: true });
+  });
+
+  it('fails with auth when the server requires a password that was not given', async () => {
+    const result = await runOnce(redis, { url: `redis://127.0.0.1:${secured.port}` });
+    expect(result).toMatchObject({ ok: false, reason: 'auth' });
+    expect(result.message).toMatch(/NOAUTH|Authentication required/i);
+  });
+
+  it('fails with auth on a wrong password, and passes with the right one', async () => {
+    expect(await runOnce(redis, { url: `redis://:wrong-password@127.0.0.1:${secured.port}` })).toMatchObject({ ok: false, reason: 'auth' });
+    expect(await runOnce(redis, { url: `redis://:pa55word-for-test@127.0.0.1:${secured.port}` })).toMatchObject({ ok: true });
+  });
+
+  it('fails with connect_refused on a closed port', async () => {
+    expect(await runOnce(redis, { url: `redis://127.0.0.1:${await freePort()}` })).toMatchObject({ ok: false, reason: 'connect_refused' });
+  });
+
+  it('fails with protocol when pointed at an HTTP server', async () => {
+    const web = await startUpstream((_req, res) => res.writeHead(400).end('bad request'));
+    const result = await runOnce(redis, { url: `redis://127.0.0.1:${web.port}` });
+    expect(result).toMatchObject({ ok: false, reason: 'protocol' });
+    await web.close();
+  });
+
+  it('fails at its timeout against a server that never answers, leaving no socket open', async () => {
+    const blackhole = await startBlackhole();
+    const before = await openSocketCount();
+    const started = Date.now();
+    const result = await runOnce(redis, { url: `redis://127.0.0.1:${blackhole.port}` }, 500);
+    const elapsed = Date.now() - started;
+    expect(result).toMatchObject({ ok: false, reason: 'timeout' });
+    expect(elapsed).toBeGreaterThanOrEqual(450);
+    expect(elapsed).toBeLessThan(2000);
+    await waitFor('the blackhole connection to close', () => blackhole.openSockets() === 0);
+    expect(await openSocketCount()).toBeLessThanOrEqual(before);
+    await blackhole.close();
+  });
+
+  it('leaves no client connected after its attempts', async () => {
+    for (let i = 0; i < 10; i++) await runOnce(redis, { url: REDIS_URL });
+    await waitFor('vigil clients to disconnect', async () => (await vigilClients()) === 0, 3000);
+  });
+});
