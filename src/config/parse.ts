@@ -1,7 +1,7 @@
 // parseConfig: YAML text (and the environment) -> a validated, defaulted, frozen AgentConfig, or a
 // ConfigError listing every problem with its key path and, where it has one, line and column.
 import { hostname } from 'node:os';
-import { isMap, isScalar, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import type { z } from 'zod';
 import type { CheckKind } from '../check.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
@@ -69,16 +69,16 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     raw = doc.toJS() ?? {};
   }
 
-  const locate = (path: readonly (string | number)[], key?: string): { line?: number; column?: number } =>
-    doc ? locateIn(doc, lineCounter, path, key) : {};
-  const fail = (path: readonly (string | number)[], message: string, key?: string) =>
-    issues.push({ path: [...path, ...(key === undefined ? [] : [key])].join('.'), message, ...locate(path, key) });
+  const locate = (path: readonly (string | number)[], key: string | undefined, atKey: boolean): { line?: number; column?: number } =>
+    doc ? locateIn(doc, lineCounter, path, key, atKey) : {};
+  const fail: Fail = (path, message, key, atKey = false) =>
+    issues.push({ path: [...path, ...(key === undefined ? [] : [key])].join('.'), message, ...locate(path, key, atKey) });
 
   if (!isRecord(raw)) {
     fail([], `the top level must be a map with ${TOP_KEYS.join(', ')}`);
     throw new ConfigError(issues, options.source);
   }
-  for (const key of Object.keys(raw)) if (!TOP_KEYS.includes(key)) fail([], `unknown key (known: ${TOP_KEYS.join(', ')})`, key);
+  for (const key of Object.keys(raw)) if (!TOP_KEYS.includes(key)) fail([], `unknown key (known: ${TOP_KEYS.join(', ')})`, key, true);
 
   // server: file, then VIGIL_* overrides.
   const rawServer = raw.server ?? {};
@@ -149,7 +149,8 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   });
 }
 
-type Fail = (path: readonly (string | number)[], message: string, key?: string) => void;
+/** Reports an issue at path.key; atKey points at the key itself (an unknown key), else at its value. */
+type Fail = (path: readonly (string | number)[], message: string, key?: string, atKey?: boolean) => void;
 
 function resolveCheck(
   name: string,
@@ -160,7 +161,7 @@ function resolveCheck(
   warnings: string[],
 ): CheckConfig | undefined {
   const path = ['checks', name];
-  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must be letters, digits, ".", "-" and "_"', name);
+  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must be letters, digits, ".", "-" and "_"', name, true);
   if (!isRecord(block)) {
     fail(path, 'must be a map with at least a type');
     return undefined;
@@ -222,7 +223,7 @@ function validate<S extends z.ZodType>(schema: S, value: unknown, path: readonly
   for (const issue of result.error.issues) {
     const at = [...path, ...(issue.path as (string | number)[])];
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) fail(at, 'unknown key', key);
+      for (const key of issue.keys) fail(at, 'unknown key', key, true);
     } else {
       const key = at.length > path.length ? String(at.pop()) : undefined;
       fail(at, describeIssue(issue), key);
@@ -282,15 +283,22 @@ function interpolateDocument(
   });
 }
 
-function locateIn(doc: Document, lines: LineCounter, path: readonly (string | number)[], key?: string) {
+function locateIn(doc: Document, lines: LineCounter, path: readonly (string | number)[], key: string | undefined, atKey: boolean) {
   // Walk down as far as the document goes; a missing key is reported at its parent.
   let node: unknown = doc.contents;
   let offset = (doc.contents as Node | null)?.range?.[0];
   for (const segment of key === undefined ? path : [...path, key]) {
+    if (isSeq(node)) {
+      const item = node.items[Number(segment)] as Node | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+      continue;
+    }
     if (!isMap(node)) break;
     const pair = (node.items as Pair[]).find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
     if (!pair) break;
-    const target = segment === key || pair.value === null ? pair.key : pair.value;
+    const target = (atKey && segment === key) || pair.value === null ? pair.key : pair.value;
     offset = (target as Node | null)?.range?.[0] ?? offset;
     node = pair.value;
   }

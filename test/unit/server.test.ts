@@ -9,6 +9,8 @@ import { createApp } from '../../src/server.js';
 import { createState } from '../../src/state.js';
 import { checkConfig, fail, pass } from '../helpers/fixtures.js';
 
+/** Bodies are asserted field by field. */
+const json = (res: Response): Promise<any> => res.json();
 const silent = createLogger({ write: () => undefined });
 const meta = { version: '1.2.3', serviceId: 'pod-1', description: 'deps' };
 
@@ -35,7 +37,7 @@ describe('health endpoints', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/health+json');
     expect(res.headers.get('cache-control')).toBe('no-store');
-    const body = await res.json();
+    const body = await json(res);
     expect(body).toMatchObject({ status: 'warn', version: '1.2.3', serviceId: 'pod-1', description: 'deps' });
     expect(body.checks['db:responseTime'][0]).toMatchObject({
       componentId: 'db',
@@ -52,7 +54,7 @@ describe('health endpoints', () => {
     const { app, state } = appWith((s) => s.add(checkConfig('db'), 'datastore'));
     const pending = await app.request('/health/ready');
     expect(pending.status).toBe(503);
-    expect((await pending.json()).checks['db:responseTime'][0]).toMatchObject({ status: 'fail', reason: 'pending' });
+    expect((await json(pending)).checks['db:responseTime'][0]).toMatchObject({ status: 'fail', reason: 'pending' });
     state.record('db', fail(Date.now()));
     expect((await app.request('/health/ready')).status).toBe(503);
     state.record('db', pass(Date.now()));
@@ -77,8 +79,8 @@ describe('health endpoints', () => {
       s.record('db', pass(Date.now()));
       s.record('queue', pass(Date.now()));
     });
-    expect(Object.keys((await (await app.request('/health')).json()).checks)).toEqual(['db:responseTime', 'queue:responseTime']);
-    expect(Object.keys((await (await app.request('/health/batch')).json()).checks)).toEqual(['queue:responseTime']);
+    expect(Object.keys((await json(await app.request('/health'))).checks)).toEqual(['db:responseTime', 'queue:responseTime']);
+    expect(Object.keys((await json(await app.request('/health/batch'))).checks)).toEqual(['queue:responseTime']);
     expect((await app.request('/health/live')).status).toBe(200);
   });
 
@@ -95,12 +97,12 @@ describe('health endpoints', () => {
 
   it('hides per-check entries when exposeDetails is false, except with the bearer token', async () => {
     const { app } = appWith((s) => s.add(checkConfig('db'), 'datastore'), { exposeDetails: false, token: 'let-me-in' } as never);
-    const hidden = await (await app.request('/health/ready')).json();
+    const hidden = await json(await app.request('/health/ready'));
     expect(hidden).not.toHaveProperty('checks');
     expect(hidden.status).toBe('fail');
-    const wrong = await (await app.request('/health/ready', { headers: { Authorization: 'Bearer nope' } })).json();
+    const wrong = await json(await app.request('/health/ready', { headers: { Authorization: 'Bearer nope' } }));
     expect(wrong).not.toHaveProperty('checks');
-    const shown = await (await app.request('/health/ready', { headers: { Authorization: 'Bearer let-me-in' } })).json();
+    const shown = await json(await app.request('/health/ready', { headers: { Authorization: 'Bearer let-me-in' } }));
     expect(shown.checks).toHaveProperty('db:responseTime');
   });
 });

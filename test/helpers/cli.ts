@@ -1,0 +1,86 @@
+// Runs the built CLI (dist/src/cli.js) as a user would, as a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from './net.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+
+export function tempConfig(yaml: string, name = 'vigil.yaml'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-e2e-'));
+  const path = join(dir, name);
+  writeFileSync(path, yaml);
+  return path;
+}
+
+export interface Finished {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** Runs a one-shot command to completion. */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<Finished> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`vigil ${args.join(' ')} did not exit within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      // Let the pipes drain before resolving.
+      setImmediate(() => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+    });
+  });
+}
+
+export interface Served {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly url: string;
+  readonly startedAt: number;
+  output(): string;
+  /** Resolves with the exit code. */
+  exited(): Promise<number | null>;
+  kill(): void;
+}
+
+/** Starts `vigil serve` and waits until /health/live answers. */
+export async function serve(args: string[], port: number, env: Record<string, string> = {}): Promise<Served> {
+  const startedAt = Date.now();
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', ...args], {
+    env: { ...cleanEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`vigil serve on ${port} (output so far: ${output})`, async () => {
+    if (child.exitCode !== null) throw new Error(`vigil exited with ${child.exitCode}: ${output}`);
+    return (await fetch(`${url}/health/live`).catch(() => undefined))?.ok;
+  });
+  return { child, port, url, startedAt, output: () => output, exited: () => exit, kill: () => void child.kill('SIGKILL') };
+}
+
+/** The environment without anything that would change the agent's behaviour. */
+function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('VIGIL_') && value !== undefined) env[key] = value;
+  return env;
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json(), headers: res.headers };
+}
