@@ -12,6 +12,7 @@ import { createAgent, type Agent } from './agent.js';
 import type { CheckResult } from './check.js';
 import { parseDuration } from './config/duration.js';
 import { loadConfig } from './config/load.js';
+import { configJsonSchema } from './config/schema.js';
 import type { AgentConfig, LogLevel } from './config/types.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
@@ -33,6 +34,7 @@ Usage:
   vigil validate [--config FILE]                            exit 0 when the config is valid, 2 otherwise
   vigil probe    [URL] [--timeout DURATION]                 GET URL (default the local agent's
                                                              /health/live); exit 0 on 2xx, 1 otherwise
+  vigil schema                                              print the JSON Schema of the config file
   vigil --help | --version
 
 The config file may also come from VIGIL_CONFIG. Without one, checks can be declared as
@@ -74,8 +76,11 @@ export async function main(io: Io): Promise<number> {
         return validate(args, io);
       case 'probe':
         return await probe(args, io);
+      case 'schema':
+        io.stdout(`${JSON.stringify(configJsonSchema(kinds), null, 2)}\n`);
+        return EXIT_OK;
       default:
-        throw new UsageError(`unknown command "${command}" (serve, check, validate, probe)`);
+        throw new UsageError(`unknown command "${command}" (serve, check, validate, probe, schema)`);
     }
   } catch (error) {
     if (error instanceof ConfigError) {
