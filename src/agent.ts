@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { createRedactor, type Redact } from './redact.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
+import { createSelfHealth } from './self-health.js';
 import { createApp, type DetailsPolicy } from './server.js';
 import { createState, type State } from './state.js';
 import type { BodyMeta } from './health.js';
@@ -95,7 +96,12 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     metrics.removeCheck(check);
   };
 
-  const app = createApp({ state, registry, log, meta: () => meta, details: () => details, now });
+  const selfHealth = createSelfHealth({
+    now,
+    lastAttemptAt: () => scheduler.lastAttemptAt,
+    longestIntervalMs: () => (config.checks.length ? Math.max(...config.checks.map((c) => c.intervalMs)) : undefined),
+  });
+  const app = createApp({ state, registry, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now });
   let server: Server | undefined;
   let started = false;
 
@@ -167,6 +173,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     },
     async stop() {
       scheduler.stop();
+      selfHealth.stop();
       const closing = server;
       server = undefined;
       if (!closing) return;

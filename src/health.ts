@@ -1,4 +1,5 @@
 // Health bodies in the shape of draft-inadarei-api-health-check-06 (application/health+json).
+import type { SelfEntry } from './self-health.js';
 import type { Verdict } from './state.js';
 
 export const HEALTH_CONTENT_TYPE = 'application/health+json';
@@ -14,9 +15,11 @@ export interface RenderedHealth {
   readonly text: string;
 }
 
-export function renderHealth(verdict: Verdict, meta: BodyMeta, withDetails: boolean): RenderedHealth {
+/** Renders a group's verdict; `self` adds the agent's own entries (liveness), which can fail it. */
+export function renderHealth(verdict: Verdict, meta: BodyMeta, withDetails: boolean, self: readonly SelfEntry[] = []): RenderedHealth {
+  const status = self.some((e) => e.status === 'fail') ? 'fail' : verdict.status;
   const body: Record<string, unknown> = {
-    status: verdict.status,
+    status,
     version: meta.version,
     serviceId: meta.serviceId,
     description: meta.description,
@@ -27,6 +30,8 @@ export function renderHealth(verdict: Verdict, meta: BodyMeta, withDetails: bool
   }
   if (withDetails) {
     const checks: Record<string, unknown[]> = {};
+    const time = new Date().toISOString();
+    for (const { key, ...entry } of self) checks[key] = [{ componentId: 'vigil', componentType: 'system', ...entry, time }];
     for (const entry of verdict.entries) {
       const { state } = entry;
       const last = state.last;
@@ -53,5 +58,5 @@ export function renderHealth(verdict: Verdict, meta: BodyMeta, withDetails: bool
     }
     body.checks = checks;
   }
-  return { statusCode: verdict.status === 'fail' ? 503 : 200, text: JSON.stringify(body) };
+  return { statusCode: status === 'fail' ? 503 : 200, text: JSON.stringify(body) };
 }

@@ -5,6 +5,7 @@ import { Hono, type Context } from 'hono';
 import type { Registry } from 'prom-client';
 import { HEALTH_CONTENT_TYPE, renderHealth, type BodyMeta, type RenderedHealth } from './health.js';
 import type { Logger } from './log.js';
+import type { SelfEntry } from './self-health.js';
 import type { State } from './state.js';
 
 export interface DetailsPolicy {
@@ -20,6 +21,8 @@ export interface AppOptions {
   readonly log: Logger;
   readonly meta: () => BodyMeta;
   readonly details: () => DetailsPolicy;
+  /** The agent's own entries, added to /health/live. */
+  readonly self?: () => readonly SelfEntry[];
   readonly now?: () => number;
 }
 
@@ -37,6 +40,12 @@ export function createApp(options: AppOptions): Hono {
       return c.json({ error: `no health group "${group}"`, groups: state.groups() }, 404, { 'Cache-Control': NO_STORE });
     }
     const withDetails = mayShowDetails(c, options.details());
+    const headers = { 'Content-Type': HEALTH_CONTENT_TYPE, 'Cache-Control': NO_STORE };
+    if (group === 'live' && options.self) {
+      // The agent's own measurements change every time: rendered per request (a probe every few seconds).
+      const rendered = renderHealth(state.verdict(group, now()), options.meta(), withDetails, options.self());
+      return c.body(rendered.text, rendered.statusCode, headers);
+    }
     const key = `${group ?? ''}\n${withDetails}`;
     const at = now();
     const meta = options.meta();
@@ -46,7 +55,7 @@ export function createApp(options: AppOptions): Hono {
       hit = { version: state.version, validUntil: verdict.validUntil, meta, rendered: renderHealth(verdict, meta, withDetails) };
       cache.set(key, hit);
     }
-    return c.body(hit.rendered.text, hit.rendered.statusCode, { 'Content-Type': HEALTH_CONTENT_TYPE, 'Cache-Control': NO_STORE });
+    return c.body(hit.rendered.text, hit.rendered.statusCode, headers);
   };
 
   app.get('/health', (c) => health(c, undefined));

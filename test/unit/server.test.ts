@@ -104,6 +104,24 @@ describe('health endpoints', () => {
     expect(wrong).not.toHaveProperty('checks');
     const shown = await json(await app.request('/health/ready', { headers: { Authorization: 'Bearer let-me-in' } }));
     expect(shown.checks).toHaveProperty('db:responseTime');
+    const remote = (address: string) => ({ incoming: { socket: { remoteAddress: address } } });
+    expect(await json(await app.request('/health/ready', {}, remote('10.1.2.3')))).not.toHaveProperty('checks');
+    for (const loopback of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) {
+      expect(await json(await app.request('/health/ready', {}, remote(loopback)))).toHaveProperty('checks');
+    }
+  });
+
+  it('adds the agent\'s own entries to /health/live and fails it when they fail', async () => {
+    const state = createState();
+    let stalled = false;
+    const self = () => [{ key: 'vigil:eventLoopDelay', observedValue: stalled ? 3000 : 1, observedUnit: 'ms', status: stalled ? ('fail' as const) : ('pass' as const) }];
+    const app = createApp({ state, registry: new Registry(), log: silent, meta: () => meta, details: () => ({ exposeDetails: true }), self });
+    const ok = await app.request('/health/live');
+    expect(ok.status).toBe(200);
+    expect((await json(ok)).checks['vigil:eventLoopDelay'][0]).toMatchObject({ componentId: 'vigil', componentType: 'system', status: 'pass' });
+    stalled = true;
+    expect((await app.request('/health/live')).status).toBe(503);
+    expect((await app.request('/health/ready')).status).toBe(200);
   });
 });
 

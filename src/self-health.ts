@@ -1,0 +1,77 @@
+// The agent watching itself, for /health/live: an event loop that stalls or a scheduler that stopped
+// starting attempts means a wedged agent, which the orchestrator should restart.
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+
+/** An entry of the live body about the agent itself. */
+export interface SelfEntry {
+  readonly key: string;
+  readonly observedValue: number;
+  readonly observedUnit: string;
+  readonly status: 'pass' | 'fail';
+  readonly output?: string;
+}
+
+export interface SelfHealthOptions {
+  /** Epoch ms when the scheduler last started an attempt. */
+  readonly lastAttemptAt: () => number;
+  /** The longest interval of any check, ms; undefined with no checks. */
+  readonly longestIntervalMs: () => number | undefined;
+  readonly now?: () => number;
+  /** Longest tolerated event-loop stall within a window, ms; default 2000. */
+  readonly maxEventLoopDelayMs?: number;
+}
+
+export interface SelfHealth {
+  entries(): readonly SelfEntry[];
+  stop(): void;
+}
+
+const WINDOW_MS = 10_000;
+/** The scheduler counts as wedged when no attempt started for this many of the longest interval. */
+const WEDGED_INTERVALS = 3;
+
+export function createSelfHealth(options: SelfHealthOptions): SelfHealth {
+  const now = options.now ?? Date.now;
+  const maxDelayMs = options.maxEventLoopDelayMs ?? 2000;
+  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
+  histogram.enable();
+  // Two windows: the delay reported is the worst of the current and the previous one.
+  let previousMaxMs = 0;
+  const rotate = setInterval(() => {
+    previousMaxMs = histogram.max / 1e6;
+    histogram.reset();
+  }, WINDOW_MS);
+  rotate.unref();
+
+  return {
+    entries() {
+      const delayMs = Math.max(previousMaxMs, histogram.max / 1e6);
+      const entries: SelfEntry[] = [
+        {
+          key: 'vigil:eventLoopDelay',
+          observedValue: Math.round(delayMs * 10) / 10,
+          observedUnit: 'ms',
+          status: delayMs > maxDelayMs ? 'fail' : 'pass',
+          ...(delayMs > maxDelayMs ? { output: `the event loop stalled for ${Math.round(delayMs)} ms (limit ${maxDelayMs} ms)` } : {}),
+        },
+      ];
+      const longest = options.longestIntervalMs();
+      if (longest !== undefined) {
+        const idleMs = Math.max(0, now() - options.lastAttemptAt());
+        const limitMs = WEDGED_INTERVALS * longest;
+        entries.push({
+          key: 'vigil:scheduler',
+          observedValue: Math.round(idleMs),
+          observedUnit: 'ms',
+          status: idleMs > limitMs ? 'fail' : 'pass',
+          ...(idleMs > limitMs ? { output: `no attempt started for ${Math.round(idleMs)} ms (limit ${limitMs} ms)` } : {}),
+        });
+      }
+      return entries;
+    },
+    stop() {
+      clearInterval(rotate);
+      histogram.disable();
+    },
+  };
+}

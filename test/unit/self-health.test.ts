@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { createSelfHealth } from '../../src/self-health.js';
+
+describe('self-health', () => {
+  it('fails the scheduler entry when no attempt started for three of the longest interval', () => {
+    let now = 1_000_000;
+    const self = createSelfHealth({ now: () => now, lastAttemptAt: () => 1_000_000, longestIntervalMs: () => 1000 });
+    expect(self.entries().find((e) => e.key === 'vigil:scheduler')).toMatchObject({ status: 'pass', observedValue: 0 });
+    now += 3001;
+    expect(self.entries().find((e) => e.key === 'vigil:scheduler')).toMatchObject({ status: 'fail', observedValue: 3001 });
+    self.stop();
+  });
+
+  it('has no scheduler entry without checks', () => {
+    const self = createSelfHealth({ lastAttemptAt: () => 0, longestIntervalMs: () => undefined });
+    expect(self.entries().map((e) => e.key)).toEqual(['vigil:eventLoopDelay']);
+    self.stop();
+  });
+
+  it('fails the event-loop entry after a stall longer than the limit', async () => {
+    const self = createSelfHealth({ lastAttemptAt: () => Date.now(), longestIntervalMs: () => undefined, maxEventLoopDelayMs: 50 });
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const until = Date.now() + 200;
+    while (Date.now() < until) {
+      // a stalled event loop
+    }
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const entry = self.entries()[0]!;
+    expect(entry.status).toBe('fail');
+    expect(entry.observedValue).toBeGreaterThan(150);
+    expect(entry.output).toMatch(/stalled/);
+    self.stop();
+  });
+});
