@@ -49,8 +49,9 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   const kindOf = new Map(kinds.map((kind) => [kind.type, kind]));
 
   const registry = new Registry();
+  const processRegistry = new Registry();
   const state = createState();
-  const metrics = createMetrics(registry, { version, state, now });
+  const metrics = createMetrics(registry, processRegistry, { version, state, now });
 
   const onResult = (check: CheckConfig, raw: CheckResult) => {
     const result = raw.message === undefined ? raw : { ...raw, message: redact(raw.message) };
@@ -101,7 +102,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     lastAttemptAt: () => scheduler.lastAttemptAt,
     longestIntervalMs: () => (config.checks.length ? Math.max(...config.checks.map((c) => c.intervalMs)) : undefined),
   });
-  const app = createApp({ state, registry, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now });
+  const app = createApp({ state, metrics, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now });
   let server: Server | undefined;
   let started = false;
 

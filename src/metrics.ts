@@ -12,6 +12,9 @@ const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_r
 const STATUSES: readonly HealthStatus[] = ['pass', 'warn', 'fail'];
 
 export interface Metrics {
+  /** The exposition text of every series, rendered only when something changed. */
+  render(): Promise<string>;
+  readonly contentType: string;
   /** Starts a check's series at zero so rates work from its first attempt. */
   addCheck(check: CheckConfig): void;
   /** Records one attempt of a check; `isUp` is the check's thresholded status after it. */
@@ -27,8 +30,19 @@ export interface MetricsOptions {
   readonly now?: () => number;
 }
 
-export function createMetrics(registry: Registry, options: MetricsOptions): Metrics {
+/** The process metrics (CPU, memory, event loop) change continuously: re-read at most this often. */
+const PROCESS_METRICS_TTL_MS = 1000;
+
+/**
+ * Registers the check series on `registry` and the default process metrics on `processRegistry`;
+ * render() caches each part: the first until a result, a reload or a staleness deadline changes
+ * it, the second for a second.
+ */
+export function createMetrics(registry: Registry, processRegistry: Registry, options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
+  let changes = 0;
+  let checksText: { key: string; validUntil: number; text: string } | undefined;
+  let processText: { at: number; text: string } | undefined;
   const labelNames = ['check', 'type'] as const;
   const up = new Gauge({ name: `${PREFIX}check_up`, help: '1 while the check passes (after thresholds), 0 otherwise.', labelNames, registers: [registry] });
   const duration = new Histogram({
@@ -64,16 +78,32 @@ export function createMetrics(registry: Registry, options: MetricsOptions): Metr
   reloads.inc({ result: 'failure' }, 0);
   lastReload.set(now() / 1000);
 
-  collectDefaultMetrics({ register: registry, prefix: PREFIX });
-  for (const name of NON_CONFORMING_DEFAULTS) registry.removeSingleMetric(`${PREFIX}${name}`);
+  collectDefaultMetrics({ register: processRegistry, prefix: PREFIX });
+  for (const name of NON_CONFORMING_DEFAULTS) processRegistry.removeSingleMetric(`${PREFIX}${name}`);
 
   return {
+    contentType: registry.contentType,
+    async render() {
+      const at = now();
+      const key = `${changes}/${state.version}`;
+      if (!checksText || checksText.key !== key || at >= checksText.validUntil) {
+        // Staleness changes vigil_health_status with no new result: re-render at the next deadline.
+        const validUntil = state.verdict(undefined, at).validUntil;
+        checksText = { key, validUntil, text: await registry.metrics() };
+      }
+      if (!processText || at - processText.at >= PROCESS_METRICS_TTL_MS) {
+        processText = { at, text: await processRegistry.metrics() };
+      }
+      return `${checksText.text}\n${processText.text}`;
+    },
     addCheck(check) {
+      changes++;
       const labels = { check: check.name, type: check.type };
       up.set(labels, 0);
       for (const result of ['pass', 'fail', 'timeout']) runs.inc({ ...labels, result }, 0);
     },
     observe(check, result, isUp) {
+      changes++;
       const labels = { check: check.name, type: check.type };
       up.set(labels, isUp ? 1 : 0);
       duration.observe(labels, result.durationMs / 1000);
@@ -83,6 +113,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions): Metr
       if (result.ok) lastSuccess.set(labels, (result.startedAt + result.durationMs) / 1000);
     },
     removeCheck(check) {
+      changes++;
       const labels = { check: check.name, type: check.type };
       for (const metric of [up, duration, lastSuccess]) metric.remove(labels);
       // Series with a third label: remove every combination of this check's.
@@ -90,6 +121,7 @@ export function createMetrics(registry: Registry, options: MetricsOptions): Metr
       for (const reason of FAILURE_REASONS) failures.remove({ ...labels, reason });
     },
     configReloaded(ok, at) {
+      changes++;
       reloads.inc({ result: ok ? 'success' : 'failure' });
       if (ok) lastReload.set(at / 1000);
     },

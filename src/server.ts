@@ -2,7 +2,6 @@
 // only; a request never starts a probe. Bodies are rendered once per state change, not per request.
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import type { Registry } from 'prom-client';
 import { HEALTH_CONTENT_TYPE, renderHealth, type BodyMeta, type RenderedHealth } from './health.js';
 import type { Logger } from './log.js';
 import type { SelfEntry } from './self-health.js';
@@ -17,7 +16,8 @@ export interface DetailsPolicy {
 
 export interface AppOptions {
   readonly state: State;
-  readonly registry: Registry;
+  /** The /metrics exposition text and its content type. */
+  readonly metrics: { render(): Promise<string>; readonly contentType: string };
   readonly log: Logger;
   readonly meta: () => BodyMeta;
   readonly details: () => DetailsPolicy;
@@ -30,7 +30,7 @@ const NO_STORE = 'no-store';
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
 export function createApp(options: AppOptions): Hono {
-  const { state, registry, log } = options;
+  const { state, metrics, log } = options;
   const now = options.now ?? Date.now;
   const app = new Hono({ strict: false });
   const cache = new Map<string, { version: number; validUntil: number; meta: BodyMeta; rendered: RenderedHealth }>();
@@ -61,8 +61,7 @@ export function createApp(options: AppOptions): Hono {
   app.get('/health', (c) => health(c, undefined));
   app.get('/health/:group', (c) => health(c, c.req.param('group')));
   app.get('/metrics', async (c) => {
-    const text = await registry.metrics();
-    return c.body(text, 200, { 'Content-Type': registry.contentType });
+    return c.body(await metrics.render(), 200, { 'Content-Type': metrics.contentType });
   });
   app.all('*', (c) => {
     const path = c.req.path.replace(/\/+$/, '');

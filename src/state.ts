@@ -69,6 +69,7 @@ type MutableCheckState = { -readonly [K in keyof CheckState]: CheckState[K] };
 export function createState(): State {
   const checks = new Map<string, MutableCheckState>();
   let version = 0;
+  let groupNames: readonly string[] | undefined;
   let isDraining = false;
   let startupDone = false;
 
@@ -120,15 +121,18 @@ export function createState(): State {
         hasPassed: false,
       });
       version++;
+      groupNames = undefined;
     },
     update(config) {
       const check = checks.get(config.name);
       if (check) check.config = config;
       version++;
+      groupNames = undefined;
     },
     remove(name) {
       checks.delete(name);
       version++;
+      groupNames = undefined;
     },
     record(name, result) {
       const check = checks.get(name);
@@ -160,9 +164,12 @@ export function createState(): State {
     get: (name) => checks.get(name),
     list: () => [...checks.values()],
     groups() {
-      const names = new Set<string>(BUILTIN_GROUPS);
-      for (const check of checks.values()) for (const group of check.config.groups) names.add(group);
-      return [...names];
+      if (!groupNames) {
+        const names = new Set<string>(BUILTIN_GROUPS);
+        for (const check of checks.values()) for (const group of check.config.groups) names.add(group);
+        groupNames = [...names];
+      }
+      return groupNames;
     },
     verdict(group, now) {
       const members = group === undefined ? [...checks.values()] : membersOf(group);

@@ -1,4 +1,3 @@
-import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createAgent } from '../../src/agent.js';
@@ -17,7 +16,7 @@ const meta = { version: '1.2.3', serviceId: 'pod-1', description: 'deps' };
 function appWith(setup: (state: ReturnType<typeof createState>) => void, details = { exposeDetails: true }) {
   const state = createState();
   setup(state);
-  const app = createApp({ state, registry: new Registry(), log: silent, meta: () => meta, details: () => details });
+  const app = createApp({ state, metrics: { render: async () => '', contentType: 'text/plain' }, log: silent, meta: () => meta, details: () => details });
   return { app, state };
 }
 
@@ -115,7 +114,7 @@ describe('health endpoints', () => {
     const state = createState();
     let stalled = false;
     const self = () => [{ key: 'vigil:eventLoopDelay', observedValue: stalled ? 3000 : 1, observedUnit: 'ms', status: stalled ? ('fail' as const) : ('pass' as const) }];
-    const app = createApp({ state, registry: new Registry(), log: silent, meta: () => meta, details: () => ({ exposeDetails: true }), self });
+    const app = createApp({ state, metrics: { render: async () => '', contentType: 'text/plain' }, log: silent, meta: () => meta, details: () => ({ exposeDetails: true }), self });
     const ok = await app.request('/health/live');
     expect(ok.status).toBe(200);
     expect((await json(ok)).checks['vigil:eventLoopDelay'][0]).toMatchObject({ componentId: 'vigil', componentType: 'system', status: 'pass' });
