@@ -11,7 +11,7 @@ import { REDIS_URL } from '../helpers/services.js';
 async function startRedis(args: string[]): Promise<{ port: number; stop(): Promise<void> }> {
   const port = await freePort();
   const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
-  await waitFor(`redis-server on ${port}`, () =>
+  const started = waitFor(`redis-server on ${port}`, () =>
     new Promise<boolean>((resolve) => {
       const socket = connect({ host: '127.0.0.1', port }, () => {
         socket.destroy();
@@ -20,6 +20,11 @@ async function startRedis(args: string[]): Promise<{ port: number; stop(): Promi
       socket.on('error', () => resolve(false));
     }),
   );
+  // Never leave a server behind when it did not come up.
+  await started.catch((error) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
   return {
     port,
     stop: () =>

@@ -63,6 +63,21 @@ describe('/metrics', () => {
     expect(names.filter((n) => !n.startsWith('vigil_'))).toEqual([]);
   });
 
+  it('serves fresh series after a change, though it caches the rendered text', async () => {
+    const agent = createAgent(config(), { kinds: [flaky], log: silent, version: '9.9.9' });
+    await agent.start({ listen: false });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const first = await (await agent.app.request('/metrics')).text();
+    expect(await (await agent.app.request('/metrics')).text()).toContain('vigil_check_up{check="up",type="fake"} 1');
+    await agent.reload({ ...config(), checks: [...config().checks, checkConfig('added', { intervalMs: 60_000 })] });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const second = await (await agent.app.request('/metrics')).text();
+    expect(first).not.toContain('check="added"');
+    expect(second).toContain('vigil_check_up{check="added",type="fake"} 1');
+    expect(second).toContain('vigil_config_reloads_total{result="success"} 1');
+    await agent.stop();
+  });
+
   it('passes promtool check metrics', async () => {
     const { text } = await scrape();
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
