@@ -1,0 +1,553 @@
+// npm run bench: vigil's cost, measured beside the limit of its stack, the limit of the runtime, a
+// bare script doing the same work, and blackbox_exporter; everything on loopback, in one run,
+// alternating sides, medians quoted. Servers under test run on core 0, load generators on core 1.
+// Prints a table and writes bench/results.json.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const CLI = join(ROOT, 'dist/src/cli.js');
+const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const QUICK = process.env.BENCH_QUICK === '1';
+const SERVER_CORE = '0';
+const tmp = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+const children = new Set();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+const log = (...args) => console.error('bench:', ...args);
+
+// ---------------------------------------------------------------- processes and /proc
+
+function ensureTools() {
+  const missing = [];
+  if (!commandExists('wrk')) missing.push('wrk');
+  if (!commandExists('prometheus-blackbox-exporter')) missing.push('prometheus-blackbox-exporter');
+  if (missing.length) {
+    log(`installing ${missing.join(' ')} (Debian packages)`);
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+}
+
+function commandExists(name) {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
+}
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Starts a process pinned to the server core; resolves once it is ready. */
+async function startPinned(args, { ready, env = {}, core = SERVER_CORE } = {}) {
+  const child = spawn('taskset', ['-c', core, ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, VIGIL_LOG_LEVEL: 'error', ...env } });
+  children.add(child);
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  child.output = () => output;
+  child.on('exit', () => children.delete(child));
+  if (ready === 'ipc') await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${output}`)));
+  });
+  else if (ready) await waitUntil(ready, `${args.join(' ')} (${output})`);
+  return child;
+}
+
+async function stop(child) {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(3000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+async function waitUntil(probe, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await probe()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function fetchText(url) {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    }).on('error', reject);
+  });
+}
+
+/** The pid of the real program under `taskset` (taskset execs, so it is the same pid). */
+const pidOf = (child) => child.pid;
+
+/** CPU time of every thread of a live process, ms (schedstat: nanosecond resolution). */
+function cpuMs(pid) {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return ns / 1e6;
+}
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** CPU of a process tree in ms from /proc/<pid>/stat, including reaped children (forked backends). */
+function treeCpuMs(rootPid) {
+  const stat = (pid) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return { ppid: Number(fields[1]), self: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
+  };
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const s = stat(entry);
+      if (Number(entry) === rootPid) ticks += s.self + s.children;
+      else if (s.ppid === rootPid) ticks += s.self;
+    } catch {
+      // gone
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+function rssMiB(pid) {
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+  return kb / 1024;
+}
+
+function wrk(url, seconds, connections = 16) {
+  const out = execFileSync('taskset', ['-c', '1', 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)[1]);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const p99Ms = Number(p99[1]) * { us: 0.001, ms: 1, s: 1000 }[p99[2]];
+  return { rps, requests, p99Ms };
+}
+
+// ---------------------------------------------------------------- vigil
+
+function writeConfig(name, checks, extra = '') {
+  const path = join(tmp, `${name}.yaml`);
+  writeFileSync(path, `${extra}checks:\n${checks.join('\n')}\n`);
+  return path;
+}
+
+async function startVigil(config, extraEnv = {}) {
+  const port = await freePort();
+  const child = await startPinned(['sh', '-c', `ulimit -n 65536; exec node ${CLI} serve --config ${config} --port ${port} --host 127.0.0.1`], {
+    env: extraEnv,
+    ready: async () => (await fetchText(`http://127.0.0.1:${port}/health/live`)).status === 200,
+  });
+  child.url = `http://127.0.0.1:${port}`;
+  return child;
+}
+
+async function healthBody(vigil) {
+  return JSON.parse((await fetchText(`${vigil.url}/health`)).body);
+}
+
+async function runsTotal(vigil) {
+  const text = (await fetchText(`${vigil.url}/metrics`)).body;
+  let total = 0;
+  for (const m of text.matchAll(/^vigil_check_runs_total\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
+  return total;
+}
+
+// ---------------------------------------------------------------- 1. concurrency
+
+async function concurrency() {
+  const upstreamPort = await freePort();
+  const upstream = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'upstream', String(upstreamPort), '200'], { ready: 'ipc', core: '1' });
+  const sizes = QUICK ? [1, 10, 100] : [1, 10, 100, 1000];
+  const samples = Object.fromEntries(sizes.map((n) => [n, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const n of sizes) {
+      const checks = Array.from({ length: n }, (_, i) => `  api${i}: { type: http, url: "http://127.0.0.1:${upstreamPort}/${i}", interval: 1h, timeout: 10s }`);
+      const vigil = await startVigil(writeConfig(`concurrency-${n}`, checks));
+      let body;
+      await waitUntil(async () => {
+        body = await healthBody(vigil);
+        return Object.values(body.checks).every((e) => e[0].observedValue !== undefined);
+      }, `first round of ${n} checks`, 60_000);
+      const entries = Object.values(body.checks).map((e) => e[0]);
+      const start = Math.min(...entries.map((e) => Date.parse(e.time)));
+      const end = Math.max(...entries.map((e) => Date.parse(e.time) + e.observedValue));
+      samples[n].push(end - start);
+      if (!entries.every((e) => e.status === 'pass')) throw new Error(`${n} checks: not all passed`);
+      await stop(vigil);
+    }
+  }
+  await stop(upstream);
+  const base = median(samples[1]);
+  const rows = sizes.map((n) => ({ checks: n, firstRoundMs: round(median(samples[n]), 1), ratio: round(median(samples[n]) / base) }));
+  return { upstreamDelayMs: 200, rows };
+}
+
+// ---------------------------------------------------------------- 2. endpoints
+
+async function endpoints() {
+  const upstreamPort = await freePort();
+  const upstream = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'upstream', String(upstreamPort), '0'], { ready: 'ipc', core: '1' });
+  const checks = Array.from({ length: 100 }, (_, i) => `  svc${i}: { type: tcp, host: 127.0.0.1, port: ${upstreamPort} }`);
+  const vigil = await startVigil(writeConfig('endpoints-100', checks));
+  await waitUntil(async () => (await fetchText(`${vigil.url}/health/ready`)).status === 200, 'ready');
+  const seconds = QUICK ? 2 : 4;
+  const paths = { ready: '/health/ready', metrics: '/metrics' };
+  const bodies = {};
+  const servers = { vigil };
+  for (const [name, path] of Object.entries(paths)) {
+    const file = join(tmp, `${name}.body`);
+    writeFileSync(file, (await fetchText(`${vigil.url}${path}`)).body);
+    const type = name === 'ready' ? 'application/health+json' : 'text/plain; version=0.0.4; charset=utf-8';
+    bodies[name] = { file, bytes: readFileSync(file).length };
+    for (const kind of ['hono', 'http']) {
+      const port = await freePort();
+      const child = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), kind, String(port), file, type], { ready: 'ipc' });
+      child.url = `http://127.0.0.1:${port}`;
+      servers[`${kind}-${name}`] = child;
+    }
+  }
+  const results = {};
+  const add = (key, value) => (results[key] ??= []).push(value);
+  // Warm-up, then alternating rounds.
+  for (const [name, path] of Object.entries(paths)) {
+    wrk(`${vigil.url}${path}`, 1);
+    for (const kind of ['hono', 'http']) wrk(`${servers[`${kind}-${name}`].url}${path}`, 1);
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, path] of Object.entries(paths)) {
+      const before = cpuMs(pidOf(vigil));
+      const v = wrk(`${vigil.url}${path}`, seconds);
+      const cpu = cpuMs(pidOf(vigil)) - before;
+      add(`vigil-${name}`, { ...v, cpuMsPerRequest: cpu / v.requests });
+      for (const kind of ['hono', 'http']) add(`${kind}-${name}`, wrk(`${servers[`${kind}-${name}`].url}${path}`, seconds));
+    }
+  }
+  for (const child of Object.values(servers)) await stop(child);
+
+  // 1000 checks: /health/ready's p99 while /metrics is scraped once a second.
+  const many = Array.from({ length: 1000 }, (_, i) => `  svc${i}: { type: tcp, host: 127.0.0.1, port: ${upstreamPort} }`);
+  const big = await startVigil(writeConfig('endpoints-1000', many));
+  await waitUntil(async () => (await fetchText(`${big.url}/health/ready`)).status === 200, 'ready with 1000 checks', 60_000);
+  let scraping = true;
+  const scraper = (async () => {
+    while (scraping) {
+      await fetchText(`${big.url}/metrics`);
+      await sleep(1000);
+    }
+  })();
+  const loaded = wrk(`${big.url}/health/ready`, QUICK ? 4 : 10, 2);
+  scraping = false;
+  await scraper;
+  const metricsBytes1000 = (await fetchText(`${big.url}/metrics`)).body.length;
+  await stop(big);
+  await stop(upstream);
+
+  const summary = (key) => ({
+    rps: Math.round(median(results[key].map((x) => x.rps))),
+    p99Ms: round(median(results[key].map((x) => x.p99Ms)), 3),
+    ...(results[key][0].cpuMsPerRequest === undefined ? {} : { cpuMsPerRequest: round(median(results[key].map((x) => x.cpuMsPerRequest)), 3) }),
+  });
+  return {
+    checks: 100,
+    bodyBytes: { ready: bodies.ready.bytes, metrics: bodies.metrics.bytes },
+    ready: { vigil: summary('vigil-ready'), hono: summary('hono-ready'), nodeHttp: summary('http-ready') },
+    metrics: { vigil: summary('vigil-metrics'), hono: summary('hono-metrics'), nodeHttp: summary('http-metrics') },
+    with1000: { readyP99Ms: round(loaded.p99Ms, 3), readyRps: Math.round(loaded.rps), metricsBytes: metricsBytes1000 },
+  };
+}
+
+// ---------------------------------------------------------------- 3. memory
+
+async function memory() {
+  const upstreamPort = await freePort();
+  const upstream = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'upstream', String(upstreamPort), '0'], { ready: 'ipc', core: '1' });
+  const body = join(tmp, 'tiny.body');
+  writeFileSync(body, '{"status":"pass"}');
+  const honoPort = await freePort();
+  const hono = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'hono', String(honoPort), body, 'application/json'], { ready: 'ipc' });
+  const sizes = [10, 100, 1000];
+  const agents = {};
+  for (const n of sizes) {
+    const checks = Array.from({ length: n }, (_, i) => `  svc${i}: { type: tcp, host: 127.0.0.1, port: ${upstreamPort} }`);
+    agents[n] = await startVigil(writeConfig(`memory-${n}`, checks));
+  }
+  const waitMs = QUICK ? 10_000 : 60_000;
+  log(`memory: waiting ${waitMs / 1000} s`);
+  await sleep(waitMs);
+  const rows = sizes.map((n) => ({ checks: n, rssMiB: round(rssMiB(pidOf(agents[n])), 1) }));
+  const honoIdle = round(rssMiB(pidOf(hono)), 1);
+  for (const child of [...Object.values(agents), hono, upstream]) await stop(child);
+  const perCheckKiB = round(((rows[2].rssMiB - rows[0].rssMiB) * 1024) / 990, 1);
+  return { afterSeconds: waitMs / 1000, honoIdleMiB: honoIdle, rows, perCheckKiB };
+}
+
+// ---------------------------------------------------------------- 4. CPU per attempt, 5. blackbox_exporter
+
+const RATE = 200; // attempts per second
+const CHECKS_FOR_RATE = 20; // 20 checks every 100 ms
+
+function pgPostmasterPid() {
+  const dataDir = spawnSync('psql', [PG_URL, '-Atc', 'SHOW data_directory'], { encoding: 'utf8' }).stdout.trim();
+  return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+function redisPid() {
+  const port = new URL(REDIS_URL).port || '6379';
+  const out = spawnSync('redis-cli', ['-p', port, 'INFO', 'server'], { encoding: 'utf8' }).stdout;
+  return Number(/process_id:(\d+)/.exec(out)[1]);
+}
+
+async function cpuPerAttempt() {
+  const seconds = QUICK ? 3 : 6;
+  const upstreamPort = await freePort();
+  const upstream = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'upstream', String(upstreamPort), '0'], { ready: 'ipc', core: '1' });
+  const targets = {
+    tcp: { floor: `127.0.0.1:${upstreamPort}`, yaml: `type: tcp, host: 127.0.0.1, port: ${upstreamPort}` },
+    http: { floor: `http://127.0.0.1:${upstreamPort}/`, yaml: `type: http, url: "http://127.0.0.1:${upstreamPort}/"` },
+    redis: { floor: REDIS_URL, yaml: `type: redis, url: "${REDIS_URL}"` },
+    postgres: { floor: PG_URL, yaml: `type: postgres, url: "${PG_URL}"` },
+  };
+  if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid() };
+  const dependencyCpu = { redis: () => treeCpuMs(dependencyPid.redis), postgres: () => treeCpuMs(dependencyPid.postgres) };
+
+  // Idle baselines: an agent with one check an hour, a node process doing nothing, the dependencies at rest.
+  const idleAgent = await startVigil(writeConfig('idle', [`  idle: { type: tcp, host: 127.0.0.1, port: ${upstreamPort}, interval: 1h, timeout: 1s }`]));
+  const idleNode = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'idle'], { ready: 'ipc' });
+  const measureIdle = async (pid) => {
+    const before = cpuMs(pid);
+    await sleep(seconds * 1000);
+    return (cpuMs(pid) - before) / seconds;
+  };
+  const depIdleBefore = { redis: dependencyCpu.redis(), postgres: dependencyCpu.postgres() };
+  const idle = { agentMsPerS: await measureIdle(pidOf(idleAgent)), nodeMsPerS: await measureIdle(pidOf(idleNode)) };
+  const depIdle = { redis: (dependencyCpu.redis() - depIdleBefore.redis) / (2 * seconds), postgres: (dependencyCpu.postgres() - depIdleBefore.postgres) / (2 * seconds) };
+  await stop(idleAgent);
+  await stop(idleNode);
+
+  const samples = {};
+  const add = (key, value) => (samples[key] ??= []).push(value);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [type, target] of Object.entries(targets)) {
+      // vigil: 20 checks every 100 ms.
+      const checks = Array.from({ length: CHECKS_FOR_RATE }, (_, i) => `  c${i}: { ${target.yaml}, interval: 100ms, timeout: 80ms }`);
+      const vigil = await startVigil(writeConfig(`cpu-${type}`, checks));
+      await sleep(1000);
+      const runs0 = await runsTotal(vigil);
+      const cpu0 = cpuMs(pidOf(vigil));
+      const dep0 = dependencyCpu[type]?.();
+      await sleep(seconds * 1000);
+      const cpu1 = cpuMs(pidOf(vigil));
+      const dep1 = dependencyCpu[type]?.();
+      const runs1 = await runsTotal(vigil);
+      const attempts = runs1 - runs0;
+      const failures = (await fetchText(`${vigil.url}/metrics`)).body.match(/result="(fail|timeout)"\} [1-9]/g);
+      if (failures) throw new Error(`vigil ${type} attempts failed during the bench: ${failures.join(', ')}`);
+      add(`vigil-${type}`, (cpu1 - cpu0 - idle.agentMsPerS * seconds) / attempts);
+      if (dep0 !== undefined) add(`dep-${type}`, (dep1 - dep0 - depIdle[type] * seconds) / attempts);
+      await stop(vigil);
+
+      // The floor: the same attempt from a bare script at the same rate.
+      const floor = await startPinned(['node', join(ROOT, 'bench/floor.mjs'), type, target.floor, String(RATE)], { ready: 'ipc' });
+      await sleep(1000);
+      const f0 = cpuMs(pidOf(floor));
+      await sleep(seconds * 1000);
+      const f1 = cpuMs(pidOf(floor));
+      const exited = new Promise((resolve) => floor.once('exit', resolve));
+      floor.kill('SIGTERM');
+      await exited;
+      const { failures: floorFailures } = JSON.parse(floor.output().trim().split('\n').at(-1));
+      if (floorFailures) throw new Error(`floor ${type}: ${floorFailures} attempts failed`);
+      add(`floor-${type}`, (f1 - f0 - idle.nodeMsPerS * seconds) / (RATE * seconds));
+    }
+  }
+
+  // blackbox_exporter at the same probe rate, for tcp and http.
+  if (process.env.BENCH_TYPES) return { samples };
+  const bbPort = await freePort();
+  const bbConfig = join(tmp, 'blackbox.yml');
+  writeFileSync(bbConfig, 'modules:\n  tcp_connect: { prober: tcp, timeout: 1s, tcp: { preferred_ip_protocol: ip4 } }\n  http_2xx: { prober: http, timeout: 1s, http: { preferred_ip_protocol: ip4 } }\n');
+  const blackbox = await startPinned(['prometheus-blackbox-exporter', `--config.file=${bbConfig}`, `--web.listen-address=127.0.0.1:${bbPort}`], {
+    ready: async () => (await fetchText(`http://127.0.0.1:${bbPort}/-/healthy`)).status === 200,
+  });
+  const bbIdle = await measureIdle(pidOf(blackbox));
+  const keepAlive = new Agent({ keepAlive: true, maxSockets: 32 });
+  const probeUrl = {
+    tcp: `http://127.0.0.1:${bbPort}/probe?module=tcp_connect&target=127.0.0.1:${upstreamPort}`,
+    http: `http://127.0.0.1:${bbPort}/probe?module=http_2xx&target=http://127.0.0.1:${upstreamPort}/`,
+  };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const type of ['tcp', 'http']) {
+      let probes = 0;
+      let failed = 0;
+      const drive = setInterval(() => {
+        get(probeUrl[type], { agent: keepAlive }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => {
+            probes++;
+            if (!/probe_success 1/.test(body)) failed++;
+          });
+        }).on('error', () => failed++);
+      }, 1000 / RATE);
+      await sleep(1000);
+      const p0 = probes;
+      const c0 = cpuMs(pidOf(blackbox));
+      await sleep(seconds * 1000);
+      const c1 = cpuMs(pidOf(blackbox));
+      const p1 = probes;
+      clearInterval(drive);
+      await sleep(200);
+      if (failed) throw new Error(`blackbox ${type}: ${failed} probes failed`);
+      add(`blackbox-${type}`, (c1 - c0 - bbIdle * seconds) / (p1 - p0));
+    }
+  }
+  const blackboxRssMiB = round(rssMiB(pidOf(blackbox)), 1);
+  keepAlive.destroy();
+  await stop(blackbox);
+  await stop(upstream);
+
+  const m = (key) => (samples[key] ? round(median(samples[key]), 3) : undefined);
+  const rows = Object.keys(targets).map((type) => ({
+    type,
+    vigilMs: m(`vigil-${type}`),
+    floorMs: m(`floor-${type}`),
+    ratio: round(m(`vigil-${type}`) / m(`floor-${type}`)),
+    blackboxMs: m(`blackbox-${type}`),
+    dependencyMs: m(`dep-${type}`),
+  }));
+  return { ratePerS: RATE, seconds, idleAgentMsPerS: round(idle.agentMsPerS, 3), rows, blackboxRssMiB };
+}
+
+// ---------------------------------------------------------------- report
+
+function verdicts(r) {
+  const c = Object.fromEntries(r.concurrency.rows.map((row) => [row.checks, row.ratio]));
+  const targets = [
+    { target: '100 checks: first round within 1.2x of one check', value: c[100], limit: 1.2, met: c[100] <= 1.2 },
+    ...(c[1000] === undefined ? [] : [{ target: '1000 checks: first round within 2x of one check', value: c[1000], limit: 2, met: c[1000] <= 2 }]),
+    { target: '/health/ready at >= 80% of bare hono requests/s', value: round(r.endpoints.ready.vigil.rps / r.endpoints.ready.hono.rps), limit: 0.8, met: r.endpoints.ready.vigil.rps >= 0.8 * r.endpoints.ready.hono.rps },
+    { target: '/metrics with 100 checks: <= 0.5 ms CPU per scrape', value: r.endpoints.metrics.vigil.cpuMsPerRequest, limit: 0.5, met: r.endpoints.metrics.vigil.cpuMsPerRequest <= 0.5 },
+    { target: '1000 checks: /health/ready p99 < 10 ms while /metrics is scraped each second', value: r.endpoints.with1000.readyP99Ms, limit: 10, met: r.endpoints.with1000.readyP99Ms < 10 },
+    { target: 'RSS with 100 checks within 1.3x of bare hono idle', value: round(r.memory.rows[1].rssMiB / r.memory.honoIdleMiB), limit: 1.3, met: r.memory.rows[1].rssMiB <= 1.3 * r.memory.honoIdleMiB },
+    ...r.cpu.rows.map((row) => ({ target: `CPU per ${row.type} attempt within 1.2x of the bare-script floor`, value: row.ratio, limit: 1.2, met: row.ratio <= 1.2 })),
+  ];
+  return targets;
+}
+
+function table(rows, columns) {
+  const head = columns.map(([title]) => title);
+  const body = rows.map((row) => columns.map(([, get]) => String(get(row) ?? '—')));
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
+}
+
+function report(r) {
+  const out = [];
+  out.push(`vigil bench — ${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}; ${r.rounds} rounds, medians\n`);
+  out.push('1. First complete round of N HTTP checks (upstream answers after 200 ms)');
+  out.push(table(r.concurrency.rows, [['checks', (x) => x.checks], ['first round (ms)', (x) => x.firstRoundMs], ['ratio to 1 check', (x) => x.ratio]]));
+  out.push('\n2. Endpoints with 100 checks (wrk -t1 -c16 on core 1, server on core 0)');
+  const ep = r.endpoints;
+  out.push(table(
+    [
+      { what: '/health/ready', ...ep.ready },
+      { what: '/metrics', ...ep.metrics },
+    ],
+    [
+      ['endpoint', (x) => x.what],
+      ['vigil req/s', (x) => x.vigil.rps],
+      ['bare hono req/s', (x) => x.hono.rps],
+      ['node:http req/s', (x) => x.nodeHttp.rps],
+      ['vigil p99 (ms)', (x) => x.vigil.p99Ms],
+      ['hono p99 (ms)', (x) => x.hono.p99Ms],
+      ['vigil CPU/request (ms)', (x) => x.vigil.cpuMsPerRequest],
+    ],
+  ));
+  out.push(`With 1000 checks: /health/ready p99 ${ep.with1000.readyP99Ms} ms (${ep.with1000.readyRps} req/s on 2 connections) while /metrics (${Math.round(ep.with1000.metricsBytes / 1024)} KiB) is scraped every second.`);
+  out.push(`\n3. Memory after ${r.memory.afterSeconds} s (tcp checks every 10 s); bare hono idle: ${r.memory.honoIdleMiB} MiB`);
+  out.push(table(r.memory.rows, [['checks', (x) => x.checks], ['RSS (MiB)', (x) => x.rssMiB], ['ratio to bare hono', (x) => round(x.rssMiB / r.memory.honoIdleMiB)]]));
+  out.push(`Growth per added check: ${r.memory.perCheckKiB} KiB`);
+  out.push(`\n4-5. CPU per attempt at ${r.cpu.ratePerS} attempts/s (agent's own CPU minus the idle agent's ${r.cpu.idleAgentMsPerS} ms/s)`);
+  out.push(table(r.cpu.rows, [
+    ['type', (x) => x.type],
+    ['vigil (ms)', (x) => x.vigilMs],
+    ['bare script (ms)', (x) => x.floorMs],
+    ['ratio', (x) => x.ratio],
+    ['blackbox_exporter (ms)', (x) => x.blackboxMs],
+    ['dependency (ms)', (x) => x.dependencyMs],
+  ]));
+  out.push(`blackbox_exporter RSS: ${r.cpu.blackboxRssMiB} MiB`);
+  out.push('\nTargets');
+  out.push(table(r.targets, [['target', (x) => x.target], ['measured', (x) => x.value], ['limit', (x) => x.limit], ['met', (x) => (x.met ? 'yes' : 'NO')]]));
+  return out.join('\n');
+}
+
+async function main() {
+  ensureTools();
+  if (!commandExists('taskset')) throw new Error('taskset (util-linux) is required');
+  const results = {
+    date: new Date().toISOString(),
+    machine: { cpu: cpus()[0].model, cores: cpus().length, node: process.version },
+    rounds: ROUNDS,
+  };
+  // BENCH_ONLY=cpu (or concurrency, endpoints, memory) runs one section, for working on it.
+  const only = process.env.BENCH_ONLY;
+  if (only) {
+    const section = { concurrency, endpoints, memory, cpu: cpuPerAttempt }[only];
+    if (!section) throw new Error(`BENCH_ONLY=${only}: one of concurrency, endpoints, memory, cpu`);
+    console.log(JSON.stringify(await section(), null, 2));
+    return;
+  }
+  log('1/4 concurrency');
+  results.concurrency = await concurrency();
+  log('2/4 endpoints');
+  results.endpoints = await endpoints();
+  log('3/4 memory');
+  results.memory = await memory();
+  log('4/4 CPU per attempt and blackbox_exporter');
+  results.cpu = await cpuPerAttempt();
+  results.targets = verdicts(results);
+  writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  console.log(report(results));
+}
+
+const cleanup = () => {
+  for (const child of children) child.kill('SIGKILL');
+};
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+main().catch((error) => {
+  console.error(`bench failed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+});

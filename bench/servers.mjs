@@ -1,0 +1,40 @@
+// Stand-ins the bench runs as separate processes:
+//   node bench/servers.mjs upstream PORT DELAY_MS   an HTTP upstream answering after DELAY_MS
+//   node bench/servers.mjs hono PORT FILE TYPE       bare hono + @hono/node-server serving FILE's bytes
+//   node bench/servers.mjs http PORT FILE TYPE       plain node:http serving FILE's bytes
+//   node bench/servers.mjs idle                      a node process doing nothing (the floor's idle cost)
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+
+const [mode, portArg, third, contentType] = process.argv.slice(2);
+const port = Number(portArg);
+
+if (mode === 'upstream') {
+  const delayMs = Number(third);
+  const server = createServer((_req, res) => {
+    if (delayMs > 0) setTimeout(() => res.end('ok'), delayMs);
+    else res.end('ok');
+  });
+  server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => process.send?.('ready'));
+} else if (mode === 'hono') {
+  const { Hono } = await import('hono');
+  const { serve } = await import('@hono/node-server');
+  const body = readFileSync(third, 'utf8');
+  const app = new Hono();
+  // The same bytes and the same headers vigil sends.
+  app.get('*', (c) => c.body(body, 200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' }));
+  serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => process.send?.('ready'));
+} else if (mode === 'http') {
+  const body = Buffer.from(readFileSync(third, 'utf8'));
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store', 'Content-Length': body.length });
+    res.end(body);
+  });
+  server.listen(port, '127.0.0.1', () => process.send?.('ready'));
+} else if (mode === 'idle') {
+  setInterval(() => undefined, 1000);
+  process.send?.('ready');
+} else {
+  console.error(`unknown mode ${mode}`);
+  process.exit(2);
+}
