@@ -392,7 +392,10 @@ async function cpuPerAttempt() {
   }
 
   // blackbox_exporter at the same probe rate, for tcp and http.
-  if (process.env.BENCH_TYPES) return { samples };
+  if (process.env.BENCH_TYPES) {
+    await stop(upstream);
+    return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, round(median(v), 3)]));
+  }
   const bbPort = await freePort();
   const bbConfig = join(tmp, 'blackbox.yml');
   writeFileSync(bbConfig, 'modules:\n  tcp_connect: { prober: tcp, timeout: 1s, tcp: { preferred_ip_protocol: ip4 } }\n  http_2xx: { prober: http, timeout: 1s, http: { preferred_ip_protocol: ip4 } }\n');
@@ -527,6 +530,7 @@ async function main() {
     const section = { concurrency, endpoints, memory, cpu: cpuPerAttempt }[only];
     if (!section) throw new Error(`BENCH_ONLY=${only}: one of concurrency, endpoints, memory, cpu`);
     console.log(JSON.stringify(await section(), null, 2));
+    for (const child of children) child.kill('SIGKILL');
     return;
   }
   log('1/4 concurrency');

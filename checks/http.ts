@@ -10,6 +10,8 @@ import { CheckError, toCheckError } from '../src/errors.js';
 /** Most bytes of a body read; the rest is never downloaded. */
 export const MAX_BODY_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
+const DEFAULT_STATUS = ['200-399'];
+const DEFAULT_HEADERS = Object.freeze({ 'user-agent': 'vigil' });
 
 const statusSpec = z.union([
   z.number().int().min(100).max(599),
@@ -41,8 +43,8 @@ export const http: CheckKind<HttpOptions> = {
   options,
   schemes: ['http', 'https'],
   async run(opts, { signal }) {
-    const accepted = (opts.expect?.status ?? ['200-399']).map(toRange);
-    let url = new URL(opts.url);
+    const accepted = (opts.expect?.status ?? DEFAULT_STATUS).map(toRange);
+    let url: string | URL = opts.url;
     for (let hop = 0; ; hop++) {
       const { response, body } = await exchange(url, opts, signal);
       const status = response.statusCode ?? 0;
@@ -53,29 +55,29 @@ export const http: CheckKind<HttpOptions> = {
         continue;
       }
       if (!accepted.some(([lo, hi]) => status >= lo && status <= hi)) {
-        throw new CheckError('status_code', `${opts.method ?? 'GET'} ${show(url.href)} answered ${status}, expected ${describe(accepted)}`);
+        throw new CheckError('status_code', `${opts.method ?? 'GET'} ${show(url)} answered ${status}, expected ${describe(accepted)}`);
       }
       const wanted = opts.expect?.bodyContains;
       if (wanted !== undefined && !body.includes(wanted)) {
-        throw new CheckError('body', `${opts.method ?? 'GET'} ${show(url.href)} answered ${status} but its body (first ${body.length} bytes) does not contain ${JSON.stringify(wanted)}`);
+        throw new CheckError('body', `${opts.method ?? 'GET'} ${show(url)} answered ${status} but its body (first ${body.length} bytes) does not contain ${JSON.stringify(wanted)}`);
       }
       return { statusCode: status };
     }
   },
 };
 
-function exchange(url: URL, opts: HttpOptions, signal: AbortSignal): Promise<{ response: IncomingMessage; body: string }> {
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  const target = show(url.href);
+function exchange(url: string | URL, opts: HttpOptions, signal: AbortSignal): Promise<{ response: IncomingMessage; body: string }> {
+  const href = typeof url === 'string' ? url : url.href;
+  const request = href.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: opts.method ?? 'GET',
-      headers: { 'user-agent': 'vigil', ...opts.headers },
+      headers: opts.headers ? { 'user-agent': 'vigil', ...opts.headers } : DEFAULT_HEADERS,
       agent: false,
       signal,
       rejectUnauthorized: !opts.tls?.insecureSkipVerify,
     });
-    req.once('error', (error) => reject(toCheckError(error, target)));
+    req.once('error', (error) => reject(toCheckError(error, show(href))));
     req.once('response', (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -90,7 +92,7 @@ function exchange(url: URL, opts: HttpOptions, signal: AbortSignal): Promise<{ r
         if (size >= MAX_BODY_BYTES) done();
       });
       response.once('end', done);
-      response.once('error', (error) => reject(toCheckError(error, target, 'body')));
+      response.once('error', (error) => reject(toCheckError(error, show(href), 'body')));
     });
     req.end();
   });
@@ -107,7 +109,7 @@ function describe(ranges: readonly [number, number][]): string {
 }
 
 /** The URL as shown in messages: any password masked. */
-function show(href: string): string {
+function show(href: string | URL): string {
   const url = new URL(href);
   if (url.password) url.password = '***';
   return url.href;

@@ -56,15 +56,15 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   const onResult = (check: CheckConfig, raw: CheckResult) => {
     const result = raw.message === undefined ? raw : { ...raw, message: redact(raw.message) };
     const transition = state.record(check.name, result);
-    const current = state.get(check.name);
-    metrics.observe(check, result, current?.healthy === true);
-    const fields = { check: check.name, type: check.type, durationMs: Math.round(result.durationMs * 100) / 100, reason: result.reason, output: result.message };
+    metrics.observe(check, result, state.get(check.name)?.healthy === true);
+    // Built only when a line is written: this runs on every attempt.
+    const fields = () => ({ check: check.name, type: check.type, durationMs: Math.round(result.durationMs * 100) / 100, reason: result.reason, output: result.message });
     if (transition) {
       const line = `check ${check.name} ${transition.to === 'pass' ? 'passes' : 'fails'}`;
       const level = transition.to === 'pass' ? 'info' : check.critical ? 'warn' : 'info';
-      log[level](line, { ...fields, from: transition.from, to: transition.to });
+      log[level](line, { ...fields(), from: transition.from, to: transition.to });
     } else if (log.isLevelEnabled('debug')) {
-      log.debug('attempt', { ...fields, ok: result.ok });
+      log.debug('attempt', { ...fields(), ok: result.ok });
     }
   };
 

@@ -41,6 +41,18 @@ const PROCESS_METRICS_TTL_MS = 1000;
 export function createMetrics(registry: Registry, processRegistry: Registry, options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
   let changes = 0;
+  // Label sets per check, made once: observe() runs on every attempt.
+  type RunLabels = Record<'check' | 'type' | 'result', string>;
+  const labelsOf = new Map<string, { base: { check: string; type: string }; pass: RunLabels; fail: RunLabels; timeout: RunLabels }>();
+  const labelSets = (check: CheckConfig) => {
+    let sets = labelsOf.get(check.name);
+    if (!sets || sets.base.type !== check.type) {
+      const base = { check: check.name, type: check.type };
+      sets = { base, pass: { ...base, result: 'pass' }, fail: { ...base, result: 'fail' }, timeout: { ...base, result: 'timeout' } };
+      labelsOf.set(check.name, sets);
+    }
+    return sets;
+  };
   let checksText: { key: string; validUntil: number; text: string } | undefined;
   let processText: { at: number; text: string } | undefined;
   const labelNames = ['check', 'type'] as const;
@@ -104,16 +116,20 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
     },
     observe(check, result, isUp) {
       changes++;
-      const labels = { check: check.name, type: check.type };
-      up.set(labels, isUp ? 1 : 0);
-      duration.observe(labels, result.durationMs / 1000);
-      const outcome = result.ok ? 'pass' : result.reason === 'timeout' ? 'timeout' : 'fail';
-      runs.inc({ ...labels, result: outcome });
-      if (!result.ok) failures.inc({ ...labels, reason: result.reason ?? 'unknown' });
-      if (result.ok) lastSuccess.set(labels, (result.startedAt + result.durationMs) / 1000);
+      const sets = labelSets(check);
+      up.set(sets.base, isUp ? 1 : 0);
+      duration.observe(sets.base, result.durationMs / 1000);
+      if (result.ok) {
+        runs.inc(sets.pass);
+        lastSuccess.set(sets.base, (result.startedAt + result.durationMs) / 1000);
+      } else {
+        runs.inc(result.reason === 'timeout' ? sets.timeout : sets.fail);
+        failures.inc({ ...sets.base, reason: result.reason ?? 'unknown' });
+      }
     },
     removeCheck(check) {
       changes++;
+      labelsOf.delete(check.name);
       const labels = { check: check.name, type: check.type };
       for (const metric of [up, duration, lastSuccess]) metric.remove(labels);
       // Series with a third label: remove every combination of this check's.

@@ -9,59 +9,59 @@ import { CheckError } from './errors.js';
 export type RunCheck = (check: CheckConfig, ctx: CheckContext) => Promise<Observation | void>;
 
 export interface AttemptOptions {
-  /** Aborts the attempt from outside (the agent stopping); such an attempt resolves undefined. */
-  readonly signal?: AbortSignal;
+  /** The attempt's controller, so the caller can abort it from outside (the agent stopping). */
+  readonly controller?: AbortController;
   readonly now?: () => number;
   /** Monotonic ms for latency; default performance.now. */
   readonly monotonic?: () => number;
-  /** Receives the check's own work, which may outlive the attempt when a check ignores its abort. */
-  readonly onWork?: (work: Promise<unknown>) => void;
+  /** Called when the check's own work settles, which may be after the attempt when it ignores its abort. */
+  readonly onSettled?: () => void;
 }
 
-/** Runs one attempt bounded by the check's timeout. Resolves undefined only when stopped from outside. */
-export async function attempt(check: CheckConfig, run: RunCheck, options: AttemptOptions = {}): Promise<CheckResult | undefined> {
+/**
+ * Runs one attempt bounded by the check's timeout. Resolves undefined when aborted from outside
+ * (through options.controller) before the check settled. Runs once per check per interval: it keeps
+ * allocations to one promise, one timer and the result.
+ */
+export function attempt(check: CheckConfig, run: RunCheck, options: AttemptOptions = {}): Promise<CheckResult | undefined> {
   const now = options.now ?? Date.now;
-  const monotonic = options.monotonic ?? (() => performance.now());
-  const controller = new AbortController();
+  const monotonic = options.monotonic ?? performance.now.bind(performance);
+  const controller = options.controller ?? new AbortController();
   const startedAt = now();
   const t0 = monotonic();
-  const elapsed = () => monotonic() - t0;
-  const outer = options.signal;
-  if (outer?.aborted) return undefined;
-
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onOuterAbort: (() => void) | undefined;
-  const deadline = new Promise<CheckResult | undefined>((resolve) => {
-    timer = setTimeout(() => {
+  return new Promise<CheckResult | undefined>((resolve) => {
+    let isSettled = false;
+    const finish = (result: CheckResult | undefined) => {
+      if (isSettled) return;
+      isSettled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+    const timer = setTimeout(() => {
       const error = new CheckError('timeout', `${check.type} check ${check.name} did not finish within its ${check.timeoutMs} ms timeout`);
       controller.abort(error);
-      resolve({ ok: false, startedAt, durationMs: elapsed(), reason: 'timeout', message: error.message });
+      finish({ ok: false, startedAt, durationMs: monotonic() - t0, reason: 'timeout', message: error.message });
     }, check.timeoutMs);
-    onOuterAbort = () => {
-      controller.abort(outer?.reason);
-      resolve(undefined);
-    };
-    outer?.addEventListener('abort', onOuterAbort, { once: true });
-  });
-  const work = (async (): Promise<CheckResult | undefined> => {
+    let work: Promise<Observation | void>;
     try {
-      const observation = await run(check, { signal: controller.signal, timeoutMs: check.timeoutMs, name: check.name });
-      return { ok: true, startedAt, durationMs: elapsed(), ...(observation ? { observation } : {}) };
+      work = run(check, { signal: controller.signal, timeoutMs: check.timeoutMs, name: check.name });
     } catch (error) {
-      if (controller.signal.aborted) return undefined; // the deadline or a stop already answered
-      const failure = error instanceof CheckError ? error : new CheckError('unknown', `${check.type} check ${check.name} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-      return { ok: false, startedAt, durationMs: elapsed(), reason: failure.reason, message: failure.message };
+      work = Promise.reject(error);
     }
-  })();
-  options.onWork?.(work);
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-    if (onOuterAbort) outer?.removeEventListener('abort', onOuterAbort);
-    // Whatever happened, the check's resources are no longer wanted.
-    if (!controller.signal.aborted) controller.abort(new Error('attempt finished'));
-  }
+    work.then(
+      (observation) => {
+        options.onSettled?.();
+        finish(observation ? { ok: true, startedAt, durationMs: monotonic() - t0, observation } : { ok: true, startedAt, durationMs: monotonic() - t0 });
+      },
+      (error: unknown) => {
+        options.onSettled?.();
+        // Aborted: the deadline already answered, or the caller stopped the attempt.
+        if (controller.signal.aborted) return finish(undefined);
+        const failure = error instanceof CheckError ? error : new CheckError('unknown', `${check.type} check ${check.name} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        finish({ ok: false, startedAt, durationMs: monotonic() - t0, reason: failure.reason, message: failure.message });
+      },
+    );
+  });
 }
 
 export interface SchedulerOptions {
@@ -96,18 +96,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let lastAttemptAt = now();
 
   const startLoop = (check: CheckConfig) => {
-    const stopper = new AbortController();
+    let isStopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let current: AbortController | undefined;
     let isWorking = false;
-    const onWork = (work: Promise<unknown>) => {
-      isWorking = true;
-      void work.finally(() => {
-        isWorking = false;
-      });
+    const onSettled = () => {
+      isWorking = false;
     };
 
     const tick = async (): Promise<void> => {
-      if (stopper.signal.aborted) return;
+      if (isStopped) return;
       const startedAt = now();
       lastAttemptAt = startedAt;
       try {
@@ -115,13 +113,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           // The previous attempt ignored its abort and is still running: never overlap it.
           options.onSkip?.(check);
         } else {
-          const result = await attempt(check, options.run, { signal: stopper.signal, now, monotonic: options.monotonic, onWork });
-          if (result && !stopper.signal.aborted) options.onResult(check, result);
+          current = new AbortController();
+          isWorking = true;
+          const result = await attempt(check, options.run, { controller: current, now, monotonic: options.monotonic, onSettled });
+          current = undefined;
+          if (result && !isStopped) options.onResult(check, result);
         }
       } catch {
         // onResult belongs to the agent; a bug there must not end this loop. Reported by the agent.
       }
-      if (stopper.signal.aborted) return;
+      if (isStopped) return;
       const jitterMs = Math.min(check.intervalMs * JITTER, MAX_JITTER_MS) * random();
       const delay = Math.max(0, startedAt + check.intervalMs - jitterMs - now());
       timer = setTimeout(() => void tick(), delay);
@@ -129,8 +130,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     void tick();
     return {
       stop() {
-        stopper.abort(new Error('check stopped'));
+        isStopped = true;
         clearTimeout(timer);
+        current?.abort(new Error('check stopped'));
       },
     };
   };
