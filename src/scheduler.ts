@@ -98,7 +98,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const startLoop = (check: CheckConfig) => {
     let isStopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    let current: AbortController | undefined;
+    // One controller serves attempt after attempt until one is aborted (a timeout): creating one
+    // per attempt was a measurable share of an attempt's CPU.
+    let controller = new AbortController();
     let isWorking = false;
     const onSettled = () => {
       isWorking = false;
@@ -113,10 +115,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           // The previous attempt ignored its abort and is still running: never overlap it.
           options.onSkip?.(check);
         } else {
-          current = new AbortController();
+          if (controller.signal.aborted) controller = new AbortController();
           isWorking = true;
-          const result = await attempt(check, options.run, { controller: current, now, monotonic: options.monotonic, onSettled });
-          current = undefined;
+          const result = await attempt(check, options.run, { controller, now, monotonic: options.monotonic, onSettled });
           if (result && !isStopped) options.onResult(check, result);
         }
       } catch {
@@ -132,7 +133,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       stop() {
         isStopped = true;
         clearTimeout(timer);
-        current?.abort(new Error('check stopped'));
+        controller.abort(new Error('check stopped'));
       },
     };
   };
