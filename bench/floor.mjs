@@ -1,10 +1,27 @@
 // The floor: a bare script making the same attempt as a vigil check, with the same library and
 // the same client settings, at a fixed rate. Prints the number of attempts when it gets SIGTERM.
 //   node bench/floor.mjs TYPE TARGET RATE_PER_S
+//   node bench/floor.mjs burst URL N     N requests at once; prints the ms from the first start to the last end
 import { connect } from 'node:net';
 import { request } from 'node:http';
 
 const [type, target, rateArg] = process.argv.slice(2);
+if (type === 'burst') {
+  const n = Number(rateArg);
+  const started = performance.now();
+  let done = 0;
+  for (let i = 0; i < n; i++) {
+    request(`${target}${i}`, { agent: false }, (res) => {
+      res.on('data', () => undefined);
+      res.on('end', () => {
+        if (++done === n) {
+          process.stdout.write(`${JSON.stringify({ ms: performance.now() - started })}\n`, () => process.exit(0));
+        }
+      });
+    }).end();
+  }
+  await new Promise(() => undefined);
+}
 const rate = Number(rateArg);
 let attempts = 0;
 let failures = 0;

@@ -1,4 +1,5 @@
-// One loop per check: the first attempt at once, then every interval (minus up to 10% jitter);
+// One loop per check: the first attempt at once, the second within half an interval to a full
+// one (spreading the checks' phases), then every interval (minus up to 10% jitter);
 // one attempt at a time; every attempt bounded by its timeout, enforced here even when a check
 // ignores its abort signal. The loops never throw.
 import type { CheckContext, CheckResult, Observation } from './check.js';
@@ -102,6 +103,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     // per attempt was a measurable share of an attempt's CPU.
     let controller = new AbortController();
     let isWorking = false;
+    let isFirst = true;
     const onSettled = () => {
       isWorking = false;
     };
@@ -124,8 +126,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         // onResult belongs to the agent; a bug there must not end this loop. Reported by the agent.
       }
       if (isStopped) return;
-      const jitterMs = Math.min(check.intervalMs * JITTER, MAX_JITTER_MS) * random();
-      const delay = Math.max(0, startedAt + check.intervalMs - jitterMs - now());
+      // After the first attempt (all checks at once, so readiness is known within one timeout),
+      // each check's phase is spread over half its interval: a thousand checks do not wake together.
+      const spreadMs = isFirst ? (check.intervalMs / 2) * random() : Math.min(check.intervalMs * JITTER, MAX_JITTER_MS) * random();
+      isFirst = false;
+      const delay = Math.max(0, startedAt + check.intervalMs - spreadMs - now());
       timer = setTimeout(() => void tick(), delay);
     };
     void tick();

@@ -2,10 +2,10 @@
 // only; a request never starts a probe. Bodies are rendered once per state change, not per request.
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
-import { HEALTH_CONTENT_TYPE, renderHealth, type BodyMeta, type RenderedHealth } from './health.js';
+import { createHealthRenderer, HEALTH_CONTENT_TYPE, type BodyMeta } from './health.js';
 import type { Logger } from './log.js';
 import type { SelfEntry } from './self-health.js';
-import type { State } from './state.js';
+import type { HealthStatus, State, Verdict } from './state.js';
 
 export interface DetailsPolicy {
   /** Per-check entries for every caller. */
@@ -17,7 +17,7 @@ export interface DetailsPolicy {
 export interface AppOptions {
   readonly state: State;
   /** The /metrics exposition text and its content type. */
-  readonly metrics: { render(): Promise<string>; readonly contentType: string };
+  readonly metrics: { render(): Promise<Uint8Array<ArrayBuffer> | string>; readonly contentType: string };
   readonly log: Logger;
   readonly meta: () => BodyMeta;
   readonly details: () => DetailsPolicy;
@@ -27,13 +27,33 @@ export interface AppOptions {
 }
 
 const NO_STORE = 'no-store';
+/**
+ * With many checks, results land many times a second; re-rendering every body on each would make
+ * the agent busy (and its garbage) grow with the number of checks. Bodies are re-rendered at most
+ * this often while their status is unchanged.
+ */
+const MIN_RERENDER_MS = 100;
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
 export function createApp(options: AppOptions): Hono {
   const { state, metrics, log } = options;
   const now = options.now ?? Date.now;
   const app = new Hono({ strict: false });
-  const cache = new Map<string, { version: number; validUntil: number; meta: BodyMeta; rendered: RenderedHealth }>();
+  const renderHealth = createHealthRenderer();
+  const encoder = new TextEncoder();
+  // Bodies encoded once per change of state, not per request.
+  interface Rendered {
+    version: number;
+    /** The state version whose status was last compared with this body's. */
+    checkedVersion: number;
+    renderedAt: number;
+    validUntil: number;
+    meta: BodyMeta;
+    status: HealthStatus;
+    statusCode: 200 | 503;
+    bytes: Uint8Array<ArrayBuffer>;
+  }
+  const cache = new Map<string, Rendered>();
 
   const health = (c: Context, group: string | undefined) => {
     if (group !== undefined && !state.groups().includes(group)) {
@@ -50,12 +70,35 @@ export function createApp(options: AppOptions): Hono {
     const at = now();
     const meta = options.meta();
     let hit = cache.get(key);
-    if (!hit || hit.version !== state.version || at >= hit.validUntil || hit.meta !== meta) {
-      const verdict = state.verdict(group, at);
-      hit = { version: state.version, validUntil: verdict.validUntil, meta, rendered: renderHealth(verdict, meta, withDetails) };
+    let verdict: Verdict | undefined;
+    if (hit && hit.version !== state.version && at < hit.validUntil && hit.meta === meta && at - hit.renderedAt < MIN_RERENDER_MS) {
+      // A new result landed right after the last render. The status is always exact: it is
+      // re-derived once per change; the per-check details may wait up to MIN_RERENDER_MS.
+      if (hit.checkedVersion !== state.version) {
+        verdict = state.verdict(group, at);
+        hit.checkedVersion = state.version;
+        if (verdict.status === hit.status) verdict = undefined;
+        else hit = undefined;
+      }
+    } else if (!hit || hit.version !== state.version || at >= hit.validUntil || hit.meta !== meta) {
+      hit = undefined;
+    }
+    if (!hit) {
+      verdict ??= state.verdict(group, at);
+      const rendered = renderHealth(verdict, meta, withDetails);
+      hit = {
+        version: state.version,
+        checkedVersion: state.version,
+        renderedAt: at,
+        validUntil: verdict.validUntil,
+        meta,
+        status: verdict.status,
+        statusCode: rendered.statusCode,
+        bytes: encoder.encode(rendered.text),
+      };
       cache.set(key, hit);
     }
-    return c.body(hit.rendered.text, hit.rendered.statusCode, headers);
+    return c.body(hit.bytes, hit.statusCode, headers);
   };
 
   app.get('/health', (c) => health(c, undefined));

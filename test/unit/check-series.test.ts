@@ -11,7 +11,7 @@ describe('per-check series', () => {
     series.observe(db, pass(2_000_000, 30), true); // 0.03 s
     series.observe(db, { ...fail(3_000_000, 'timeout'), durationMs: 2000 }, false);
     series.observe(db, fail(4_000_000, 'auth'), false);
-    const text = series.render();
+    const text = series.render().toString();
     const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(`${line} `))!.split(' ')[1]);
     expect(value('vigil_check_up{check="db",type="postgres"}')).toBe(0);
     expect(value('vigil_check_duration_seconds_bucket{le="0.001",check="db",type="postgres"}')).toBe(1);
@@ -32,11 +32,11 @@ describe('per-check series', () => {
     const series = createCheckSeries();
     for (const name of ['a', 'b']) series.add(checkConfig(name));
     series.observe(checkConfig('a'), pass(1), true);
-    let text = series.render();
+    let text = series.render().toString();
     expect(text.match(/# TYPE vigil_check_up gauge/g)).toHaveLength(1);
     expect(text.indexOf('vigil_check_up{check="b"')).toBeLessThan(text.indexOf('# TYPE vigil_check_duration_seconds'));
     series.remove('a');
-    text = series.render();
+    text = series.render().toString();
     expect(text).not.toContain('check="a"');
     expect(text).toContain('vigil_check_up{check="b",type="fake"} 0');
   });

@@ -127,13 +127,13 @@ describe('scheduler', () => {
     expect(kind.calls()).toBe(1);
   });
 
-  it('spreads later attempts by up to 10% of the interval (at most 1 s) of jitter', async () => {
+  it('spreads the second attempt over half an interval, later ones by up to 10% (at most 1 s)', async () => {
     const kind = fakeKind(() => ({ delayMs: 10 }));
     const results: number[] = [];
     const scheduler = createScheduler({ run: kind.run, random: () => 0.5, onResult: () => results.push(Date.now() - T0) });
     scheduler.add(checkConfig('db', { intervalMs: 1000, timeoutMs: 500 }));
     await vi.advanceTimersByTimeAsync(2000);
-    expect(results).toEqual([10, 960, 1910]);
+    expect(results).toEqual([10, 760, 1710]);
     scheduler.stop();
   });
 });

@@ -1,0 +1,116 @@
+// A TCP proxy in front of a real dependency that can pass traffic through or inject a fault,
+// switchable while the agent runs:
+//   pass       forward both ways
+//   blackhole  accept connections and never answer (nothing is forwarded)
+//   reset      accept, then reset the connection (RST)
+//   refuse     stop listening: connections are refused
+//   latency    forward, delaying every chunk by `delayMs` in each direction
+//   drip       forward, but send the dependency's answer to the client one byte every `delayMs`
+// cut() destroys every live connection at once (a dependency restart, a network blip).
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+export type FaultMode = 'pass' | 'blackhole' | 'reset' | 'refuse' | 'latency' | 'drip';
+
+export interface FaultProxy {
+  readonly port: number;
+  set(mode: FaultMode, options?: { delayMs?: number }): Promise<void>;
+  /** Destroys every live connection, both sides. */
+  cut(): void;
+  /** Client connections currently open on the proxy. */
+  openConnections(): number;
+  /** Client connections accepted in all. */
+  accepted(): number;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(targetHost: string, targetPort: number): Promise<FaultProxy> {
+  let mode: FaultMode = 'pass';
+  let delayMs = 0;
+  let accepted = 0;
+  const clients = new Set<Socket>();
+  const upstreams = new Set<Socket>();
+
+  const delayed = (from: Socket, to: Socket, drip: boolean) => {
+    from.on('data', (chunk: Buffer) => {
+      if (mode === 'latency') {
+        from.pause();
+        setTimeout(() => {
+          if (!to.destroyed) to.write(chunk);
+          from.resume();
+        }, delayMs);
+      } else if (drip && mode === 'drip') {
+        from.pause();
+        let i = 0;
+        const next = () => {
+          if (to.destroyed) return;
+          if (i >= chunk.length) return void from.resume();
+          to.write(chunk.subarray(i, i + 1));
+          i++;
+          setTimeout(next, delayMs);
+        };
+        next();
+      } else if (!to.destroyed) {
+        to.write(chunk);
+      }
+    });
+  };
+
+  const onConnection = (client: Socket) => {
+    accepted++;
+    clients.add(client);
+    client.on('error', () => undefined);
+    client.on('close', () => clients.delete(client));
+    if (mode === 'blackhole') {
+      client.resume(); // read and drop, so the client's close is seen
+      return;
+    }
+    if (mode === 'reset') {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect({ host: targetHost, port: targetPort });
+    upstreams.add(upstream);
+    upstream.on('error', () => client.destroy());
+    upstream.on('close', () => {
+      upstreams.delete(upstream);
+      client.destroy();
+    });
+    client.on('close', () => upstream.destroy());
+    delayed(client, upstream, false);
+    delayed(upstream, client, true);
+  };
+
+  let server: Server = createServer(onConnection);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  let isListening = true;
+
+  const cut = () => {
+    for (const socket of [...clients, ...upstreams]) socket.destroy();
+  };
+
+  return {
+    port,
+    async set(next, options = {}) {
+      mode = next;
+      delayMs = options.delayMs ?? 0;
+      if (next === 'refuse' && isListening) {
+        cut();
+        await new Promise((resolve) => server.close(resolve));
+        isListening = false;
+      } else if (next !== 'refuse' && !isListening) {
+        server = createServer(onConnection);
+        await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+        isListening = true;
+      }
+    },
+    cut,
+    openConnections: () => clients.size,
+    accepted: () => accepted,
+    async close() {
+      cut();
+      if (isListening) await new Promise((resolve) => server.close(resolve));
+      isListening = false;
+    },
+  };
+}
