@@ -61,10 +61,12 @@ async function setAll(mode: FaultMode, delayMs?: number, only?: (keyof typeof pr
 
 /** Waits until every named check has a result observed after `since` that satisfies `accept`. */
 async function observed(since: number, accept: Record<string, (entry: Entry) => boolean>, timeoutMs = 6000) {
+  let last: unknown;
   return waitFor(
     `checks ${Object.keys(accept).join(', ')} after the fault`,
     async () => {
       const body = (await getJson(`${agent.url}/health`)).body;
+      last = body.checks;
       const entries: Record<string, Entry> = {};
       for (const name of Object.keys(accept)) {
         const entry = body.checks[`${name}:responseTime`][0] as Entry;
@@ -74,7 +76,9 @@ async function observed(since: number, accept: Record<string, (entry: Entry) => 
       return entries;
     },
     timeoutMs,
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; last seen: ${JSON.stringify(last)}`);
+  });
 }
 
 const failsWith = (reason: string) => (e: Entry) => e.status === 'fail' && e.reason === reason;

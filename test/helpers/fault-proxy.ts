@@ -30,28 +30,26 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
   const clients = new Set<Socket>();
   const upstreams = new Set<Socket>();
 
-  const delayed = (from: Socket, to: Socket, drip: boolean) => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /** Forwards from -> to in order, applying the current mode; `to` ends after what was in flight. */
+  const forward = (from: Socket, to: Socket, isAnswer: boolean) => {
+    let chain = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
-      if (mode === 'latency') {
-        from.pause();
-        setTimeout(() => {
-          if (!to.destroyed) to.write(chunk);
-          from.resume();
-        }, delayMs);
-      } else if (drip && mode === 'drip') {
-        from.pause();
-        let i = 0;
-        const next = () => {
-          if (to.destroyed) return;
-          if (i >= chunk.length) return void from.resume();
-          to.write(chunk.subarray(i, i + 1));
-          i++;
-          setTimeout(next, delayMs);
-        };
-        next();
-      } else if (!to.destroyed) {
-        to.write(chunk);
-      }
+      chain = chain.then(async () => {
+        if (mode === 'latency') await sleep(delayMs);
+        if (mode === 'drip' && isAnswer) {
+          for (let i = 0; i < chunk.length && !to.destroyed; i++) {
+            to.write(chunk.subarray(i, i + 1));
+            await sleep(delayMs);
+          }
+        } else if (!to.destroyed) {
+          to.write(chunk);
+        }
+      });
+    });
+    from.on('close', () => {
+      void chain.then(() => to.end());
     });
   };
 
@@ -70,14 +68,10 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
     }
     const upstream = connect({ host: targetHost, port: targetPort });
     upstreams.add(upstream);
-    upstream.on('error', () => client.destroy());
-    upstream.on('close', () => {
-      upstreams.delete(upstream);
-      client.destroy();
-    });
-    client.on('close', () => upstream.destroy());
-    delayed(client, upstream, false);
-    delayed(upstream, client, true);
+    upstream.on('error', () => undefined);
+    upstream.on('close', () => upstreams.delete(upstream));
+    forward(client, upstream, false);
+    forward(upstream, client, true);
   };
 
   let server: Server = createServer(onConnection);
