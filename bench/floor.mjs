@@ -28,6 +28,8 @@ let failures = 0;
 
 const pg = type === 'postgres' ? (await import('pg')).default : undefined;
 const { Redis } = type === 'redis' ? await import('ioredis') : {};
+// The same client settings as vigil's redis check.
+const { clientOptions: redisClientOptions } = type === 'redis' ? await import('../dist/checks/redis.js') : {};
 
 const attempt = {
   tcp: () =>
@@ -50,18 +52,7 @@ const attempt = {
       req.end();
     }),
   redis: async () => {
-    const client = new Redis(target, {
-      lazyConnect: true,
-      connectTimeout: 1000,
-      commandTimeout: 1000,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      enableReadyCheck: false,
-      retryStrategy: () => null,
-      reconnectOnError: () => false,
-      autoResendUnfulfilledCommands: false,
-      connectionName: 'vigil',
-    });
+    const client = new Redis(target, redisClientOptions(1000));
     client.on('error', () => undefined);
     try {
       await client.connect();

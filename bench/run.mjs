@@ -592,16 +592,21 @@ async function main() {
     for (const child of children) child.kill('SIGKILL');
     return;
   }
+  // Each section's figures are saved as soon as it ends: a failure later loses nothing measured.
+  const save = () => writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   log('1/4 concurrency');
   results.concurrency = await concurrency();
+  save();
   log('2/4 endpoints');
   results.endpoints = await endpoints();
+  save();
   log('3/4 memory');
   results.memory = await memory();
+  save();
   log('4/4 CPU per attempt and blackbox_exporter');
   results.cpu = await cpuPerAttempt();
   results.targets = verdicts(results);
-  writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  save();
   console.log(report(results));
 }
 

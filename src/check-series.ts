@@ -6,7 +6,7 @@ import type { CheckResult } from './check.js';
 import type { CheckConfig } from './config/types.js';
 
 /** Upper bounds of the latency histogram, seconds: loopback checks are sub-millisecond. */
-export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const RESULTS = ['pass', 'fail', 'timeout'] as const;
 
 const FAMILIES = [

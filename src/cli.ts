@@ -17,7 +17,7 @@ import type { AgentConfig, LogLevel } from './config/types.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { createRedactor } from './redact.js';
-import { attempt } from './scheduler.js';
+import { attempt, type RunCheck } from './scheduler.js';
 import { watchConfig } from './watch.js';
 
 const EXIT_OK = 0;
@@ -210,7 +210,7 @@ async function check(argv: readonly string[], io: Io): Promise<number> {
   const config = load(values.config, io);
   const redact = createRedactor(config.secrets);
   const kindOf = new Map(kinds.map((k) => [k.type, k]));
-  const run = (c: (typeof config.checks)[number], ctx: Parameters<(typeof kinds)[number]['run']>[1]) => kindOf.get(c.type)!.run(c.options, ctx);
+  const run: RunCheck = (c, ctx) => kindOf.get(c.type)!.run(c.options, ctx);
   await Promise.all([...new Set(config.checks.map((c) => c.type))].map((type) => kindOf.get(type)!.prepare?.()));
   const deadline = Date.now() + waitMs;
   const results = new Map<string, CheckResult>();

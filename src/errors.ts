@@ -42,7 +42,7 @@ export class ConfigError extends AgentError {
   }
 }
 
-export function formatIssue(issue: ConfigIssue, source?: string): string {
+function formatIssue(issue: ConfigIssue, source?: string): string {
   const where = issue.line === undefined ? '' : `${source ?? 'line'}${source ? ':' : ' '}${issue.line}:${issue.column ?? 1}: `;
   const path = issue.path === '' ? '' : `${issue.path}: `;
   return `${where}${path}${issue.message}`;

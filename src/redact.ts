@@ -17,11 +17,6 @@ export function createRedactor(secrets: readonly string[]): Redact {
   };
 }
 
-/** A URL as shown to people: password masked. */
-export function maskUrl(url: string): string {
-  return url.replace(URL_USERINFO, `$1${MASK}@`);
-}
-
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -4,8 +4,6 @@ import type { CheckResult, ComponentType, Observation } from './check.js';
 import type { CheckConfig } from './config/types.js';
 
 export type HealthStatus = 'pass' | 'warn' | 'fail';
-/** Why a check counts as failing: a failure reason, or one of the agent's own. */
-export type EntryReason = string;
 
 export interface CheckState {
   readonly config: CheckConfig;
@@ -31,7 +29,8 @@ export interface Transition {
 export interface Entry {
   readonly state: CheckState;
   readonly status: 'pass' | 'fail';
-  readonly reason?: EntryReason;
+  /** A failure reason, or the agent's own: pending, stale. */
+  readonly reason?: string;
   readonly message?: string;
   readonly observation?: Observation;
 }
@@ -45,7 +44,7 @@ export interface Verdict {
   readonly validUntil: number;
 }
 
-export const BUILTIN_GROUPS = ['live', 'ready', 'startup'] as const;
+const BUILTIN_GROUPS = ['live', 'ready', 'startup'] as const;
 
 export interface State {
   add(config: CheckConfig, componentType: ComponentType): void;

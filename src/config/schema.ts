@@ -5,7 +5,7 @@ import type { CheckKind } from '../check.js';
 
 const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 
-export const duration = () =>
+const duration = () =>
   z.string().regex(DURATION_PATTERN, { message: 'must be a duration such as 250ms, 2s, 1m or 1m30s' });
 
 const threshold = () => z.number().int().min(1).max(100);
@@ -47,8 +47,6 @@ export const commonCheckShape = {
   failureThreshold: threshold().optional(),
   successThreshold: threshold().optional(),
 };
-
-export const COMMON_CHECK_KEYS = ['type', ...Object.keys(commonCheckShape)];
 
 export function checkSchema(kind: CheckKind) {
   return z.strictObject({

@@ -1,20 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { getJson, runCli, serve, tempConfig, type Served } from '../helpers/cli.js';
-import { freePort, startUpstream, waitFor, type Upstream } from '../helpers/net.js';
+import { agentsForEachTest, getJson, runCli, tempConfig, type Served } from '../helpers/cli.js';
+import { freePort, startUpstream, waitFor } from '../helpers/net.js';
 import { REDIS_URL } from '../helpers/services.js';
 
-const running: Served[] = [];
-const upstreams: Upstream[] = [];
-afterEach(async () => {
-  for (const agent of running.splice(0)) agent.kill();
-  for (const upstream of upstreams.splice(0)) await upstream.close().catch(() => undefined);
-});
-
-async function start(yaml: string, env: Record<string, string> = {}) {
-  const agent = await serve(['--config', tempConfig(yaml)], await freePort(), env);
-  running.push(agent);
-  return agent;
-}
+const { start, upstreams } = agentsForEachTest(afterEach);
 
 const logLines = (agent: Served) => agent.output().trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
 

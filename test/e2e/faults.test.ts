@@ -81,6 +81,12 @@ async function observed(since: number, accept: Record<string, (entry: Entry) => 
   });
 }
 
+/** One line per fault with what each check showed: the figures of docs/reliability.md. */
+function report(fault: string, entries: Record<string, Entry>) {
+  const shown = Object.entries(entries).map(([name, e]) => `${name} ${e.status}${e.reason ? `/${e.reason}` : ''} ${e.observedValue} ms`);
+  console.log(`fault ${fault} (timeout ${TIMEOUT_MS} ms): ${shown.join(', ')}`);
+}
+
 const failsWith = (reason: string) => (e: Entry) => e.status === 'fail' && e.reason === reason;
 const passes = (e: Entry) => e.status === 'pass';
 
@@ -89,6 +95,7 @@ describe('faults against a running agent', () => {
     const agentSockets = await openSocketCount(agent.child.pid!);
     const since = await setAll('blackhole');
     const entries = await observed(since, { db: failsWith('timeout'), cache: failsWith('timeout'), api: failsWith('timeout'), port: passes });
+    report('blackhole', entries);
     for (const name of ['db', 'cache', 'api']) {
       expect(entries[name]!.observedValue, name).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
       expect(entries[name]!.observedValue, name).toBeLessThan(TIMEOUT_MS + 150);
@@ -104,6 +111,7 @@ describe('faults against a running agent', () => {
   it('reset: every protocol check fails fast; a tcp connect still succeeds', async () => {
     const since = await setAll('reset');
     const entries = await observed(since, { db: failsWith('protocol'), cache: failsWith('protocol'), api: failsWith('protocol'), port: passes });
+    report('reset', entries);
     for (const name of ['db', 'cache', 'api']) expect(entries[name]!.observedValue, name).toBeLessThan(TIMEOUT_MS / 2);
     await observed(await setAll('pass'), { db: passes, cache: passes, api: passes, port: passes });
   });
@@ -111,6 +119,7 @@ describe('faults against a running agent', () => {
   it('refused: every check fails fast with connect_refused', async () => {
     const since = await setAll('refuse');
     const entries = await observed(since, { db: failsWith('connect_refused'), cache: failsWith('connect_refused'), api: failsWith('connect_refused'), port: failsWith('connect_refused') });
+    report('refused', entries);
     for (const entry of Object.values(entries)) expect(entry.observedValue).toBeLessThan(TIMEOUT_MS / 2);
     await observed(await setAll('pass'), { db: passes, cache: passes, api: passes, port: passes });
   });
@@ -118,6 +127,7 @@ describe('faults against a running agent', () => {
   it('latency under the timeout: passing, the latency visible as observedValue', async () => {
     const since = await setAll('latency', 50);
     const entries = await observed(since, { db: passes, cache: passes, api: passes });
+    report('latency 50 ms each way', entries);
     // At least one round trip through the proxy: 2 x 50 ms.
     for (const name of ['db', 'cache', 'api']) expect(entries[name]!.observedValue, name).toBeGreaterThanOrEqual(100);
     await observed(await setAll('pass'), { db: passes, cache: passes, api: passes });
@@ -126,6 +136,7 @@ describe('faults against a running agent', () => {
   it('a dependency that drips its answer fails at the timeout', async () => {
     const since = await setAll('drip', 100, ['api', 'db']);
     const entries = await observed(since, { api: failsWith('timeout'), db: failsWith('timeout') });
+    report('drip (a byte every 100 ms)', entries);
     expect(entries.api!.observedValue).toBeLessThan(TIMEOUT_MS + 150);
     await observed(await setAll('pass'), { db: passes, api: passes });
   });

@@ -84,3 +84,25 @@ export async function getJson(url: string): Promise<{ status: number; body: any;
   const res = await fetch(url);
   return { status: res.status, body: await res.json(), headers: res.headers };
 }
+
+/**
+ * Agents and upstreams started by a test file, cleaned up after each test: call at the top level.
+ * start() runs `vigil serve` on a temp config with that YAML.
+ */
+export function agentsForEachTest(afterEachHook: (fn: () => Promise<void>) => void) {
+  const running: Served[] = [];
+  const upstreams: { close(): Promise<void> }[] = [];
+  afterEachHook(async () => {
+    for (const agent of running.splice(0)) agent.kill();
+    for (const upstream of upstreams.splice(0)) await upstream.close().catch(() => undefined);
+  });
+  return {
+    upstreams,
+    async start(yaml: string, env: Record<string, string> = {}) {
+      const { freePort } = await import('./net.js');
+      const agent = await serve(['--config', tempConfig(yaml)], await freePort(), env);
+      running.push(agent);
+      return agent;
+    },
+  };
+}
