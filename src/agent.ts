@@ -72,6 +72,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     now,
     run: (check, ctx) => kindOf.get(check.type)!.run(check.options, ctx),
     onResult,
+    onError: (check, error) => log.error('recording a result failed', { check: check.name, type: check.type, error: (error as Error)?.message ?? String(error) }),
     onSkip: (check) =>
       onResult(check, {
         ok: false,

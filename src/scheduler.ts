@@ -68,6 +68,8 @@ export function attempt(check: CheckConfig, run: RunCheck, options: AttemptOptio
 export interface SchedulerOptions {
   readonly run: RunCheck;
   readonly onResult: (check: CheckConfig, result: CheckResult) => void;
+  /** Called when a result handler throws; the loop goes on. */
+  readonly onError?: (check: CheckConfig, error: unknown) => void;
   /** Called when an attempt is skipped because the previous one ignored its abort and still runs. */
   readonly onSkip?: (check: CheckConfig) => void;
   readonly now?: () => number;
@@ -122,8 +124,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           const result = await attempt(check, options.run, { controller, now, monotonic: options.monotonic, onSettled });
           if (result && !isStopped) options.onResult(check, result);
         }
-      } catch {
-        // onResult belongs to the agent; a bug there must not end this loop. Reported by the agent.
+      } catch (error) {
+        // A bug in a result handler must not end this check's loop: report it and go on.
+        options.onError?.(check, error);
       }
       if (isStopped) return;
       // After the first attempt (all checks at once, so readiness is known within one timeout),

@@ -100,6 +100,26 @@ describe('scheduler', () => {
     scheduler.stop();
   });
 
+  it('keeps the loop going when recording a result throws, and reports it', async () => {
+    const kind = fakeKind(() => ({ delayMs: 5 }));
+    const errors: unknown[] = [];
+    let calls = 0;
+    const scheduler = createScheduler({
+      run: kind.run,
+      random: () => 0,
+      onResult: () => {
+        calls++;
+        throw new Error('handler bug');
+      },
+      onError: (_check, error) => errors.push(error),
+    });
+    scheduler.add(checkConfig('db', { intervalMs: 100, timeoutMs: 50 }));
+    await vi.advanceTimersByTimeAsync(250);
+    expect(calls).toBe(3);
+    expect(errors).toHaveLength(3);
+    scheduler.stop();
+  });
+
   it('a hung check never delays another', async () => {
     const run: RunCheck = (check, ctx) =>
       check.name === 'slow'
