@@ -1,12 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
+const shared = {
+  globalSetup: ['test/helpers/global-setup.ts'],
+  testTimeout: 30_000,
+  hookTimeout: 30_000,
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/helpers/global-setup.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    // End-to-end tests start real processes; two cores run them comfortably a few at a time.
+    // End-to-end tests start real processes; two cores run them comfortably two at a time.
     maxWorkers: 2,
+    projects: [
+      { test: { ...shared, name: 'main', include: ['test/**/*.test.ts'], exclude: ['test/e2e/leaks.test.ts'], sequence: { groupOrder: 0 } } },
+      // The leak check loads the machine for half a minute: it runs alone, after the timing-sensitive tests.
+      { test: { ...shared, name: 'leaks', include: ['test/e2e/leaks.test.ts'], sequence: { groupOrder: 1 } } },
+    ],
   },
 });
