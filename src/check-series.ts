@@ -17,8 +17,7 @@ const FAMILIES = [
   { name: 'vigil_check_last_success_timestamp_seconds', type: 'gauge', help: 'Unix time of the last passing attempt, in seconds.' },
 ] as const;
 
-const HEADERS = FAMILIES.map((f) => Buffer.from(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`));
-const NEWLINE = Buffer.from('\n');
+const HEADERS = FAMILIES.map((f) => `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`);
 
 interface Series {
   readonly labels: string;
@@ -29,8 +28,8 @@ interface Series {
   readonly runs: Record<(typeof RESULTS)[number], number>;
   readonly failures: Map<string, number>;
   lastSuccess: number | undefined;
-  /** The rendered lines of each family, encoded, or undefined when stale. */
-  bytes: Buffer[] | undefined;
+  /** The rendered lines of each family, or undefined when stale. */
+  text: string[] | undefined;
 }
 
 export interface CheckSeries {
@@ -76,7 +75,7 @@ export function createCheckSeries(): CheckSeries {
         runs: { pass: 0, fail: 0, timeout: 0 },
         failures: new Map(),
         lastSuccess: undefined,
-        bytes: undefined,
+        text: undefined,
       });
     },
     remove(name) {
@@ -98,17 +97,27 @@ export function createCheckSeries(): CheckSeries {
         const reason = result.reason ?? 'unknown';
         s.failures.set(reason, (s.failures.get(reason) ?? 0) + 1);
       }
-      s.bytes = undefined;
+      s.text = undefined;
     },
     render() {
-      // Each check's lines are encoded once per change; a scrape only copies bytes. Building and
-      // encoding one string of every line took tens of milliseconds with a thousand checks.
-      const parts: Buffer[][] = HEADERS.map((header) => [header]);
+      // Each check's lines are rendered once per change, then copied into one buffer. The text is
+      // ASCII (names, types and reasons are restricted by the config and the code), so latin1
+      // writes it byte for byte: no string of every line is built, and no object per line made.
+      // Joining and encoding such a string took tens of milliseconds with a thousand checks.
+      let length = 0;
       for (const s of series.values()) {
-        s.bytes ??= renderOne(s).map((text) => Buffer.from(text));
-        for (let i = 0; i < FAMILIES.length; i++) parts[i]!.push(s.bytes[i]!);
+        s.text ??= renderOne(s);
+        for (const text of s.text) length += text.length;
       }
-      return Buffer.concat(parts.flatMap((p, i) => (i === 0 ? p : [NEWLINE, ...p])));
+      for (const header of HEADERS) length += header.length + 1;
+      const out = Buffer.allocUnsafe(length);
+      let offset = 0;
+      for (let i = 0; i < FAMILIES.length; i++) {
+        if (i > 0) offset += out.write('\n', offset, 'latin1');
+        offset += out.write(HEADERS[i]!, offset, 'latin1');
+        for (const s of series.values()) offset += out.write(s.text![i]!, offset, 'latin1');
+      }
+      return out.subarray(0, offset);
     },
   };
 }

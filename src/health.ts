@@ -12,8 +12,12 @@ export interface BodyMeta {
 
 export interface RenderedHealth {
   readonly statusCode: 200 | 503;
-  readonly text: string;
+  /** The body, UTF-8. */
+  readonly bytes: Uint8Array<ArrayBuffer>;
 }
+
+const encoder = new TextEncoder();
+const toBytes = (text: string) => encoder.encode(text);
 
 export type RenderHealth = (verdict: Verdict, meta: BodyMeta, withDetails: boolean, self?: readonly SelfEntry[]) => RenderedHealth;
 
@@ -23,14 +27,14 @@ export type RenderHealth = (verdict: Verdict, meta: BodyMeta, withDetails: boole
  * serializing every entry on every change was the largest cost of a health answer.
  */
 export function createHealthRenderer(): RenderHealth {
-  const entryJson = new WeakMap<object, { key: string; json: string }>();
+  const entryJson = new WeakMap<object, { key: string; json: string; byteLength: number }>();
 
-  const renderEntry = (entry: Entry): string => {
+  const renderEntry = (entry: Entry): { json: string; byteLength: number } => {
     const { state } = entry;
     const last = state.last;
     const key = `${entry.status}\n${entry.reason}\n${entry.message}`;
     const cached = last && entryJson.get(last);
-    if (cached && cached.key === key) return cached.json;
+    if (cached && cached.key === key) return cached;
     const item: Record<string, unknown> = {
       componentId: state.config.name,
       componentType: state.componentType,
@@ -51,8 +55,9 @@ export function createHealthRenderer(): RenderHealth {
     item.consecutiveFailures = state.consecutiveFailures;
     if (entry.observation) item.observation = entry.observation;
     const json = `${JSON.stringify(`${state.config.name}:responseTime`)}:[${JSON.stringify(item)}]`;
-    if (last) entryJson.set(last, { key, json });
-    return json;
+    const rendered = { key, json, byteLength: Buffer.byteLength(json) };
+    if (last) entryJson.set(last, rendered);
+    return rendered;
   };
 
   return (verdict, meta, withDetails, self = []) => {
@@ -67,13 +72,28 @@ export function createHealthRenderer(): RenderHealth {
       head.reason = verdict.reason;
       head.output = verdict.reason === 'draining' ? 'the agent is shutting down' : verdict.reason;
     }
-    let text = JSON.stringify(head);
-    if (withDetails) {
-      const time = new Date().toISOString();
-      const parts = self.map(({ key, ...entry }) => `${JSON.stringify(key)}:[${JSON.stringify({ componentId: 'vigil', componentType: 'system', ...entry, time })}]`);
-      for (const entry of verdict.entries) parts.push(renderEntry(entry));
-      text = `${text.slice(0, -1)},"checks":{${parts.join(',')}}}`;
+    const statusCode = status === 'fail' ? 503 : 200;
+    const text = JSON.stringify(head);
+    if (!withDetails) return { statusCode, bytes: toBytes(text) };
+    // The entries are copied into one buffer, never joined into one string first: with a thousand
+    // checks that string was a quarter megabyte of garbage per render.
+    const time = new Date().toISOString();
+    const parts = self.map(({ key, ...entry }) => {
+      const json = `${JSON.stringify(key)}:[${JSON.stringify({ componentId: 'vigil', componentType: 'system', ...entry, time })}]`;
+      return { json, byteLength: Buffer.byteLength(json) };
+    });
+    for (const entry of verdict.entries) parts.push(renderEntry(entry));
+    const opening = `${text.slice(0, -1)},"checks":{`;
+    let length = Buffer.byteLength(opening) + 2 + Math.max(0, parts.length - 1);
+    for (const part of parts) length += part.byteLength;
+    const bytes = new Uint8Array(length);
+    const out = Buffer.from(bytes.buffer);
+    let offset = out.write(opening, 0);
+    for (let i = 0; i < parts.length; i++) {
+      if (i > 0) offset += out.write(',', offset);
+      offset += out.write(parts[i]!.json, offset);
     }
-    return { statusCode: status === 'fail' ? 503 : 200, text };
+    out.write('}}', offset);
+    return { statusCode, bytes };
   };
 }

@@ -40,7 +40,6 @@ export function createApp(options: AppOptions): Hono {
   const now = options.now ?? Date.now;
   const app = new Hono({ strict: false });
   const renderHealth = createHealthRenderer();
-  const encoder = new TextEncoder();
   // Bodies encoded once per change of state, not per request.
   interface Rendered {
     version: number;
@@ -64,7 +63,7 @@ export function createApp(options: AppOptions): Hono {
     if (group === 'live' && options.self) {
       // The agent's own measurements change every time: rendered per request (a probe every few seconds).
       const rendered = renderHealth(state.verdict(group, now()), options.meta(), withDetails, options.self());
-      return c.body(rendered.text, rendered.statusCode, headers);
+      return c.body(rendered.bytes, rendered.statusCode, headers);
     }
     const key = `${group ?? ''}\n${withDetails}`;
     const at = now();
@@ -94,7 +93,7 @@ export function createApp(options: AppOptions): Hono {
         meta,
         status: verdict.status,
         statusCode: rendered.statusCode,
-        bytes: encoder.encode(rendered.text),
+        bytes: rendered.bytes,
       };
       cache.set(key, hit);
     }
