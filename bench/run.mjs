@@ -195,7 +195,7 @@ function writeConfig(name, checks, extra = '') {
 
 async function startVigil(config, extraEnv = {}) {
   const port = await freePort();
-  const child = await startPinned(['sh', '-c', `ulimit -n 65536; exec node ${CLI} serve --config ${config} --port ${port} --host 127.0.0.1`], {
+  const child = await startPinned(['sh', '-c', `ulimit -n 65536; exec node --single-threaded-gc ${CLI} serve --config ${config} --port ${port} --host 127.0.0.1`], {
     env: extraEnv,
     ready: async () => (await fetchText(`http://127.0.0.1:${port}/health/live`)).status === 200,
   });

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 // The vigil command: serve, check, validate, probe. The only module that reads process state,
 // handles signals and exits. Exit codes: 0 ok, 1 unhealthy or failed, 2 usage or configuration.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';

@@ -40,6 +40,7 @@ describe('Dockerfile', () => {
     expect(one('EXPOSE').map((i) => i.getRawArgumentsContent())).toEqual(['9898']);
     const entrypoint = execArgs(one('ENTRYPOINT')[0]!);
     expect(entrypoint[0]).toBe('node');
+    expect(entrypoint.at(-1)).toBe('/app/dist/src/cli.js');
     expect(execArgs(one('CMD')[0]!)).toEqual(['serve']);
     const healthcheck = one('HEALTHCHECK')[0]!.getRawArgumentsContent()!;
     const command = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD') + 3).trim()) as string[];
