@@ -108,9 +108,12 @@ describe('faults against a running agent', () => {
     expect(await openSocketCount(agent.child.pid!)).toBeLessThanOrEqual(agentSockets + 2);
   });
 
-  it('reset: every protocol check fails fast; a tcp connect still succeeds', async () => {
+  it('reset: every protocol check fails fast; a tcp connect usually still succeeds', async () => {
     const since = await setAll('reset');
-    const entries = await observed(since, { db: failsWith('protocol'), cache: failsWith('protocol'), api: failsWith('protocol'), port: passes });
+    // The handshake completes before the proxy resets: the tcp check passes, unless the reset
+    // reaches the agent before it saw the connection complete.
+    const tcpOutcome = (e: Entry) => passes(e) || failsWith('protocol')(e);
+    const entries = await observed(since, { db: failsWith('protocol'), cache: failsWith('protocol'), api: failsWith('protocol'), port: tcpOutcome });
     report('reset', entries);
     for (const name of ['db', 'cache', 'api']) expect(entries[name]!.observedValue, name).toBeLessThan(TIMEOUT_MS / 2);
     await observed(await setAll('pass'), { db: passes, cache: passes, api: passes, port: passes });
