@@ -10,6 +10,7 @@ import type { AgentConfig, CheckConfig } from './config/types.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { createRedactor, type Redact } from './redact.js';
+import { createRunner } from './runner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { createSelfHealth } from './self-health.js';
 import { createApp, type DetailsPolicy } from './server.js';
@@ -46,7 +47,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   let redact: Redact = createRedactor(config.secrets);
   let meta: BodyMeta = metaOf(config, version);
   let details: DetailsPolicy = detailsOf(config, log);
-  const kindOf = new Map(kinds.map((kind) => [kind.type, kind]));
+  const runner = createRunner(kinds);
 
   const registry = new Registry();
   const processRegistry = new Registry();
@@ -70,7 +71,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
 
   const scheduler: Scheduler = createScheduler({
     now,
-    run: (check, ctx) => kindOf.get(check.type)!.run(check.options, ctx),
+    run: runner.run,
     onResult,
     onError: (check, error) => log.error('recording a result failed', { check: check.name, type: check.type, error: (error as Error)?.message ?? String(error) }),
     onSkip: (check) =>
@@ -83,12 +84,8 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       }),
   });
 
-  const prepareKinds = async (cfg: AgentConfig) => {
-    const types = new Set(cfg.checks.map((c) => c.type));
-    await Promise.all([...types].map((type) => kindOf.get(type)!.prepare?.()));
-  };
   const addCheck = (check: CheckConfig) => {
-    state.add(check, kindOf.get(check.type)!.componentType);
+    state.add(check, runner.componentTypeOf(check));
     metrics.addCheck(check);
     scheduler.add(check);
   };
@@ -119,7 +116,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       if (started) throw new Error('agent already started');
       started = true;
       for (const warning of config.warnings) log.info(warning);
-      await prepareKinds(config);
+      await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
       if (options.listen === false) return undefined;
       server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, getRequestListener(app.fetch));
@@ -135,7 +132,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       return listening.address() as AddressInfo;
     },
     async reload(next) {
-      await prepareKinds(next);
+      await runner.prepare(next.checks);
       const before = new Map(config.checks.map((c) => [c.name, c]));
       const after = new Map(next.checks.map((c) => [c.name, c]));
       let added = 0;

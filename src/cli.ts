@@ -17,7 +17,8 @@ import type { AgentConfig, LogLevel } from './config/types.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { createRedactor } from './redact.js';
-import { attempt, type RunCheck } from './scheduler.js';
+import { createRunner } from './runner.js';
+import { attempt } from './scheduler.js';
 import { watchConfig } from './watch.js';
 
 const EXIT_OK = 0;
@@ -209,9 +210,8 @@ async function check(argv: readonly string[], io: Io): Promise<number> {
   if (waitMs === undefined) throw new UsageError(`--wait ${values.wait} is not a duration (such as 30s or 2m)`);
   const config = load(values.config, io);
   const redact = createRedactor(config.secrets);
-  const kindOf = new Map(kinds.map((k) => [k.type, k]));
-  const run: RunCheck = (c, ctx) => kindOf.get(c.type)!.run(c.options, ctx);
-  await Promise.all([...new Set(config.checks.map((c) => c.type))].map((type) => kindOf.get(type)!.prepare?.()));
+  const { run, prepare } = createRunner(kinds);
+  await prepare(config.checks);
   const deadline = Date.now() + waitMs;
   const results = new Map<string, CheckResult>();
   let round = 0;

@@ -82,8 +82,7 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
       const key = `${changes}/${state.version}`;
       if (!checksText || checksText.key !== key || at >= checksText.validUntil) {
         // Staleness changes vigil_health_status with no new result: re-render at the next deadline.
-        const validUntil = state.verdict(undefined, at).validUntil;
-        checksText = { key, validUntil, series: series.render(), text: await registry.metrics() };
+        checksText = { key, validUntil: state.nextStaleAt(), series: series.render(), text: await registry.metrics() };
       }
       if (!processText || at - processText.at >= PROCESS_METRICS_TTL_MS) {
         processText = { at, text: await processRegistry.metrics() };

@@ -86,7 +86,6 @@ export interface Scheduler {
   stop(): void;
   /** Epoch ms when any loop last started an attempt (self-health: a wedged scheduler stops moving it). */
   readonly lastAttemptAt: number;
-  readonly size: number;
 }
 
 const JITTER = 0.1;
@@ -161,9 +160,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     get lastAttemptAt() {
       return lastAttemptAt;
-    },
-    get size() {
-      return loops.size;
     },
   };
 }

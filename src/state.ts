@@ -13,7 +13,6 @@ export interface CheckState {
   readonly last: CheckResult | undefined;
   /** The latest failed attempt's reason and message, kept while the check is failing. */
   readonly lastFailure: CheckResult | undefined;
-  readonly lastSuccessAt: number | undefined;
   readonly consecutiveSuccesses: number;
   readonly consecutiveFailures: number;
   /** Has passed at least once since it was added (startup semantics). */
@@ -48,17 +47,15 @@ const BUILTIN_GROUPS = ['live', 'ready', 'startup'] as const;
 
 export interface State {
   add(config: CheckConfig, componentType: ComponentType): void;
-  /** Replaces a check's config, keeping its results (a reload that changed nothing that matters). */
-  update(config: CheckConfig): void;
   remove(name: string): void;
   record(name: string, result: CheckResult): Transition | undefined;
   get(name: string): CheckState | undefined;
-  list(): readonly CheckState[];
   /** Every group name any check counts toward, plus the built-in ones. */
   groups(): readonly string[];
   verdict(group: string | undefined, now: number): Verdict;
+  /** The earliest time (epoch ms) a result of any check turns stale; Infinity when none can. */
+  nextStaleAt(): number;
   setDraining(): void;
-  readonly isDraining: boolean;
   /** Changes on every record, add, remove and drain: a cache key for rendered bodies. */
   readonly version: number;
 }
@@ -80,21 +77,22 @@ export function createState(): State {
     return all.filter((c) => c.config.groups.includes('ready'));
   };
 
+  /** When the check's latest result turns stale; Infinity before its first decision. */
+  const staleAt = (check: MutableCheckState): number =>
+    check.last && check.healthy !== undefined ? check.last.startedAt + check.last.durationMs + check.config.staleAfterMs : Infinity;
+
   const entryOf = (check: MutableCheckState, now: number): Entry => {
     const { last } = check;
     if (check.healthy === undefined || !last) {
       return { state: check, status: 'fail', reason: last ? last.reason : 'pending', message: last ? last.message : 'no result yet' };
     }
-    if (now - (last.startedAt + last.durationMs) > check.config.staleAfterMs) {
+    if (now > staleAt(check)) {
       return { state: check, status: 'fail', reason: 'stale', message: `no result for more than ${check.config.staleAfterMs} ms`, observation: last.observation };
     }
     if (check.healthy) return { state: check, status: 'pass', observation: last.observation };
     const failure = check.lastFailure ?? last;
     return { state: check, status: 'fail', reason: failure.reason, message: failure.message, observation: last.observation };
   };
-
-  const staleAt = (check: MutableCheckState): number =>
-    check.last && check.healthy !== undefined ? check.last.startedAt + check.last.durationMs + check.config.staleAfterMs : Infinity;
 
   const aggregate = (entries: readonly Entry[]): HealthStatus => {
     let status: HealthStatus = 'pass';
@@ -114,17 +112,10 @@ export function createState(): State {
         healthy: undefined,
         last: undefined,
         lastFailure: undefined,
-        lastSuccessAt: undefined,
         consecutiveSuccesses: 0,
         consecutiveFailures: 0,
         hasPassed: false,
       });
-      version++;
-      groupNames = undefined;
-    },
-    update(config) {
-      const check = checks.get(config.name);
-      if (check) check.config = config;
       version++;
       groupNames = undefined;
     },
@@ -142,7 +133,6 @@ export function createState(): State {
       if (result.ok) {
         check.consecutiveSuccesses++;
         check.consecutiveFailures = 0;
-        check.lastSuccessAt = result.startedAt + result.durationMs;
         check.hasPassed = true;
         if (check.healthy !== true && check.consecutiveSuccesses >= check.config.successThreshold) {
           check.healthy = true;
@@ -161,7 +151,6 @@ export function createState(): State {
       return { from: before === undefined ? 'pending' : before ? 'pass' : 'fail', to: check.healthy ? 'pass' : 'fail' };
     },
     get: (name) => checks.get(name),
-    list: () => [...checks.values()],
     groups() {
       if (!groupNames) {
         const names = new Set<string>(BUILTIN_GROUPS);
@@ -172,30 +161,35 @@ export function createState(): State {
     },
     verdict(group, now) {
       const members = group === undefined ? [...checks.values()] : membersOf(group);
-      let entries = members.map((check) => entryOf(check, now));
-      const validUntil = Math.min(...members.map(staleAt));
-      if (group === 'live') {
+      const entries: Entry[] = [];
+      let validUntil = Infinity;
+      for (const check of members) {
+        validUntil = Math.min(validUntil, staleAt(check));
+        if (group === 'startup' && check.hasPassed) {
+          // startupProbe semantics: a member that passed once counts as passed for startup.
+          entries.push({ state: check, status: 'pass', observation: check.last?.observation });
+          continue;
+        }
+        const entry = entryOf(check, now);
         // Liveness never fails for lack of data: a live check that has not answered yet passes.
-        entries = entries.map((e) => (e.reason === 'pending' ? { ...e, status: 'pass' as const } : e));
+        entries.push(group === 'live' && entry.reason === 'pending' ? { ...entry, status: 'pass' } : entry);
       }
       if (group === 'startup') {
-        // startupProbe semantics: once every critical member has passed once, startup stays passed.
-        entries = members.map((check) =>
-          check.hasPassed ? { state: check, status: 'pass' as const, observation: check.last?.observation } : entryOf(check, now),
-        );
+        // Once every critical member has passed once, startup stays passed.
         startupDone ||= aggregate(entries) !== 'fail';
-        if (startupDone) return { status: 'pass', entries, validUntil: Infinity };
-        return { status: 'fail', entries, validUntil: Infinity };
+        return { status: startupDone ? 'pass' : 'fail', entries, validUntil: Infinity };
       }
       if (group === 'ready' && isDraining) return { status: 'fail', entries, reason: 'draining', validUntil: Infinity };
       return { status: aggregate(entries), entries, validUntil };
     },
+    nextStaleAt() {
+      let at = Infinity;
+      for (const check of checks.values()) at = Math.min(at, staleAt(check));
+      return at;
+    },
     setDraining() {
       isDraining = true;
       version++;
-    },
-    get isDraining() {
-      return isDraining;
     },
     get version() {
       return version;

@@ -1,0 +1,25 @@
+// Dispatch from a configured check to its kind: the one place that maps `type` to the kind's
+// run, componentType and driver loading, for the agent and the one-shot `vigil check` alike.
+import type { CheckKind, ComponentType } from './check.js';
+import type { CheckConfig } from './config/types.js';
+import type { RunCheck } from './scheduler.js';
+
+export interface Runner {
+  readonly run: RunCheck;
+  componentTypeOf(check: CheckConfig): ComponentType;
+  /** Loads the drivers of the types these checks use, once, before their first attempts. */
+  prepare(checks: readonly CheckConfig[]): Promise<void>;
+}
+
+export function createRunner(kinds: readonly CheckKind[]): Runner {
+  const kindOf = new Map(kinds.map((kind) => [kind.type, kind]));
+  // Validation guarantees every configured type is known.
+  const kind = (type: string) => kindOf.get(type)!;
+  return {
+    run: (check, ctx) => kind(check.type).run(check.options, ctx),
+    componentTypeOf: (check) => kind(check.type).componentType,
+    async prepare(checks) {
+      await Promise.all([...new Set(checks.map((c) => c.type))].map((type) => kind(type).prepare?.()));
+    },
+  };
+}
