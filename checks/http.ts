@@ -74,17 +74,23 @@ function exchange(url: string | URL, opts: HttpOptions, signal: AbortSignal): Pr
       method: opts.method ?? 'GET',
       headers: opts.headers ? { 'user-agent': 'vigil', ...opts.headers } : DEFAULT_HEADERS,
       agent: false,
-      signal,
       rejectUnauthorized: !opts.tls?.insecureSkipVerify,
     });
-    req.once('error', (error) => reject(toCheckError(error, show(href))));
+    // Our own listener rather than request({ signal }): Node removes that one only after 'close',
+    // after the attempt has settled.
+    const settle = (error: unknown, value?: { response: IncomingMessage; body: string }) => {
+      signal.removeEventListener('abort', onAbort);
+      req.destroy();
+      if (value) resolve(value);
+      else reject(error);
+    };
+    const onAbort = () => settle(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.once('error', (error) => settle(toCheckError(error, show(href))));
     req.once('response', (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      const done = () => {
-        req.destroy();
-        resolve({ response, body: Buffer.concat(chunks).toString('utf8') });
-      };
+      const done = () => settle(undefined, { response, body: Buffer.concat(chunks).toString('utf8') });
       response.on('data', (chunk: Buffer) => {
         const room = MAX_BODY_BYTES - size;
         chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
@@ -92,7 +98,7 @@ function exchange(url: string | URL, opts: HttpOptions, signal: AbortSignal): Pr
         if (size >= MAX_BODY_BYTES) done();
       });
       response.once('end', done);
-      response.once('error', (error) => reject(toCheckError(error, show(href), 'body')));
+      response.once('error', (error) => settle(toCheckError(error, show(href), 'body')));
     });
     req.end();
   });

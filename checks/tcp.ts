@@ -23,15 +23,18 @@ export const tcp: CheckKind<TcpOptions> = {
   run({ host, port }, { signal }) {
     const target = `${host}:${port}`;
     return new Promise<void>((resolve, reject) => {
-      const socket = connect({ host, port, signal });
-      socket.once('connect', () => {
+      // Not connect({ signal }): Node removes that listener only when the signal aborts.
+      const socket = connect({ host, port });
+      const settle = (error?: unknown) => {
+        signal.removeEventListener('abort', onAbort);
         socket.destroy();
-        resolve();
-      });
-      socket.once('error', (error) => {
-        socket.destroy();
-        reject(toCheckError(error, target));
-      });
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onAbort = () => settle(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.once('connect', () => settle());
+      socket.once('error', (error) => settle(toCheckError(error, target)));
     });
   },
 };

@@ -10,7 +10,11 @@ import { CheckError } from './errors.js';
 export type RunCheck = (check: CheckConfig, ctx: CheckContext) => Promise<Observation | void>;
 
 export interface AttemptOptions {
-  /** The attempt's controller, so the caller can abort it from outside (the agent stopping). */
+  /**
+   * The attempt's own controller, so the caller can abort it from outside (the agent stopping).
+   * One per attempt, never reused: a kind may leave listeners on a signal only while its attempt
+   * runs, and a signal that outlives its attempt would collect them.
+   */
   readonly controller?: AbortController;
   readonly now?: () => number;
   /** Monotonic ms for latency; default performance.now. */
@@ -100,9 +104,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const startLoop = (check: CheckConfig) => {
     let isStopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    // One controller serves attempt after attempt until one is aborted (a timeout): creating one
-    // per attempt was a measurable share of an attempt's CPU.
-    let controller = new AbortController();
+    // Each attempt gets a controller of its own: a signal shared across attempts collects every
+    // listener a driver forgets to remove (net.connect({ signal }) removes its own only on abort).
+    let controller: AbortController | undefined;
     let isWorking = false;
     let isFirst = true;
     const onSettled = () => {
@@ -118,7 +122,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           // The previous attempt ignored its abort and is still running: never overlap it.
           options.onSkip?.(check);
         } else {
-          if (controller.signal.aborted) controller = new AbortController();
+          controller = new AbortController();
           isWorking = true;
           const result = await attempt(check, options.run, { controller, now, monotonic: options.monotonic, onSettled });
           if (result && !isStopped) options.onResult(check, result);
@@ -140,7 +144,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       stop() {
         isStopped = true;
         clearTimeout(timer);
-        controller.abort(new Error('check stopped'));
+        controller?.abort(new Error('check stopped'));
       },
     };
   };
