@@ -74,14 +74,12 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     run: runner.run,
     onResult,
     onError: (check, error) => log.error('recording a result failed', { check: check.name, type: check.type, error: (error as Error)?.message ?? String(error) }),
-    onSkip: (check) =>
-      onResult(check, {
-        ok: false,
-        startedAt: now(),
-        durationMs: 0,
-        reason: 'timeout',
-        message: `${check.type} check ${check.name}: the previous attempt is still running past its timeout (the check ignores its abort); attempt skipped`,
-      }),
+    // Not a result: the dependency was not asked, so neither a duration nor a timeout is recorded.
+    // A check whose attempts keep running past their deadline goes stale instead.
+    onSkip: (check) => {
+      metrics.skipped(check);
+      log.warn('attempt skipped: the previous attempt is still running past its timeout', { check: check.name, type: check.type });
+    },
   });
 
   const addCheck = (check: CheckConfig) => {

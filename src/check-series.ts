@@ -15,6 +15,7 @@ const FAMILIES = [
   { name: 'vigil_check_runs_total', type: 'counter', help: 'Check attempts by result (pass, fail, timeout).' },
   { name: 'vigil_check_failures_total', type: 'counter', help: 'Failed check attempts by reason.' },
   { name: 'vigil_check_last_success_timestamp_seconds', type: 'gauge', help: 'Unix time of the last passing attempt, in seconds.' },
+  { name: 'vigil_check_skipped_total', type: 'counter', help: 'Attempts not started because the previous one was still running past its timeout.' },
 ] as const;
 
 const HEADERS = FAMILIES.map((f) => `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`);
@@ -28,6 +29,7 @@ interface Series {
   readonly runs: Record<(typeof RESULTS)[number], number>;
   readonly failures: Map<string, number>;
   lastSuccess: number | undefined;
+  skipped: number;
   /** The rendered lines of each family, or undefined when stale. */
   text: string[] | undefined;
 }
@@ -36,7 +38,9 @@ export interface CheckSeries {
   add(check: CheckConfig): void;
   remove(name: string): void;
   observe(check: CheckConfig, result: CheckResult, isUp: boolean): void;
-  /** The five families, every check's lines under each, encoded. */
+  /** Counts an attempt not started because the previous one still runs: no run, no duration. */
+  skipped(name: string): void;
+  /** The families, every check's lines under each, encoded. */
   render(): Buffer;
 }
 
@@ -61,6 +65,7 @@ export function createCheckSeries(): CheckSeries {
       runs,
       failures,
       s.lastSuccess === undefined ? '' : `vigil_check_last_success_timestamp_seconds{${labels}} ${s.lastSuccess}\n`,
+      `vigil_check_skipped_total{${labels}} ${s.skipped}\n`,
     ];
   };
 
@@ -75,6 +80,7 @@ export function createCheckSeries(): CheckSeries {
         runs: { pass: 0, fail: 0, timeout: 0 },
         failures: new Map(),
         lastSuccess: undefined,
+        skipped: 0,
         text: undefined,
       });
     },
@@ -97,6 +103,12 @@ export function createCheckSeries(): CheckSeries {
         const reason = result.reason ?? 'unknown';
         s.failures.set(reason, (s.failures.get(reason) ?? 0) + 1);
       }
+      s.text = undefined;
+    },
+    skipped(name) {
+      const s = series.get(name);
+      if (!s) return;
+      s.skipped++;
       s.text = undefined;
     },
     render() {

@@ -20,6 +20,8 @@ export interface Metrics {
   addCheck(check: CheckConfig): void;
   /** Records one attempt of a check; `isUp` is the check's thresholded status after it. */
   observe(check: CheckConfig, result: CheckResult, isUp: boolean): void;
+  /** Counts an attempt skipped because the previous one still runs past its timeout. */
+  skipped(check: CheckConfig): void;
   /** Forgets every series of a removed check. */
   removeCheck(check: CheckConfig): void;
   configReloaded(ok: boolean, at: number): void;
@@ -101,6 +103,10 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
     observe(check, result, isUp) {
       changes++;
       series.observe(check, result, isUp);
+    },
+    skipped(check) {
+      changes++;
+      series.skipped(check.name);
     },
     removeCheck(check) {
       changes++;

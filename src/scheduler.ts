@@ -93,6 +93,8 @@ export interface Scheduler {
 }
 
 const JITTER = 0.1;
+/** How long the loop waits for an aborted attempt's work to settle before scheduling the next. */
+const SETTLE_GRACE_MS = 250;
 const MAX_JITTER_MS = 1000;
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
@@ -109,8 +111,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     let controller: AbortController | undefined;
     let isWorking = false;
     let isFirst = true;
+    let onSettledWaiter: (() => void) | undefined;
     const onSettled = () => {
       isWorking = false;
+      onSettledWaiter?.();
     };
 
     const tick = async (): Promise<void> => {
@@ -126,6 +130,19 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           isWorking = true;
           const result = await attempt(check, options.run, { controller, now, monotonic: options.monotonic, onSettled });
           if (result && !isStopped) options.onResult(check, result);
+          if (isWorking && !isStopped) {
+            // Timed out: the kind was told to abort and normally settles within a few event-loop
+            // turns (a socket's close event). Give it that long before the next attempt is due, so
+            // a prompt abort is never mistaken for a straggler and the next attempt skipped.
+            await new Promise<void>((resolve) => {
+              const grace = setTimeout(resolve, SETTLE_GRACE_MS);
+              onSettledWaiter = () => {
+                clearTimeout(grace);
+                resolve();
+              };
+            });
+            onSettledWaiter = undefined;
+          }
         }
       } catch (error) {
         // A bug in a result handler must not end this check's loop: report it and go on.

@@ -90,6 +90,22 @@ describe('scheduler', () => {
     scheduler.stop();
   });
 
+  it('waits for an aborted attempt that settles a moment later instead of skipping the next one', async () => {
+    // Settles 30 ms after its abort (a socket's close event), never on its own.
+    const run: RunCheck = (_check, ctx) =>
+      new Promise((_, reject) => ctx.signal.addEventListener('abort', () => setTimeout(() => reject(ctx.signal.reason), 30)));
+    const results: number[] = [];
+    const skips: string[] = [];
+    // random 0.99: the second attempt is due half an interval after the first started, before its timeout.
+    const scheduler = createScheduler({ run, random: () => 0.99, onResult: () => results.push(Date.now() - T0), onSkip: (c) => skips.push(c.name) });
+    scheduler.add(checkConfig('db', { intervalMs: 1000, timeoutMs: 800 }));
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(skips).toEqual([]);
+    // The second attempt starts once the first settled (830), not skipped until the third is due.
+    expect(results).toEqual([800, 1631, 2532]);
+    scheduler.stop();
+  });
+
   it('keeps running after errors, recording their reason', async () => {
     const kind = fakeKind((call) => ({ delayMs: 5, error: call === 1 ? new Error('boom') : call === 2 ? new CheckError('auth', 'bad password') : undefined }));
     const { scheduler, results } = harness(kind.run);
