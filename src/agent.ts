@@ -9,6 +9,7 @@ import type { CheckKind, CheckResult } from './check.js';
 import type { AgentConfig, CheckConfig } from './config/types.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
+import { boundOutput } from './output.js';
 import { createRedactor, type Redact } from './redact.js';
 import { createRunner } from './runner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
@@ -55,7 +56,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   const metrics = createMetrics(registry, processRegistry, { version, state, now });
 
   const onResult = (check: CheckConfig, raw: CheckResult) => {
-    const result = raw.message === undefined ? raw : { ...raw, message: redact(raw.message) };
+    const result = raw.message === undefined ? raw : { ...raw, message: boundOutput(redact(raw.message)) };
     const transition = state.record(check.name, result);
     metrics.observe(check, result, state.get(check.name)?.healthy === true);
     // Built only when a line is written: this runs on every attempt.

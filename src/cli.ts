@@ -16,6 +16,7 @@ import { configJsonSchema } from './config/schema.js';
 import type { AgentConfig, LogLevel } from './config/types.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
+import { boundOutput } from './output.js';
 import { createRedactor } from './redact.js';
 import { createRunner } from './runner.js';
 import { attempt } from './scheduler.js';
@@ -239,7 +240,7 @@ async function check(argv: readonly string[], io: Io): Promise<number> {
       critical: c.critical,
       status,
       durationMs: Math.round(result.durationMs * 100) / 100,
-      ...(result.ok ? {} : { reason: result.reason, output: redact(result.message ?? '') }),
+      ...(result.ok ? {} : { reason: result.reason, output: boundOutput(redact(result.message ?? '')) }),
     };
   });
   const isHealthy = rows.every((r) => r.status !== 'fail');

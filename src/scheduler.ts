@@ -5,6 +5,7 @@
 import type { CheckContext, CheckResult, Observation } from './check.js';
 import type { CheckConfig } from './config/types.js';
 import { CheckError } from './errors.js';
+import { capRawMessage } from './output.js';
 
 /** Performs one attempt of a check (the kind's run, with the options of its config). */
 export type RunCheck = (check: CheckConfig, ctx: CheckContext) => Promise<Observation | void>;
@@ -63,7 +64,7 @@ export function attempt(check: CheckConfig, run: RunCheck, options: AttemptOptio
         // Aborted: the deadline already answered, or the caller stopped the attempt.
         if (controller.signal.aborted) return finish(undefined);
         const failure = error instanceof CheckError ? error : new CheckError('unknown', `${check.type} check ${check.name} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-        finish({ ok: false, startedAt, durationMs: monotonic() - t0, reason: failure.reason, message: failure.message });
+        finish({ ok: false, startedAt, durationMs: monotonic() - t0, reason: failure.reason, message: capRawMessage(failure.message) });
       },
     );
   });
