@@ -88,6 +88,16 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     metrics.addCheck(check);
     scheduler.add(check);
   };
+  // A changed definition keeps the check's latest result and, while its type (a label) is the
+  // same, its series: the new definition's first result replaces them, so readiness never blips.
+  const changeCheck = (old: CheckConfig, check: CheckConfig) => {
+    state.update(check, runner.componentTypeOf(check));
+    if (old.type !== check.type) {
+      metrics.removeCheck(old);
+      metrics.addCheck(check, state.get(check.name)?.healthy === true);
+    }
+    scheduler.add(check);
+  };
   const removeCheck = (check: CheckConfig) => {
     scheduler.remove(check.name);
     state.remove(check.name);
@@ -149,8 +159,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
           addCheck(check);
           added++;
         } else if (JSON.stringify(old) !== JSON.stringify(check)) {
-          removeCheck(old);
-          addCheck(check);
+          changeCheck(old, check);
           changed++;
         }
       }

@@ -35,7 +35,8 @@ interface Series {
 }
 
 export interface CheckSeries {
-  add(check: CheckConfig): void;
+  /** Starts a check's series at zero; `isUp` for a check that keeps its status across a reload. */
+  add(check: CheckConfig, isUp?: boolean): void;
   remove(name: string): void;
   observe(check: CheckConfig, result: CheckResult, isUp: boolean): void;
   /** Counts an attempt not started because the previous one still runs: no run, no duration. */
@@ -70,10 +71,10 @@ export function createCheckSeries(): CheckSeries {
   };
 
   return {
-    add(check) {
+    add(check, isUp = false) {
       series.set(check.name, {
         labels: `check="${escape(check.name)}",type="${escape(check.type)}"`,
-        up: 0,
+        up: isUp ? 1 : 0,
         buckets: DURATION_BUCKETS.map(() => 0),
         sum: 0,
         count: 0,

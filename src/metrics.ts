@@ -17,7 +17,7 @@ export interface Metrics {
   render(): Promise<Uint8Array<ArrayBuffer>>;
   readonly contentType: string;
   /** Starts a check's series at zero so rates work from its first attempt. */
-  addCheck(check: CheckConfig): void;
+  addCheck(check: CheckConfig, isUp?: boolean): void;
   /** Records one attempt of a check; `isUp` is the check's thresholded status after it. */
   observe(check: CheckConfig, result: CheckResult, isUp: boolean): void;
   /** Counts an attempt skipped because the previous one still runs past its timeout. */
@@ -96,9 +96,9 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
       }
       return encoded.bytes;
     },
-    addCheck(check) {
+    addCheck(check, isUp = false) {
       changes++;
-      series.add(check);
+      series.add(check, isUp);
     },
     observe(check, result, isUp) {
       changes++;

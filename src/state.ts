@@ -47,6 +47,11 @@ const BUILTIN_GROUPS = ['live', 'ready', 'startup'] as const;
 
 export interface State {
   add(config: CheckConfig, componentType: ComponentType): void;
+  /**
+   * A new definition of an existing check (a reload changed it): its latest result, status and
+   * counts stay until the new definition's first result, so a reload never blips readiness.
+   */
+  update(config: CheckConfig, componentType: ComponentType): void;
   remove(name: string): void;
   record(name: string, result: CheckResult): Transition | undefined;
   get(name: string): CheckState | undefined;
@@ -61,6 +66,10 @@ export interface State {
 }
 
 type MutableCheckState = { -readonly [K in keyof CheckState]: CheckState[K] };
+
+function successesNeeded(check: CheckState): string {
+  return `${check.consecutiveSuccesses} of ${check.config.successThreshold} consecutive successes needed (successThreshold)`;
+}
 
 export function createState(): State {
   const checks = new Map<string, MutableCheckState>();
@@ -84,14 +93,19 @@ export function createState(): State {
   const entryOf = (check: MutableCheckState, now: number): Entry => {
     const { last } = check;
     if (check.healthy === undefined || !last) {
-      return { state: check, status: 'fail', reason: last ? last.reason : 'pending', message: last ? last.message : 'no result yet' };
+      if (!last) return { state: check, status: 'fail', reason: 'pending', message: 'no result yet' };
+      // Passing, but not yet successThreshold times in a row: still pending, and saying why.
+      if (last.ok) return { state: check, status: 'fail', reason: 'pending', message: successesNeeded(check), observation: last.observation };
+      return { state: check, status: 'fail', reason: last.reason, message: last.message, observation: last.observation };
     }
     if (now > staleAt(check)) {
       return { state: check, status: 'fail', reason: 'stale', message: `no result for more than ${check.config.staleAfterMs} ms`, observation: last.observation };
     }
     if (check.healthy) return { state: check, status: 'pass', observation: last.observation };
     const failure = check.lastFailure ?? last;
-    return { state: check, status: 'fail', reason: failure.reason, message: failure.message, observation: last.observation };
+    // Recovering: it keeps failing with the failure's reason until successThreshold is reached.
+    const message = last.ok ? `${failure.message ?? ''} (recovering: ${successesNeeded(check)})` : failure.message;
+    return { state: check, status: 'fail', reason: failure.reason, message, observation: last.observation };
   };
 
   const aggregate = (entries: readonly Entry[]): HealthStatus => {
@@ -116,6 +130,14 @@ export function createState(): State {
         consecutiveFailures: 0,
         hasPassed: false,
       });
+      version++;
+      groupNames = undefined;
+    },
+    update(config, componentType) {
+      const check = checks.get(config.name);
+      if (!check) throw new Error(`no check ${config.name} to update`);
+      check.config = config;
+      check.componentType = componentType;
       version++;
       groupNames = undefined;
     },

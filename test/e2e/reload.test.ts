@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, serve, type Served } from '../helpers/cli.js';
-import { freePort, waitFor } from '../helpers/net.js';
+import { freePort, startUpstream, waitFor } from '../helpers/net.js';
 import { REDIS_URL } from '../helpers/services.js';
 
 const running: Served[] = [];
@@ -96,5 +96,30 @@ describe('live reload (built CLI)', () => {
     const failure = lines.find((l) => l.msg.startsWith('configuration reload failed'));
     expect(failure.error).toContain('checks.cache.url');
     expect(failure.error).toContain('checks.other.type');
+  });
+
+  it('a reload must not blip readiness: a changed critical check keeps its result until the new definition answers', async () => {
+    // The upstream answers after 600 ms: a changed check that restarted pending would fail ready that long.
+    const upstream = await startUpstream((_req, res) => void setTimeout(() => res.end('ok'), 600));
+    try {
+      const path = join(tempDir(), 'vigil.yaml');
+      const config = (timeout: string) => `defaults: { interval: 3s, timeout: ${timeout} }\nchecks:\n  api: { type: http, url: "${upstream.url}/" }\n`;
+      writeFileSync(path, config('2s'));
+      const agent = await startWith(path);
+      writeFileSync(path, config('1500ms'));
+      agent.child.kill('SIGHUP');
+      const statuses: number[] = [];
+      const deadline = Date.now() + 2500;
+      while (Date.now() < deadline) {
+        statuses.push((await fetch(`${agent.url}/health/ready`)).status);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(agent.output()).toContain('configuration reloaded');
+      expect(JSON.parse(agent.output().trim().split('\n').find((l) => l.includes('configuration reloaded'))!)).toMatchObject({ changed: 1 });
+      expect(statuses.filter((status) => status !== 200)).toEqual([]);
+      expect(await (await fetch(`${agent.url}/metrics`)).text()).toMatch(/^vigil_check_up\{check="api",type="http"\} 1$/m);
+    } finally {
+      await upstream.close();
+    }
   });
 });

@@ -83,6 +83,31 @@ describe('thresholds and staleness', () => {
     expect(state.record('db', pass(T + 2))).toEqual({ from: 'fail', to: 'pass' });
   });
 
+  it('successThreshold > 1: a first success is pending with a reason that says why, not a bare fail', () => {
+    const state = stateWith(checkConfig('db', { successThreshold: 3 }));
+    state.record('db', pass(T));
+    const [entry] = state.verdict('ready', T + 1).entries;
+    expect(entry).toMatchObject({ status: 'fail', reason: 'pending', message: '1 of 3 consecutive successes needed (successThreshold)' });
+    // Recovering from a failure: the failure's reason stays, and the message says how far along it is.
+    state.record('db', fail(T + 2, 'auth', 'password refused'));
+    state.record('db', pass(T + 3));
+    expect(state.verdict('ready', T + 4).entries[0]).toMatchObject({
+      status: 'fail',
+      reason: 'auth',
+      message: 'password refused (recovering: 1 of 3 consecutive successes needed (successThreshold))',
+    });
+  });
+
+  it('a reload must not blip readiness: a changed check keeps its result until the new definition has one', () => {
+    const state = stateWith(checkConfig('db'));
+    state.record('db', pass(T));
+    state.update(checkConfig('db', { timeoutMs: 700 }), 'datastore');
+    expect(state.verdict('ready', T + 1)).toMatchObject({ status: 'pass' });
+    expect(state.get('db')?.config.timeoutMs).toBe(700);
+    state.record('db', fail(T + 2));
+    expect(state.verdict('ready', T + 3)).toMatchObject({ status: 'fail' });
+  });
+
   it('counts a result older than staleAfter as failing with reason stale', () => {
     const state = stateWith(checkConfig('db', { staleAfterMs: 3000 }));
     state.record('db', pass(T, 10));
