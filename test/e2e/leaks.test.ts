@@ -1,10 +1,12 @@
-// A thousand attempts and more per type across pass, fail (refused) and timeout (blackhole): the
-// agent's open file descriptors, its PostgreSQL backends and its Redis clients stay flat.
+// Thousands of attempts per type across pass, fail (refused) and timeout (blackhole): the agent's
+// open file descriptors, its PostgreSQL backends, its Redis clients and its live heap (measured
+// after a full collection) stay flat. Only this agent's connections are counted (those that came
+// through its fault proxies), so other clients of the shared servers do not disturb the count.
 import { readdirSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serve, tempConfig, type Served } from '../helpers/cli.js';
+import { serveWithGc, tempConfig, type ServedWithGc } from '../helpers/cli.js';
 import { startFaultProxy, type FaultMode, type FaultProxy } from '../helpers/fault-proxy.js';
 import { freePort, startUpstream, waitFor, type Upstream } from '../helpers/net.js';
 import { PG_URL, REDIS_URL } from '../helpers/services.js';
@@ -14,17 +16,18 @@ const pgUrl = new URL(PG_URL);
 const redisUrl = new URL(REDIS_URL);
 let upstream: Upstream;
 let proxies: Record<'postgres' | 'redis' | 'http' | 'tcp', FaultProxy>;
-let agent: Served;
+let agent: ServedWithGc;
 let admin: pg.Client;
 let redisAdmin: Redis;
 
 const fds = () => readdirSync(`/proc/${agent.child.pid}/fd`).length;
 async function backends(): Promise<number> {
-  const { rows } = await admin.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'vigil'");
+  const { rows } = await admin.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'vigil' AND client_port = ANY($1)", [proxies.postgres.upstreamPorts()]);
   return Number(rows[0]!.n);
 }
 async function redisClients(): Promise<number> {
-  return ((await redisAdmin.client('LIST')) as string).split('\n').filter((line) => / name=vigil /.test(line)).length;
+  const ports = new Set(proxies.redis.upstreamPorts().map(String));
+  return ((await redisAdmin.client('LIST')) as string).split('\n').filter((line) => / name=vigil /.test(line) && ports.has(/ addr=\S+:(\d+) /.exec(line)?.[1] ?? '')).length;
 }
 async function attemptsByType(): Promise<Record<string, number>> {
   const text = await (await fetch(`${agent.url}/metrics`)).text();
@@ -53,7 +56,7 @@ beforeAll(async () => {
     lines.push(`  api${i}: { type: http, url: "http://127.0.0.1:${proxies.http.port}/", interval: 100ms, timeout: 80ms }`);
     lines.push(`  port${i}: { type: tcp, host: 127.0.0.1, port: ${proxies.tcp.port}, interval: 100ms, timeout: 80ms }`);
   }
-  agent = await serve(['--config', tempConfig(`checks:\n${lines.join('\n')}\n`)], await freePort(), { VIGIL_LOG_LEVEL: 'error' });
+  agent = await serveWithGc(['--config', tempConfig(`checks:\n${lines.join('\n')}\n`)], await freePort(), { VIGIL_LOG_LEVEL: 'error' });
 }, 60_000);
 
 afterAll(async () => {
@@ -69,17 +72,21 @@ async function phase(mode: FaultMode) {
   await new Promise((resolve) => setTimeout(resolve, PHASE_MS));
 }
 
+const MiB = 1024 * 1024;
+
 describe('leaks', () => {
-  it('keeps file descriptors, PostgreSQL backends and Redis clients flat over thousands of attempts', async () => {
+  it('keeps file descriptors, PostgreSQL backends, Redis clients and the live heap flat over thousands of attempts (tcp checks leak ~3 KB per attempt)', async () => {
     await new Promise((resolve) => setTimeout(resolve, 1500)); // warm up: every check has run
     const fdsBefore = fds();
-    const samples: { fds: number; backends: number; clients: number }[] = [];
+    const heapBefore = await agent.liveHeap();
+    const attemptsBefore = await attemptsByType();
+    const samples: { fds: number; backends: number; clients: number; heap: number }[] = [];
     for (const mode of ['pass', 'refuse', 'blackhole', 'pass'] as const) {
       await phase(mode);
-      samples.push({ fds: fds(), backends: await backends(), clients: await redisClients() });
+      samples.push({ fds: fds(), backends: await backends(), clients: await redisClients(), heap: await agent.liveHeap() });
     }
     const attempts = await attemptsByType();
-    for (const type of ['postgres', 'redis', 'http', 'tcp']) expect(attempts[type], type).toBeGreaterThanOrEqual(1000);
+    for (const type of ['postgres', 'redis', 'http', 'tcp']) expect(attempts[type]! - attemptsBefore[type]!, type).toBeGreaterThanOrEqual(1000);
     // At most one attempt in flight per check at any moment: never more than that open.
     for (const sample of samples) {
       expect(sample.fds).toBeLessThanOrEqual(fdsBefore + 70);
@@ -87,11 +94,19 @@ describe('leaks', () => {
       expect(sample.clients).toBeLessThanOrEqual(20);
     }
     expect(samples.at(-1)!.fds).toBeLessThanOrEqual(fdsBefore + 70);
+    // A few KB kept per attempt would be tens of MiB here; what the agent legitimately keeps (series,
+    // last results, rendered bodies) was allocated during the warm-up.
+    const growth = samples.at(-1)!.heap - heapBefore;
+    expect(growth, `live heap ${(heapBefore / MiB).toFixed(1)} -> ${samples.map((s) => (s.heap / MiB).toFixed(1)).join(', ')} MiB`).toBeLessThan(4 * MiB);
 
     agent.child.kill('SIGTERM');
     expect(await agent.exited()).toBe(0);
     await waitFor('no vigil backend', async () => (await backends()) === 0, 3000);
     await waitFor('no vigil redis client', async () => (await redisClients()) === 0, 3000);
-    console.log(`leak check: ${JSON.stringify(attempts)} attempts; fds before ${fdsBefore}, after each phase ${samples.map((s) => s.fds).join(', ')}`);
+    const total = Object.fromEntries(Object.entries(attempts).map(([type, n]) => [type, n - (attemptsBefore[type] ?? 0)]));
+    console.log(
+      `leak check: ${JSON.stringify(total)} attempts; fds before ${fdsBefore}, after each phase ${samples.map((s) => s.fds).join(', ')}; ` +
+        `live heap ${(heapBefore / MiB).toFixed(2)} MiB before, ${samples.map((s) => (s.heap / MiB).toFixed(2)).join(', ')} MiB after each phase`,
+    );
   }, 90_000);
 });

@@ -56,11 +56,42 @@ export interface Served {
 
 /** Starts `vigil serve` and waits until /health/live answers. */
 export async function serve(args: string[], port: number, env: Record<string, string> = {}): Promise<Served> {
-  const startedAt = Date.now();
   const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', ...args], {
     env: { ...cleanEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return served(child, port);
+}
+
+export interface ServedWithGc extends Served {
+  /** The agent's live heap in bytes, measured after a full garbage collection. */
+  liveHeap(): Promise<number>;
+}
+
+/** `vigil serve` in a process whose live heap can be measured (test/helpers/serve-with-gc.mjs). */
+export async function serveWithGc(args: string[], port: number, env: Record<string, string> = {}): Promise<ServedWithGc> {
+  const harness = fileURLToPath(new URL('./serve-with-gc.mjs', import.meta.url));
+  const child = spawn(process.execPath, ['--expose-gc', harness, '--port', String(port), '--host', '127.0.0.1', ...args], {
+    env: { ...cleanEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const agent = await served(child, port);
+  return {
+    ...agent,
+    liveHeap: () =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no heap measurement within 10 s')), 10_000);
+        child.once('message', (message: { type: string; bytes: number }) => {
+          clearTimeout(timer);
+          resolve(message.bytes);
+        });
+        child.send({ type: 'heap' });
+      }),
+  };
+}
+
+async function served(child: ChildProcess, port: number): Promise<Served> {
+  const startedAt = Date.now();
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

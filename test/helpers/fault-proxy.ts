@@ -20,6 +20,8 @@ export interface FaultProxy {
   openConnections(): number;
   /** Client connections accepted in all. */
   accepted(): number;
+  /** Local ports of every connection the proxy opened to the dependency: its side as the server sees it. */
+  upstreamPorts(): number[];
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
   let accepted = 0;
   const clients = new Set<Socket>();
   const upstreams = new Set<Socket>();
+  const ports = new Set<number>();
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,6 +70,7 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
       return;
     }
     const upstream = connect({ host: targetHost, port: targetPort });
+    upstream.once('connect', () => upstream.localPort !== undefined && ports.add(upstream.localPort));
     upstreams.add(upstream);
     upstream.on('error', () => undefined);
     upstream.on('close', () => upstreams.delete(upstream));
@@ -101,6 +105,7 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
     cut,
     openConnections: () => clients.size,
     accepted: () => accepted,
+    upstreamPorts: () => [...ports],
     async close() {
       cut();
       if (isListening) await new Promise((resolve) => server.close(resolve));
