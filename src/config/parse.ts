@@ -323,18 +323,22 @@ function coerceInterpolated(value: unknown, path: readonly (string | number)[], 
       continue;
     }
     if (issue.code !== 'invalid_type' || !['number', 'int', 'boolean'].includes(issue.expected)) continue;
-    if (!interpolated.has([...path, ...issue.path].map(String).join('\0')) || issue.path.length === 0) continue;
+    if (issue.path.length === 0 || !interpolated.has([...path, ...issue.path].map(String).join('\0'))) continue;
     let parent: unknown = value;
     for (const segment of issue.path.slice(0, -1)) parent = (parent as Record<PropertyKey, unknown> | undefined)?.[segment];
     const leaf = issue.path[issue.path.length - 1]!;
     const text = (parent as Record<PropertyKey, unknown> | undefined)?.[leaf];
-    if (typeof text !== 'string') continue;
-    const read = issue.expected === 'boolean' ? (text === 'true' ? true : text === 'false' ? false : undefined) : /^-?\d+(\.\d+)?$/.test(text) && String(Number(text)) === text ? Number(text) : undefined;
+    const read = typeof text === 'string' ? readAs(issue.expected, text) : undefined;
     if (read === undefined) continue;
     (parent as Record<PropertyKey, unknown>)[leaf] = read;
     changed = true;
   }
   return changed;
+}
+
+function readAs(expected: string, text: string): number | boolean | undefined {
+  if (expected === 'boolean') return text === 'true' ? true : text === 'false' ? false : undefined;
+  return /^-?\d+(\.\d+)?$/.test(text) && String(Number(text)) === text ? Number(text) : undefined;
 }
 
 function locateIn(doc: Document, lines: LineCounter, path: readonly (string | number)[], key: string | undefined, atKey: boolean) {
