@@ -93,7 +93,8 @@ export async function main(io: Io): Promise<number> {
       io.stderr(`vigil: ${(error as Error).message}\nRun "vigil --help" for usage.\n`);
       return EXIT_USAGE;
     }
-    io.stderr(`vigil: ${(error as Error).message}\n`);
+    // No config to know its secrets from: at least no URL's credentials or query values.
+    io.stderr(`vigil: ${createRedactor([])((error as Error).message)}\n`);
     return EXIT_UNHEALTHY;
   }
 }
@@ -258,8 +259,9 @@ function validate(argv: readonly string[], io: Io): number {
   const { values } = parseArgs({ args: [...argv], options: configOptions(), allowPositionals: false });
   const path = values.config ?? (io.env.VIGIL_CONFIG || undefined);
   const config = load(values.config, io);
-  for (const warning of config.warnings) io.stderr(`warning: ${warning}\n`);
-  io.stdout(`${path ?? 'environment'}: valid, ${config.checks.length} check${config.checks.length === 1 ? '' : 's'} (${config.checks.map((c) => `${c.name}: ${c.type}`).join(', ')})\n`);
+  const redact = createRedactor(config.secrets);
+  for (const warning of config.warnings) io.stderr(`warning: ${redact(warning)}\n`);
+  io.stdout(redact(`${path ?? 'environment'}: valid, ${config.checks.length} check${config.checks.length === 1 ? '' : 's'} (${config.checks.map((c) => `${c.name}: ${c.type}`).join(', ')})\n`));
   return EXIT_OK;
 }
 
@@ -287,7 +289,7 @@ async function probe(argv: readonly string[], io: Io): Promise<number> {
     req.end();
   });
   if (typeof status === 'number' && status >= 200 && status < 300) return EXIT_OK;
-  io.stderr(`vigil probe: ${url.href}: ${typeof status === 'number' ? `HTTP ${status}` : status}\n`);
+  io.stderr(`vigil probe: ${createRedactor([])(`${url.href}: ${typeof status === 'number' ? `HTTP ${status}` : status}`)}\n`);
   return EXIT_UNHEALTHY;
 }
 

@@ -1,13 +1,14 @@
 // parseConfig: YAML text (and the environment) -> a validated, defaulted, frozen AgentConfig, or a
 // ConfigError listing every problem with its key path and, where it has one, line and column.
 import { hostname } from 'node:os';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import type { z } from 'zod';
 import type { CheckKind } from '../check.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseDuration, formatDuration } from './duration.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
 import { interpolate } from './interpolate.js';
+import { collectSecrets } from './secrets.js';
 import { createRedactor } from '../redact.js';
 import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
 import type { AgentConfig, CheckConfig, DefaultsConfig, LogLevel, ServerConfig } from './types.js';
@@ -52,6 +53,8 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   });
   const issues: ConfigIssue[] = [];
   const secrets = new Set<string>();
+  /** Key paths of values that came from ${…}: only these may be read as numbers or booleans. */
+  const interpolated = new Set<string>();
   const lineCounter = new LineCounter();
   let doc: Document | undefined;
   let raw: unknown = {};
@@ -63,7 +66,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
       issues.push({ path: '', message: `YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col });
     }
     if (issues.length) throw new ConfigError(issues, options.source);
-    interpolateDocument(doc, { env, readFile }, secrets, (node, message) => {
+    interpolateDocument(doc, { env, readFile }, secrets, interpolated, (node, message) => {
       issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
     });
     raw = doc.toJS() ?? {};
@@ -83,8 +86,8 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   // server: file, then VIGIL_* overrides.
   const rawServer = raw.server ?? {};
   const serverInput = isRecord(rawServer) ? { ...rawServer, ...serverFromEnv(env) } : rawServer;
-  const server = validate(serverSchema, serverInput, ['server'], fail);
-  const defaults = validate(defaultsSchema, raw.defaults ?? {}, ['defaults'], fail);
+  const server = validate(serverSchema, serverInput, ['server'], fail, interpolated);
+  const defaults = validate(defaultsSchema, raw.defaults ?? {}, ['defaults'], fail, interpolated);
 
   const resolvedServer: ServerConfig | undefined = server && {
     host: server.host ?? SERVER_DEFAULTS.host,
@@ -117,6 +120,9 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
       fail(['checks'], `declared in the file and by ${fromEnv.origin[name]}`, name);
     } else entries.push([name, block]);
   }
+  // Before validation: an error message may show a value.
+  for (const [, block] of entries) collectSecrets(block, secrets);
+  for (const [variable, url] of Object.entries(env)) if (variable.startsWith('VIGIL_CHECK_')) collectSecrets(url, secrets);
   if (text === undefined && entries.length === 0) {
     issues.push({ path: '', message: 'no checks: pass --config FILE, set VIGIL_CONFIG, or declare VIGIL_CHECK_<NAME>=<url>' });
   }
@@ -130,7 +136,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
       ? (_path: readonly (string | number)[], message: string, key?: string) =>
           issues.push({ path: `${envVar}${key ? ` (${key})` : ''}`, message })
       : fail;
-    const check = resolveCheck(name, block, options.kinds, resolvedDefaults, failCheck, warnings);
+    const check = resolveCheck(name, block, options.kinds, resolvedDefaults, failCheck, warnings, interpolated);
     if (check) checks.push(check);
   }
 
@@ -139,7 +145,6 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     const redact = createRedactor([...secrets]);
     throw new ConfigError(sortIssues(issues).map((i) => ({ ...i, message: redact(i.message) })), options.source);
   }
-  for (const check of checks) collectUrlPasswords(check.options, secrets);
   return deepFreeze({
     server: resolvedServer!,
     defaults: resolvedDefaults!,
@@ -159,6 +164,7 @@ function resolveCheck(
   defaults: DefaultsConfig | undefined,
   fail: Fail,
   warnings: string[],
+  interpolated: ReadonlySet<string>,
 ): CheckConfig | undefined {
   const path = ['checks', name];
   if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must be letters, digits, ".", "-" and "_"', name, true);
@@ -176,7 +182,7 @@ function resolveCheck(
     fail(path, `${show(block.type)} is not a known type (known: ${known})`, 'type');
     return undefined;
   }
-  const parsed = validate(checkSchema(kind), block, path, fail);
+  const parsed = validate(checkSchema(kind), block, path, fail, interpolated);
   if (!parsed || !defaults) return undefined;
 
   const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
@@ -217,8 +223,15 @@ function resolveCheck(
   };
 }
 
-function validate<S extends z.ZodType>(schema: S, value: unknown, path: readonly (string | number)[], fail: Fail): z.output<S> | undefined {
-  const result = schema.safeParse(value, { reportInput: true });
+function validate<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  path: readonly (string | number)[],
+  fail: Fail,
+  interpolated: ReadonlySet<string> = new Set(),
+): z.output<S> | undefined {
+  let result = schema.safeParse(value, { reportInput: true });
+  if (!result.success && coerceInterpolated(value, path, result.error.issues, interpolated)) result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   for (const issue of result.error.issues) {
     const at = [...path, ...(issue.path as (string | number)[])];
@@ -266,21 +279,66 @@ function interpolateDocument(
   doc: Document,
   source: { env: Readonly<Record<string, string | undefined>>; readFile: (path: string) => string },
   secrets: Set<string>,
+  interpolated: Set<string>,
   report: (node: Node, message: string) => void,
 ): void {
   visit(doc, {
-    Scalar(key, node) {
+    Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
       const result = interpolate(node.value, source);
       for (const message of result.errors) report(node, message);
       for (const secret of result.secrets) secrets.add(secret);
-      // An unquoted value that was only a reference keeps YAML's typing: `port: ${PORT}` is a number.
-      const isPlain = node.type === 'PLAIN';
-      if (isPlain && /^-?\d+(\.\d+)?$/.test(result.value) && result.value !== node.value) node.value = Number(result.value);
-      else if (isPlain && /^(true|false)$/.test(result.value) && result.value !== node.value) node.value = result.value === 'true';
-      else node.value = result.value;
+      // The exact string, never retyped here: validation reads it as a number or boolean only where
+      // the schema wants one (`port: ${PORT}`), so a numeric API key stays the string it is.
+      if (result.value !== node.value) interpolated.add(keyPath([...ancestors, node]));
+      node.value = result.value;
     },
   });
+}
+
+/** The key path of the last node of a chain of YAML nodes, as validation issues name it. */
+function keyPath(chain: readonly unknown[]): string {
+  const keys: string[] = [];
+  for (let i = 1; i < chain.length; i++) {
+    const parent = chain[i - 1];
+    if (isPair(parent) && parent.value === chain[i]) keys.push(String(isScalar(parent.key) ? parent.key.value : parent.key));
+    else if (isSeq(parent)) keys.push(String(parent.items.indexOf(chain[i])));
+  }
+  return keys.join('\0');
+}
+
+/**
+ * Where the schema wants a number or a boolean and got a string from ${…}, reads it as one; only a
+ * number written canonically (9898, not 09898 or 1e3), so a message about it shows the exact text,
+ * which the redactor recognises. Returns whether anything changed.
+ */
+function coerceInterpolated(value: unknown, path: readonly (string | number)[], issues: readonly z.core.$ZodIssue[], interpolated: ReadonlySet<string>): boolean {
+  let changed = false;
+  for (const issue of issues) {
+    if (issue.code === 'invalid_union') {
+      for (const branch of issue.errors) {
+        const nested = branch.map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
+        changed = coerceInterpolated(value, path, nested, interpolated) || changed;
+      }
+      continue;
+    }
+    if (issue.code !== 'invalid_type' || !['number', 'int', 'boolean'].includes(issue.expected)) continue;
+    if (issue.path.length === 0 || !interpolated.has([...path, ...issue.path].map(String).join('\0'))) continue;
+    let parent: unknown = value;
+    for (const segment of issue.path.slice(0, -1)) parent = (parent as Record<PropertyKey, unknown> | undefined)?.[segment];
+    const leaf = issue.path[issue.path.length - 1]!;
+    const text = (parent as Record<PropertyKey, unknown> | undefined)?.[leaf];
+    const read = typeof text === 'string' ? readAs(issue.expected, text) : undefined;
+    if (read === undefined) continue;
+    (parent as Record<PropertyKey, unknown>)[leaf] = read;
+    changed = true;
+  }
+  return changed;
+}
+
+function readAs(expected: string, text: string): number | boolean | undefined {
+  if (expected === 'boolean') return text === 'true' ? true : text === 'false' ? false : undefined;
+  return /^-?\d+(\.\d+)?$/.test(text) && String(Number(text)) === text ? Number(text) : undefined;
 }
 
 function locateIn(doc: Document, lines: LineCounter, path: readonly (string | number)[], key: string | undefined, atKey: boolean) {
@@ -313,24 +371,6 @@ function position(lines: LineCounter, offset: number | undefined): { line?: numb
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0));
-}
-
-const URL_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@:\s]*:([^@/\s]+)@/i;
-
-function collectUrlPasswords(value: unknown, secrets: Set<string>): void {
-  if (typeof value === 'string') {
-    const password = URL_PASSWORD.exec(value)?.[1];
-    if (password) {
-      secrets.add(password);
-      try {
-        secrets.add(decodeURIComponent(password));
-      } catch {
-        // A malformed %-escape: the raw form is already recorded.
-      }
-    }
-  } else if (value && typeof value === 'object') {
-    for (const item of Object.values(value)) collectUrlPasswords(item, secrets);
-  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

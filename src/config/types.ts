@@ -51,7 +51,7 @@ export interface AgentConfig {
   readonly server: ServerConfig;
   readonly defaults: DefaultsConfig;
   readonly checks: readonly CheckConfig[];
-  /** Every value that came from the environment or a secret file, and every password in a URL. */
+  /** Values to mask in every output: see config/secrets.ts for what counts as a secret. */
   readonly secrets: readonly string[];
   /** Things worth telling the operator that do not make the config invalid. */
   readonly warnings: readonly string[];

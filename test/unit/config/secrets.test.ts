@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { collectSecrets, isSecretName } from '../../../src/config/secrets.js';
+
+const collect = (value: unknown) => {
+  const into = new Set<string>();
+  collectSecrets(value, into);
+  return [...into];
+};
+
+describe('what counts as a secret', () => {
+  it('over-masking garbles logs: a name says secret by its parts, whatever the case', () => {
+    const secret = ['PGPASSWORD', 'PG_PASSWORD', 'db_passwd', 'DB_PASS', 'MYSQL_PWD', 'API_KEY', 'apiKey', 'APIKEY', 'X-Api-Key', 'Authorization',
+      'Proxy-Authorization', 'Cookie', 'GITHUB_TOKEN', 'X-Auth-Token', 'CLIENT_SECRET', 'AWS_SECRET_ACCESS_KEY', 'GOOGLE_APPLICATION_CREDENTIALS',
+      'REGISTRY_AUTH', 'SSH_PRIVATE_KEY', 'sig', 'X-Amz-Signature', 'passphrase', 'JWT'];
+    const plain = ['PGUSER', 'PG_HOST', 'PORT', 'MINOR', 'MONKEY', 'PASSENGER', 'AUTHOR', 'KEYSPACE', 'BYPASS_CACHE', 'host', 'url', 'type',
+      'PG_PASSWORD_FILE', 'TOKEN_PATH', 'X-Request-Id', 'Accept', 'region'];
+    for (const name of secret) expect(isSecretName(name), name).toBe(true);
+    for (const name of plain) expect(isSecretName(name), name).toBe(false);
+  });
+
+  it('over-masking garbles logs: values of credential headers and of keys that say secret are secrets; other values are not', () => {
+    expect(collect({ type: 'http', url: 'http://h/x', headers: { Authorization: 'Bearer abc.def', Cookie: 'sid=s1d-v4lue; theme=dark', 'X-Api-Key': 424242, Accept: 'application/json' } }).sort()).toEqual(
+      ['Bearer abc.def', 'abc.def', 'sid=s1d-v4lue; theme=dark', 's1d-v4lue', 'dark', '424242'].sort(),
+    );
+    expect(collect({ type: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/test' })).toEqual([]);
+  });
+
+  it('username-only and percent-encoded secrets: a user name alone is a token, except a PostgreSQL role', () => {
+    expect(collect('http://T0ken-42@h/x')).toContain('T0ken-42');
+    expect(collect('https://a%20b@h/')).toEqual(expect.arrayContaining(['a%20b', 'a b']));
+    expect(collect('postgres://postgres@h/db')).toEqual([]);
+    expect(collect('postgresql://app@h/db')).toEqual([]);
+    // Beside a password, the user name is masked inside URLs only.
+    expect(collect('redis://default:pw-value@h:6379')).toEqual(['pw-value']);
+  });
+
+  it('username-only and percent-encoded secrets: a password holding whitespace or "@" is recorded whole', () => {
+    expect(collect('postgres://app:pa ss@w0rd@db:5432/app')).toContain('pa ss@w0rd');
+    expect(collect('http://u:p%40ss%20x@h/')).toEqual(expect.arrayContaining(['p%40ss%20x', 'p@ss x']));
+    expect(collect('http://u:pw@h/path/@not-userinfo')).toEqual(['pw']);
+  });
+
+  it('environment-only mode leaks secrets: query values whose keys say secret are secrets', () => {
+    expect(collect('https://h/health?api_key=k3y-value&region=eu&access_token=a%2Bb#sig=x').sort()).toEqual(['a%2Bb', 'a+b', 'k3y-value'].sort());
+  });
+});
