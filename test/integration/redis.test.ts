@@ -6,6 +6,7 @@ import { redis } from '../../checks/redis.js';
 import { freePort, startUpstream, waitFor } from '../helpers/net.js';
 import { expectTimeoutWithoutLeak, runOnce } from '../helpers/run.js';
 import { REDIS_URL } from '../helpers/services.js';
+import { startFakeRedis } from '../helpers/fake-redis.js';
 
 /** A throw-away redis-server on a free port, with a password. */
 async function startRedis(args: string[]): Promise<{ port: number; stop(): Promise<void> }> {
@@ -116,3 +117,22 @@ function withDb(url: string, db: number): string {
   parsed.pathname = `/${db}`;
   return parsed.href;
 }
+
+describe('output is unbounded: what a redis check quotes from its peer is cut short', () => {
+  it('a 500 KB -ERR line is quoted at most 200 characters long, without control characters', async () => {
+    const server = await startFakeRedis({ ping: `-ERR ${'\u001b[2J'.repeat(100_000)}\r\n` });
+    const result = await runOnce(redis, { url: server.url });
+    await server.close();
+    expect(result).toMatchObject({ ok: false, reason: 'body' });
+    expect(result.message!.length).toBeLessThan(400);
+    expect(result.message).not.toMatch(/\u001b/);
+  });
+
+  it('a 500 KB answer to PING other than PONG is quoted at most 200 characters long', async () => {
+    const server = await startFakeRedis({ ping: `+${'LOADING '.repeat(60_000)}\r\n` });
+    const result = await runOnce(redis, { url: server.url });
+    await server.close();
+    expect(result).toMatchObject({ ok: false, reason: 'body' });
+    expect(result.message!.length).toBeLessThan(400);
+  });
+});

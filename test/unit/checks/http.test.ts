@@ -266,6 +266,16 @@ describe('redirects carry credentials to another origin (followRedirects)', () =
   });
 });
 
+describe('output is unbounded: what an http check quotes from its peer is cut short', () => {
+  it('a URL from an 8 KB Location is quoted at most 200 characters long', async () => {
+    const peer = await startUpstream((req, res) => (req.url === '/' ? res.writeHead(302, { location: `/${'x'.repeat(8000)}` }).end() : res.writeHead(404).end()));
+    const result = await runOnce(http, { url: `${peer.url}/`, followRedirects: true });
+    await peer.close();
+    expect(result).toMatchObject({ ok: false, reason: 'status_code' });
+    expect(result.message!.length).toBeLessThan(600);
+  });
+});
+
 describe('validate refuses what can never pass (http)', () => {
   const issues = (block: string) => {
     try {
