@@ -3,7 +3,7 @@
 // timeout on every command) and reads through a guarded socket: a broken peer fails the attempt.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
-import type { AbstractConnector, RedisOptions as RedisClientOptions } from 'ioredis';
+import type { RedisOptions as RedisClientOptions } from 'ioredis';
 import { z } from 'zod';
 import type { CheckKind } from '../src/check.js';
 import { CheckError, describeSocketError, reasonFromSocketError } from '../src/errors.js';
@@ -37,10 +37,11 @@ export const redis: CheckKind<RedisOptions> = {
   },
   async run({ url }, { signal, timeoutMs }) {
     // Loaded on first use: an agent without redis checks never pays for the driver.
-    const { Redis, AbstractConnector } = await import('ioredis');
+    const { Redis } = await import('ioredis');
     const target = describeTarget(url);
     const wire = createWire(target);
-    const client = new Redis(url, { ...clientOptions(timeoutMs), Connector: wire.connector(AbstractConnector) });
+    // ioredis hands its options to the connector: the wire rides along with them.
+    const client = new Redis(url, { ...clientOptions(timeoutMs), Connector: AttemptConnector as unknown as RedisClientOptions['Connector'], wire } as RedisClientOptions);
     // ioredis rejects connect() with only "Connection is closed."; the reason arrives here. A
     // failed SELECT arrives here too, and connect() resolves regardless.
     let lastError: unknown;
@@ -89,18 +90,46 @@ export function clientOptions(timeoutMs: number): RedisClientOptions {
     reconnectOnError: () => false,
     autoResendUnfulfilledCommands: false,
     connectionName: 'vigil',
+    disableClientInfo: true,
   };
 }
 
-/** What ioredis hands its connector: the target, parsed from the URL. */
+/** What ioredis hands its connector: the target parsed from the URL, and the attempt's wire. */
 interface ConnectorOptions {
   readonly host?: string;
   readonly port?: number;
   readonly path?: string;
   readonly family?: number;
   readonly tls?: boolean | ConnectionOptions;
-  readonly disconnectTimeout: number;
+  readonly wire: Wire;
 }
+
+/**
+ * ioredis's connector for one attempt (ioredis builds it from the client's options): the socket
+ * comes from the attempt's wire, and closing it is immediate (no graceful end: nothing is pending).
+ */
+class AttemptConnector {
+  firstError?: Error;
+  #stream?: Socket;
+  readonly #options: ConnectorOptions;
+  constructor(options: ConnectorOptions) {
+    this.#options = options;
+  }
+  connect(): Promise<Socket> {
+    const stream = this.#options.wire.open(this.#options);
+    stream.once('error', (error) => (this.firstError = error));
+    this.#stream = stream;
+    return Promise.resolve(stream);
+  }
+  disconnect(): void {
+    this.#stream?.destroy();
+  }
+  check(): boolean {
+    return true;
+  }
+}
+
+type Wire = ReturnType<typeof createWire>;
 
 /**
  * One attempt's connection. ioredis reads through a guarded socket: at most MAX_ATTEMPT_BYTES,
@@ -125,7 +154,7 @@ function createWire(target: string) {
     maxDepth: 8,
   });
 
-  const open = (options: ConnectorOptions): Socket => {
+  const connect = (options: ConnectorOptions): Socket => {
     if (options.tls) {
       const tlsOptions = typeof options.tls === 'object' ? options.tls : {};
       const secure = tlsConnect({ host: options.host, port: options.port, path: options.path, ...tlsOptions });
@@ -137,30 +166,17 @@ function createWire(target: string) {
   };
 
   return {
-    /** A Connector class for ioredis that opens this attempt's guarded socket. */
-    connector(Base: typeof AbstractConnector) {
-      return class GuardedConnector extends Base {
-        readonly #options: ConnectorOptions;
-        constructor(options: unknown) {
-          const connectorOptions = options as ConnectorOptions;
-          super(connectorOptions.disconnectTimeout);
-          this.#options = connectorOptions;
-        }
-        connect() {
-          this.connecting = true;
-          const opened = open(this.#options);
-          socket = opened;
-          guard = guardSocket(opened, { target, inspect: (chunk) => replies.write(chunk) });
-          const write = opened.write;
-          opened.write = function countedWrite(this: Socket, chunk: unknown, ...rest: unknown[]) {
-            commands.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
-            return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-          } as Socket['write'];
-          opened.once('error', (error) => (this.firstError = error));
-          this.stream = opened;
-          return Promise.resolve(opened);
-        }
-      };
+    /** Opens the attempt's socket, guarded, its commands counted as they are written. */
+    open(options: ConnectorOptions): Socket {
+      const opened = connect(options);
+      socket = opened;
+      guard = guardSocket(opened, { target, inspect: (chunk) => replies.write(chunk) });
+      const write = opened.write;
+      opened.write = function countedWrite(this: Socket, chunk: unknown, ...rest: unknown[]) {
+        commands.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+        return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      } as Socket['write'];
+      return opened;
     },
     failure: () => guard?.failure(),
     /** Ends a TLS handshake still waiting after `waitedMs`: a plain server never answers one. */
