@@ -50,9 +50,8 @@ export const redis: CheckKind<RedisOptions> = {
       if (isSelectError(error)) selectError ??= error;
       else lastError ??= error;
     });
-    const handshakeTimer = url.startsWith('rediss:')
-      ? setTimeout(() => wire.failStalledHandshake(Math.floor(timeoutMs * TLS_HANDSHAKE_SHARE)), Math.floor(timeoutMs * TLS_HANDSHAKE_SHARE))
-      : undefined;
+    const handshakeMs = Math.floor(timeoutMs * TLS_HANDSHAKE_SHARE);
+    const handshakeTimer = url.startsWith('rediss:') ? setTimeout(() => wire.failStalledHandshake(handshakeMs), handshakeMs) : undefined;
     try {
       // On abort the attempt ends at once: ioredis's own promise settles ~2 s after disconnect()
       // against a hung server, and would hold the next attempt back.
@@ -90,6 +89,7 @@ export function clientOptions(timeoutMs: number): RedisClientOptions {
     reconnectOnError: () => false,
     autoResendUnfulfilledCommands: false,
     connectionName: 'vigil',
+    // CLIENT SETINFO twice per attempt names the library in CLIENT LIST; Redis before 7.2 refuses it.
     disableClientInfo: true,
   };
 }
