@@ -1,40 +1,84 @@
 // http: one request over a fresh connection (node:http, cheaper than fetch), the status judged
 // against expect.status, at most 64 KiB of body read and searched for expect.bodyContains.
-// Redirects are answers unless followRedirects; TLS is verified unless tls.insecureSkipVerify.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+// Redirects are answers unless followRedirects; credentials never follow a redirect to another
+// origin, and https never downgrades to http unless allowInsecureRedirects. TLS is verified unless
+// tls.insecureSkipVerify.
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { z } from 'zod';
 import type { CheckKind } from '../src/check.js';
 import { CheckError, toCheckError } from '../src/errors.js';
+import { peerText } from './support/peer-text.js';
 
 /** Most bytes of a body read; the rest is never downloaded. */
 export const MAX_BODY_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
 const DEFAULT_STATUS = ['200-399'];
-const DEFAULT_HEADERS = Object.freeze({ 'user-agent': 'vigil' });
+/** Headers that carry credentials: sent to the configured URL's origin only, as curl does. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+const STATUS_PATTERN = /^[1-5]\d\d(-[1-5]\d\d)?$/;
+const URL_PATTERN = /^https?:\/\/[^/]/;
+/** RFC 9110 token characters: what a header name may be made of. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What Node lets through in a header value: visible characters, spaces, tabs; never CR or LF. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 const statusSpec = z.union([
   z.number().int().min(100).max(599),
-  z.string().regex(/^[1-5]\d\d(-[1-5]\d\d)?$/, { message: 'must be a status code or a range such as 200-299' }),
+  z
+    .string()
+    .regex(STATUS_PATTERN, { message: 'must be a status code or a range such as 200-299' })
+    // Only a well-formed range can be reversed: one issue per value.
+    .refine((spec) => !STATUS_PATTERN.test(spec) || isAscending(toRange(spec)), { message: 'is a reversed range: write the lower code first' }),
 ]);
 
-const options = z.strictObject({
-  url: z.string().regex(/^https?:\/\/[^/]/, { message: 'must be an http:// or https:// URL' }).describe('The URL to request.'),
-  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).optional().describe('Default GET.'),
-  headers: z.record(z.string(), z.string()).optional().describe('Request headers, e.g. Authorization: Bearer ${TOKEN}.'),
-  expect: z
-    .strictObject({
-      status: z.array(statusSpec).min(1).optional().describe('Accepted status codes and ranges. Default [200-399].'),
-      bodyContains: z.string().min(1).optional().describe('Text the first 64 KiB of the body must contain.'),
-    })
-    .optional(),
-  followRedirects: z.boolean().optional().describe('Follow up to 5 redirects. Default false: a 3xx is the answer.'),
-  tls: z
-    .strictObject({
-      insecureSkipVerify: z.boolean().optional().describe('Accept any certificate. Default false.'),
-    })
-    .optional(),
-});
+const headers = z
+  .record(z.string().meta({ pattern: HEADER_NAME.source }), z.string().meta({ pattern: HEADER_VALUE.source }))
+  .superRefine((given, ctx) => {
+    // Issues name the header, never its value: a value may hold a secret.
+    for (const [name, value] of Object.entries(given)) {
+      if (!HEADER_NAME.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], input: name, message: "is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)" });
+      } else if (!HEADER_VALUE.test(value)) {
+        ctx.addIssue({ code: 'custom', path: [name], input: name, message: 'has a value with CR, LF or another control character, which no header can carry' });
+      }
+    }
+  });
+
+const options = z
+  .strictObject({
+    url: z
+      .string()
+      .regex(URL_PATTERN, { message: 'must be an http:// or https:// URL' })
+      .refine((url) => !URL_PATTERN.test(url) || isUrl(url), { message: 'is not a valid URL' })
+      .describe('The URL to request.'),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).optional().describe('Default GET.'),
+    headers: headers.optional().describe('Request headers, e.g. Authorization: Bearer ${TOKEN}.'),
+    expect: z
+      .strictObject({
+        status: z.array(statusSpec).min(1).optional().describe('Accepted status codes and ranges. Default [200-399].'),
+        bodyContains: z.string().min(1).optional().describe('Text the first 64 KiB of the body must contain.'),
+      })
+      .optional(),
+    followRedirects: z.boolean().optional().describe('Follow up to 5 redirects. Default false: a 3xx is the answer.'),
+    allowInsecureRedirects: z
+      .boolean()
+      .optional()
+      .describe('With followRedirects: follow a redirect from https:// to http://. Default false: such a redirect fails with tls.'),
+    tls: z
+      .strictObject({
+        insecureSkipVerify: z.boolean().optional().describe('Accept any certificate. Default false.'),
+      })
+      .optional(),
+  })
+  .superRefine((opts, ctx) => {
+    if (opts.method === 'HEAD' && opts.expect?.bodyContains !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['expect', 'bodyContains'], input: opts.expect.bodyContains, message: 'can never match: a HEAD response has no body' });
+    }
+    if (opts.allowInsecureRedirects && !opts.followRedirects) {
+      ctx.addIssue({ code: 'custom', path: ['allowInsecureRedirects'], input: opts.allowInsecureRedirects, message: 'has no effect without followRedirects: true' });
+    }
+  });
 export type HttpOptions = z.output<typeof options>;
 
 export const http: CheckKind<HttpOptions> = {
@@ -44,35 +88,68 @@ export const http: CheckKind<HttpOptions> = {
   schemes: ['http', 'https'],
   async run(opts, { signal }) {
     const accepted = (opts.expect?.status ?? DEFAULT_STATUS).map(toRange);
-    let url: string | URL = opts.url;
+    const method = opts.method ?? 'GET';
+    const first = new URL(opts.url);
+    let url = first;
     for (let hop = 0; ; hop++) {
-      const { response, body } = await exchange(url, opts, signal);
+      const { response, body } = await exchange(url, requestHeaders(opts.headers, url.origin === first.origin), opts, signal);
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
       if (opts.followRedirects && status >= 300 && status < 400 && location) {
-        if (hop === MAX_REDIRECTS) throw new CheckError('status_code', `${show(opts.url)}: more than ${MAX_REDIRECTS} redirects`);
-        url = new URL(location, url);
+        if (hop === MAX_REDIRECTS) throw new CheckError('status_code', `${show(first)}: more than ${MAX_REDIRECTS} redirects`);
+        url = nextHop(url, location, first, opts, `${method} ${show(url)} answered ${status}`);
         continue;
       }
       if (!accepted.some(([lo, hi]) => status >= lo && status <= hi)) {
-        throw new CheckError('status_code', `${opts.method ?? 'GET'} ${show(url)} answered ${status}, expected ${describe(accepted)}`);
+        throw new CheckError('status_code', `${method} ${show(url)} answered ${status}, expected ${describe(accepted)}`);
       }
       const wanted = opts.expect?.bodyContains;
       if (wanted !== undefined && !body.includes(wanted)) {
-        throw new CheckError('body', `${opts.method ?? 'GET'} ${show(url)} answered ${status} but its body (first ${body.length} bytes) does not contain ${JSON.stringify(wanted)}`);
+        throw new CheckError('body', `${method} ${show(url)} answered ${status} but its body (first ${body.length} bytes) does not contain ${JSON.stringify(wanted)}`);
       }
       return { statusCode: status };
     }
   },
 };
 
-function exchange(url: string | URL, opts: HttpOptions, signal: AbortSignal): Promise<{ response: IncomingMessage; body: string }> {
-  const href = typeof url === 'string' ? url : url.href;
-  const request = href.startsWith('https:') ? httpsRequest : httpRequest;
+/**
+ * Where a redirect leads, by curl's rules: credentials (URL userinfo and CREDENTIAL_HEADERS) go
+ * only to the configured URL's origin (scheme, host and port), and https never downgrades to http
+ * unless allowed.
+ */
+function nextHop(from: URL, location: string, first: URL, opts: HttpOptions, answered: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch (error) {
+    throw new CheckError('protocol', `${answered} with a Location that is not a URL: ${JSON.stringify(peerText(location))}`, { cause: error });
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+    throw new CheckError('status_code', `${answered}, a redirect to ${next.protocol} that an http check does not follow`);
+  }
+  if (from.protocol === 'https:' && next.protocol === 'http:' && !opts.allowInsecureRedirects) {
+    throw new CheckError('tls', `${answered}, a redirect from https to plain http (${show(next)}); set allowInsecureRedirects: true to follow it`);
+  }
+  const isFirstOrigin = next.origin === first.origin;
+  next.username = isFirstOrigin ? first.username : '';
+  next.password = isFirstOrigin ? first.password : '';
+  return next;
+}
+
+function requestHeaders(configured: Readonly<Record<string, string>> | undefined, withCredentials: boolean): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { 'user-agent': 'vigil' };
+  for (const [name, value] of Object.entries(configured ?? {})) {
+    if (withCredentials || !CREDENTIAL_HEADERS.has(name.toLowerCase())) headers[name] = value;
+  }
+  return headers;
+}
+
+function exchange(url: URL, headers: OutgoingHttpHeaders, opts: HttpOptions, signal: AbortSignal): Promise<{ response: IncomingMessage; body: string }> {
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: opts.method ?? 'GET',
-      headers: opts.headers ? { 'user-agent': 'vigil', ...opts.headers } : DEFAULT_HEADERS,
+      headers,
       agent: false,
       rejectUnauthorized: !opts.tls?.insecureSkipVerify,
     });
@@ -86,7 +163,8 @@ function exchange(url: string | URL, opts: HttpOptions, signal: AbortSignal): Pr
     };
     const onAbort = () => settle(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
-    req.once('error', (error) => settle(toCheckError(error, show(href))));
+    // on, not once: a second 'error' with no listener left would be thrown into the process.
+    req.on('error', (error) => settle(translate(error, url)));
     req.once('response', (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -98,10 +176,27 @@ function exchange(url: string | URL, opts: HttpOptions, signal: AbortSignal): Pr
         if (size >= MAX_BODY_BYTES) done();
       });
       response.once('end', done);
-      response.once('error', (error) => settle(toCheckError(error, show(href), 'body')));
+      response.on('error', (error) => settle(translate(error, url, 'body')));
     });
     req.end();
   });
+}
+
+/** Node's HTTP parser errors (HPE_*) mean the peer does not speak HTTP: an SSH banner, random bytes. */
+function translate(error: unknown, url: URL, fallback: 'unknown' | 'body' = 'unknown'): CheckError {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('HPE_')) {
+    return new CheckError('protocol', `${show(url)} did not answer in HTTP: ${peerText((error as Error).message)}`, { cause: error });
+  }
+  return toCheckError(error, show(url), fallback);
+}
+
+function isUrl(text: string): boolean {
+  try {
+    return new URL(text).hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 function toRange(spec: number | string): [number, number] {
@@ -110,13 +205,17 @@ function toRange(spec: number | string): [number, number] {
   return [lo, hi];
 }
 
+function isAscending([lo, hi]: [number, number]): boolean {
+  return lo <= hi;
+}
+
 function describe(ranges: readonly [number, number][]): string {
   return ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(', ');
 }
 
-/** The URL as shown in messages: any password masked. */
+/** The URL as shown in messages: any password masked, cut short when a peer chose it. */
 function show(href: string | URL): string {
   const url = new URL(href);
   if (url.password) url.password = '***';
-  return url.href;
+  return peerText(url.href);
 }

@@ -1,10 +1,23 @@
-// redis: connect with `url` (redis:// or rediss://), PING, expect PONG, disconnect. The client is
-// built for a health check: no offline queue, no retries, no reconnect, a timeout on every command.
+// redis: connect with `url` (redis:// or rediss://), select its database, PING, expect PONG,
+// disconnect. The client is built for a health check (no offline queue, no retries, no reconnect, a
+// timeout on every command) and reads through a guarded socket: a broken peer fails the attempt.
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { RedisOptions as RedisClientOptions } from 'ioredis';
 import { z } from 'zod';
 import type { CheckKind } from '../src/check.js';
 import { CheckError, describeSocketError, reasonFromSocketError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
+import { guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
+import { peerText } from './support/peer-text.js';
+import { createRespScanner } from './support/resp.js';
+
+/**
+ * The share of the timeout a rediss:// connection may spend in its TLS handshake. A plain Redis
+ * reads a TLS hello as the start of an inline command and stays silent: failing a little before
+ * the deadline lets that show as `tls` rather than as a bare timeout.
+ */
+const TLS_HANDSHAKE_SHARE = 0.9;
 
 const options = z.strictObject({
   url: z
@@ -26,12 +39,19 @@ export const redis: CheckKind<RedisOptions> = {
     // Loaded on first use: an agent without redis checks never pays for the driver.
     const { Redis } = await import('ioredis');
     const target = describeTarget(url);
-    const client = new Redis(url, clientOptions(timeoutMs));
-    // ioredis rejects connect() with only "Connection is closed."; the reason arrives here.
+    const wire = createWire(target);
+    // ioredis hands its options to the connector: the wire rides along with them.
+    const client = new Redis(url, { ...clientOptions(timeoutMs), Connector: AttemptConnector as unknown as RedisClientOptions['Connector'], wire } as RedisClientOptions);
+    // ioredis rejects connect() with only "Connection is closed."; the reason arrives here. A
+    // failed SELECT arrives here too, and connect() resolves regardless.
     let lastError: unknown;
+    let selectError: unknown;
     client.on('error', (error) => {
-      lastError ??= error;
+      if (isSelectError(error)) selectError ??= error;
+      else lastError ??= error;
     });
+    const handshakeMs = Math.floor(timeoutMs * TLS_HANDSHAKE_SHARE);
+    const handshakeTimer = url.startsWith('rediss:') ? setTimeout(() => wire.failStalledHandshake(handshakeMs), handshakeMs) : undefined;
     try {
       // On abort the attempt ends at once: ioredis's own promise settles ~2 s after disconnect()
       // against a hung server, and would hold the next attempt back.
@@ -39,15 +59,17 @@ export const redis: CheckKind<RedisOptions> = {
         signal,
         async () => {
           await client.connect();
+          if (selectError) throw selectError;
           return client.ping();
         },
         () => client.disconnect(),
       );
-      if (reply !== 'PONG') throw new CheckError('body', `${target} answered PING with ${JSON.stringify(reply)}, expected "PONG"`);
+      if (reply !== 'PONG') throw new CheckError('body', `${target} answered PING with ${peerText(JSON.stringify(reply))}, expected "PONG"`);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      throw translate(lastError ?? error, target);
+      throw translate(wire.failure() ?? lastError ?? selectError ?? error, target);
     } finally {
+      clearTimeout(handshakeTimer);
       client.disconnect();
     }
   },
@@ -67,6 +89,103 @@ export function clientOptions(timeoutMs: number): RedisClientOptions {
     reconnectOnError: () => false,
     autoResendUnfulfilledCommands: false,
     connectionName: 'vigil',
+    // CLIENT SETINFO twice per attempt names the library in CLIENT LIST; Redis before 7.2 refuses it.
+    disableClientInfo: true,
+  };
+}
+
+/** What ioredis hands its connector: the target parsed from the URL, and the attempt's wire. */
+interface ConnectorOptions {
+  readonly host?: string;
+  readonly port?: number;
+  readonly path?: string;
+  readonly family?: number;
+  readonly tls?: boolean | ConnectionOptions;
+  readonly wire: Wire;
+}
+
+/**
+ * ioredis's connector for one attempt (ioredis builds it from the client's options): the socket
+ * comes from the attempt's wire, and closing it is immediate (no graceful end: nothing is pending).
+ */
+class AttemptConnector {
+  firstError?: Error;
+  #stream?: Socket;
+  readonly #options: ConnectorOptions;
+  constructor(options: ConnectorOptions) {
+    this.#options = options;
+  }
+  connect(): Promise<Socket> {
+    const stream = this.#options.wire.open(this.#options);
+    stream.once('error', (error) => (this.firstError = error));
+    this.#stream = stream;
+    return Promise.resolve(stream);
+  }
+  disconnect(): void {
+    this.#stream?.destroy();
+  }
+  check(): boolean {
+    return true;
+  }
+}
+
+type Wire = ReturnType<typeof createWire>;
+
+/**
+ * One attempt's connection. ioredis reads through a guarded socket: at most MAX_ATTEMPT_BYTES,
+ * every reply's framing checked before its parser sees it, and never more replies than commands
+ * sent (ioredis 6 throws outside any caller's reach on a reply to no command, or on a push message
+ * it cannot read). Such a peer ends the attempt with `protocol`.
+ */
+function createWire(target: string) {
+  let guard: SocketGuard | undefined;
+  let socket: Socket | undefined;
+  let isTlsPending = false;
+  let sent = 0;
+  let answered = 0;
+  const commands = createRespScanner({ onMessage: () => void sent++, maxStringBytes: Infinity, maxElements: Infinity, maxDepth: 1 });
+  const replies = createRespScanner({
+    onMessage: () => {
+      if (++answered > sent) throw new Error(`a reply arrived for no command (${answered} replies to ${sent} commands)`);
+    },
+    maxStringBytes: MAX_ATTEMPT_BYTES,
+    // A health check's replies are small: HELLO's map is the largest.
+    maxElements: 1024,
+    maxDepth: 8,
+  });
+
+  const connect = (options: ConnectorOptions): Socket => {
+    if (options.tls) {
+      const tlsOptions = typeof options.tls === 'object' ? options.tls : {};
+      const secure = tlsConnect({ host: options.host, port: options.port, path: options.path, ...tlsOptions });
+      isTlsPending = true;
+      secure.once('secureConnect', () => (isTlsPending = false));
+      return secure;
+    }
+    return options.path ? netConnect({ path: options.path }) : netConnect({ host: options.host ?? 'localhost', port: options.port ?? 6379, family: options.family });
+  };
+
+  return {
+    /** Opens the attempt's socket, guarded, its commands counted as they are written. */
+    open(options: ConnectorOptions): Socket {
+      const opened = connect(options);
+      socket = opened;
+      guard = guardSocket(opened, { target, inspect: (chunk) => replies.write(chunk) });
+      const write = opened.write;
+      opened.write = function countedWrite(this: Socket, chunk: unknown, ...rest: unknown[]) {
+        commands.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+        return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+      } as Socket['write'];
+      return opened;
+    },
+    failure: () => guard?.failure(),
+    /** Ends a TLS handshake still waiting after `waitedMs`: a plain server never answers one. */
+    failStalledHandshake(waitedMs: number) {
+      if (!guard || !socket || !isTlsPending || socket.connecting) return;
+      guard.fail(
+        new CheckError('tls', `TLS handshake with ${target} did not complete within ${waitedMs} ms: does the server speak TLS on that port? (a plain redis:// server never answers)`),
+      );
+    },
   };
 }
 
@@ -80,13 +199,22 @@ function describeTarget(url: string): string {
   }
 }
 
+/** ioredis sends SELECT during its handshake and reports a refusal as an error event, not to connect(). */
+function isSelectError(error: unknown): boolean {
+  return (error as { command?: { name?: unknown } } | null)?.command?.name === 'select';
+}
+
 function translate(error: unknown, target: string): CheckError {
   if (error instanceof CheckError) return error;
   const socketReason = reasonFromSocketError(error);
   if (socketReason) return new CheckError(socketReason, describeSocketError(error, target), { cause: error });
-  const message = (error as Error)?.message ?? String(error);
+  const message = peerText((error as Error)?.message ?? String(error));
   if (/NOAUTH|WRONGPASS|invalid password|invalid username|AUTH.*failed|NOPERM/i.test(message)) {
     return new CheckError('auth', `${target} refused the login: ${message}`, { cause: error });
+  }
+  if (isSelectError(error)) {
+    const db = String((error as { command: { args?: unknown[] } }).command.args?.[0] ?? '');
+    return new CheckError('body', `${target} refused to select database ${db}: ${message} (does the URL name a database the server has?)`, { cause: error });
   }
   if (/Protocol error|Unknown RESP type|unexpected|parse/i.test(message)) {
     return new CheckError('protocol', `${target} does not speak the Redis protocol: ${message.replace(/ Please report this\.$/, '')}`, { cause: error });

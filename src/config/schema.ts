@@ -49,11 +49,14 @@ export const commonCheckShape = {
 };
 
 export function checkSchema(kind: CheckKind) {
-  return z.strictObject({
+  const schema = z.strictObject({
     type: z.literal(kind.type),
     ...commonCheckShape,
     ...kind.options.shape,
   });
+  // A kind's rules between its own options (its refinements) hold in the whole block too.
+  const rules = (kind.options.def.checks ?? []) as unknown as z.core.$ZodCheck<z.output<typeof schema>>[];
+  return rules.length ? schema.check(...rules) : schema;
 }
 
 export const checkNamePattern = NAME_PATTERN;

@@ -6,6 +6,7 @@ import { redis } from '../../checks/redis.js';
 import { freePort, startUpstream, waitFor } from '../helpers/net.js';
 import { expectTimeoutWithoutLeak, runOnce } from '../helpers/run.js';
 import { REDIS_URL } from '../helpers/services.js';
+import { startFakeRedis } from '../helpers/fake-redis.js';
 
 /** A throw-away redis-server on a free port, with a password. */
 async function startRedis(args: string[]): Promise<{ port: number; stop(): Promise<void> }> {
@@ -82,5 +83,56 @@ describe('redis check against a real server', () => {
   it('leaves no client connected after its attempts', async () => {
     for (let i = 0; i < 10; i++) await runOnce(redis, { url: REDIS_URL });
     await waitFor('vigil clients to disconnect', async () => (await vigilClients()) === 0, 3000);
+  });
+
+  it('the Redis URL database index is verified: /99 on a 16-database server fails with body naming it', async () => {
+    const databases = Number(((await admin().config('GET', 'databases')) as string[])[1]);
+    expect(databases).toBeLessThan(99);
+    const result = await runOnce(redis, { url: withDb(REDIS_URL, 99) });
+    expect(result).toMatchObject({ ok: false, reason: 'body' });
+    expect(result.message).toMatch(/refused to select database 99: ERR DB index is out of range/);
+    expect(await runOnce(redis, { url: withDb(REDIS_URL, databases - 1) })).toMatchObject({ ok: true });
+  });
+
+  it('reasons: rediss:// to a plain (non-TLS) Redis is tls, before the deadline', async () => {
+    const started = Date.now();
+    const result = await runOnce(redis, { url: REDIS_URL.replace(/^redis:/, 'rediss:') }, 1000);
+    expect(result).toMatchObject({ ok: false, reason: 'tls' });
+    expect(result.message).toMatch(/TLS handshake with redis 127\.0\.0\.1:6379\S* did not complete within 900 ms/);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+let adminClient: Redis | undefined;
+function admin(): Redis {
+  adminClient ??= new Redis(REDIS_URL);
+  return adminClient;
+}
+afterAll(async () => {
+  await adminClient?.quit();
+});
+
+function withDb(url: string, db: number): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${db}`;
+  return parsed.href;
+}
+
+describe('output is unbounded: what a redis check quotes from its peer is cut short', () => {
+  it('a 500 KB -ERR line is quoted at most 200 characters long, without control characters', async () => {
+    const server = await startFakeRedis({ ping: `-ERR ${'\u001b[2J'.repeat(100_000)}\r\n` });
+    const result = await runOnce(redis, { url: server.url });
+    await server.close();
+    expect(result).toMatchObject({ ok: false, reason: 'body' });
+    expect(result.message!.length).toBeLessThan(400);
+    expect(result.message).not.toMatch(/\u001b/);
+  });
+
+  it('a 500 KB answer to PING other than PONG is quoted at most 200 characters long', async () => {
+    const server = await startFakeRedis({ ping: `+${'LOADING '.repeat(60_000)}\r\n` });
+    const result = await runOnce(redis, { url: server.url });
+    await server.close();
+    expect(result).toMatchObject({ ok: false, reason: 'body' });
+    expect(result.message!.length).toBeLessThan(400);
   });
 });

@@ -11,7 +11,7 @@ const DIR = 'test/fixtures/config';
 const expected = JSON.parse(readFileSync(`${DIR}/expected.json`, 'utf8')) as Record<string, { line: number; path: string; message?: string }[]>;
 const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
 /** Rules the JSON Schema cannot express: YAML-level problems and relations between keys. */
-const VALIDATOR_ONLY = new Set(['timeout-not-shorter.yaml', 'duplicate-key.yaml', 'syntax-error.yaml']);
+const VALIDATOR_ONLY = new Set(['timeout-not-shorter.yaml', 'duplicate-key.yaml', 'syntax-error.yaml', 'http-invalid-url.yaml', 'http-reversed-status.yaml', 'http-head-body.yaml']);
 
 function issuesOf(file: string) {
   try {
