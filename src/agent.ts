@@ -113,7 +113,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     async start(options = {}) {
       if (started) throw new Error('agent already started');
       started = true;
-      for (const warning of config.warnings) log.info(warning);
+      for (const warning of config.warnings) log.warn(warning);
       await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
       if (options.listen === false) return undefined;
@@ -161,7 +161,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       log.configure({ level: config.server.logLevel, redact });
       meta = metaOf(config, version);
       details = detailsOf(config, log);
-      for (const warning of config.warnings) log.info(warning);
+      for (const warning of config.warnings) log.warn(warning);
       metrics.configReloaded(true, now());
       log.info('configuration reloaded', { checks: next.checks.length, added, removed, changed, unchanged: next.checks.length - added - changed });
     },

@@ -80,10 +80,13 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   }
   for (const key of Object.keys(raw)) if (!TOP_KEYS.includes(key)) fail([], `unknown key (known: ${TOP_KEYS.join(', ')})`, key, true);
 
-  // server: file, then VIGIL_* overrides.
+  // server: file, then VIGIL_* overrides; a bad override names its variable, not a place in the file.
   const rawServer = raw.server ?? {};
-  const serverInput = isRecord(rawServer) ? { ...rawServer, ...serverFromEnv(env) } : rawServer;
-  const server = validate(serverSchema, serverInput, ['server'], fail);
+  const serverEnv = serverFromEnv(env);
+  const serverInput = isRecord(rawServer) ? { ...rawServer, ...serverEnv.values } : rawServer;
+  const server = validate(serverSchema, serverInput, ['server'], (path, message, key, atKey) =>
+    path.length === 1 && key !== undefined && Object.hasOwn(serverEnv.origin, key) ? issues.push({ path: serverEnv.origin[key]!, message }) : fail(path, message, key, atKey),
+  );
   const defaults = validate(defaultsSchema, raw.defaults ?? {}, ['defaults'], fail);
 
   const resolvedServer: ServerConfig | undefined = server && {
@@ -121,7 +124,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     issues.push({ path: '', message: 'no checks: pass --config FILE, set VIGIL_CONFIG, or declare VIGIL_CHECK_<NAME>=<url>' });
   }
 
-  const warnings: string[] = [];
+  const warnings: string[] = [...serverEnv.warnings, ...fromEnv.warnings];
   const checks: CheckConfig[] = [];
   for (const [name, block] of entries) {
     const envVar = fromEnv.origin[name];

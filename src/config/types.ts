@@ -6,7 +6,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface ServerConfig {
   /** Listen address; default 0.0.0.0. */
   readonly host: string;
-  /** Listen port; default 9898. */
+  /** Listen port; default 9898; 0 for an ephemeral port (the bound port is logged). */
   readonly port: number;
   /** How long liveness and metrics keep answering after SIGTERM; default 5s. */
   readonly drainDelayMs: number;
