@@ -13,6 +13,7 @@ import { createRedactor, type Redact } from './redact.js';
 import { createRunner } from './runner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { createSelfHealth } from './self-health.js';
+import { createInFlight } from './in-flight.js';
 import { createApp, type DetailsPolicy } from './server.js';
 import { createState, type State } from './state.js';
 import type { BodyMeta } from './health.js';
@@ -33,8 +34,10 @@ export interface Agent {
   start(options?: { listen?: boolean }): Promise<AddressInfo | undefined>;
   /** Applies a new config: unchanged checks keep their state and series. */
   reload(config: AgentConfig): Promise<void>;
-  /** Readiness fails from now on; everything else keeps answering. */
+  /** Every group but live fails from now on; everything else keeps answering. */
   drain(): void;
+  /** Resolves once no HTTP request is in flight. */
+  idle(): Promise<void>;
   /** Stops polling (aborting attempts in flight) and closes the listener. */
   stop(): Promise<void>;
   readonly config: AgentConfig;
@@ -101,6 +104,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   const app = createApp({ state, metrics, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now });
   let server: Server | undefined;
   let started = false;
+  const inFlight = createInFlight();
 
   return {
     state,
@@ -119,6 +123,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       if (options.listen === false) return undefined;
       server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, getRequestListener(app.fetch));
       const listening = server;
+      listening.on('request', inFlight.track);
       await new Promise<void>((resolve, reject) => {
         listening.once('error', reject);
         listening.listen(config.server.port, config.server.host, () => {
@@ -168,6 +173,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     drain() {
       state.setDraining();
     },
+    idle: () => inFlight.idle(),
     async stop() {
       scheduler.stop();
       selfHealth.stop();

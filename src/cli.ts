@@ -182,13 +182,19 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
         return;
       }
       draining = true;
-      const delayMs = agent.config.server.drainDelayMs;
+      const { drainDelayMs, drainMode } = agent.config.server;
       agent.drain();
-      log.info('draining: readiness fails from now on', { signal, drainDelayMs: delayMs });
-      setTimeout(() => {
-        stopWatching();
-        void shutdown(agent, log).then(() => resolve(EXIT_OK));
-      }, delayMs).unref();
+      log.info('draining: every health group but live fails from now on', { signal, drainDelayMs, drainMode });
+      const delay = new Promise<void>((wake) => setTimeout(wake, drainDelayMs).unref());
+      // requests: nobody reads readiness any more (a native sidecar outlives its app), so the agent
+      // stays only as long as a request is being answered.
+      const drained = drainMode === 'requests' ? Promise.race([agent.idle(), delay]) : delay;
+      void drained
+        .then(() => {
+          stopWatching();
+          return shutdown(agent, log);
+        })
+        .then(() => resolve(EXIT_OK));
     };
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);

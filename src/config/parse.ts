@@ -10,7 +10,7 @@ import { checksFromEnv, serverFromEnv } from './env.js';
 import { interpolate } from './interpolate.js';
 import { createRedactor } from '../redact.js';
 import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
-import type { AgentConfig, CheckConfig, DefaultsConfig, LogLevel, ServerConfig } from './types.js';
+import type { AgentConfig, CheckConfig, DefaultsConfig, DrainMode, LogLevel, ServerConfig } from './types.js';
 
 export interface ParseOptions {
   readonly kinds: readonly CheckKind[];
@@ -26,6 +26,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   host: '0.0.0.0',
   port: 9898,
   drainDelay: '5s',
+  drainMode: 'delay' as DrainMode,
   exposeDetails: true,
   description: 'health of the application dependencies, as seen by vigil',
   logLevel: 'info' as LogLevel,
@@ -93,6 +94,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     host: server.host ?? SERVER_DEFAULTS.host,
     port: server.port ?? SERVER_DEFAULTS.port,
     drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay)!,
+    drainMode: server.drainMode ?? SERVER_DEFAULTS.drainMode,
     exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
     serviceId: server.serviceId ?? hostname(),
@@ -137,6 +139,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     if (check) checks.push(check);
   }
 
+  if (entries.length === 0) warnings.push('no checks are configured: every health group passes with nothing to check');
   if (issues.length) {
     // A bad value may have come from a secret: issues are printed, so scrub them like everything else.
     const redact = createRedactor([...secrets]);
