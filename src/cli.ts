@@ -31,8 +31,9 @@ Usage:
                                                              checks pass, up to DURATION); exit 0 when
                                                              all critical checks pass, 1 otherwise
   vigil validate [-c FILE]                                  exit 0 when the config is valid, 2 otherwise
-  vigil probe    [URL] [-t DURATION]                        GET URL (default the local agent's
-                                                             /health/live); exit 0 on 2xx, 1 otherwise
+  vigil probe    [URL] [-c FILE] [-t DURATION]              GET URL (default /health/live of the agent
+                                                             that FILE, VIGIL_CONFIG and VIGIL_PORT
+                                                             describe); exit 0 on 2xx, 1 otherwise
   vigil schema                                              print the JSON Schema of the config file
   vigil -h | --help | --version
 
@@ -353,31 +354,64 @@ async function validate(argv: readonly string[], io: Io): Promise<number> {
 }
 
 async function probe(argv: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], options: { timeout: { type: 'string', short: 't' } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    options: { ...configOptions(), timeout: { type: 'string', short: 't' } },
+    allowPositionals: true,
+  });
   if (positionals.length > 1) throw new UsageError('probe takes at most one URL');
   const timeoutMs = parseDuration(values.timeout ?? '5s');
   if (timeoutMs === undefined) throw new UsageError(`--timeout ${values.timeout} is not a duration (such as 2s)`);
-  const port = io.env.VIGIL_PORT || '9898';
-  const target = positionals[0] ?? `http://127.0.0.1:${port}/health/live`;
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    throw new UsageError(`"${target}" is not a URL`);
+  let targets: string[];
+  if (positionals[0] !== undefined) {
+    targets = [positionals[0]];
+  } else {
+    // The agent's own address, from the sources serve reads; a problem elsewhere in the file must
+    // not turn a running agent's HEALTHCHECK unhealthy.
+    const { listenAddressOf, loopbackAddresses } = await import('./config/address.js');
+    const path = values.config ?? (io.env.VIGIL_CONFIG || undefined);
+    const address = listenAddressOf({ path, env: io.env, readFile: (file) => readFileSync(file, 'utf8') });
+    for (const note of address.notes) io.stderr(`vigil probe: ${note}\n`);
+    if (address.port === 0) throw new UsageError('server.port is 0 (a port picked at start): give the URL to probe');
+    targets = loopbackAddresses(address.host).map((host) => `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/health/live`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`"${target}" is not an http:// or https:// URL`);
-  const status = await new Promise<number | string>((resolve) => {
+  const urls = targets.map((target) => {
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      throw new UsageError(`"${target}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`"${target}" is not an http:// or https:// URL`);
+    return url;
+  });
+  const failures: string[] = [];
+  for (const url of urls) {
+    const outcome = await get(url, timeoutMs);
+    if (typeof outcome === 'number') {
+      if (outcome >= 200 && outcome < 300) return EXIT_OK;
+      io.stderr(`vigil probe: ${url.href}: HTTP ${outcome}\n`);
+      return EXIT_UNHEALTHY;
+    }
+    failures.push(`${url.href}: ${outcome.message}`);
+    // Nothing listens on this address (IPv4 or IPv6 turned off, or the agent bound the other family): try the next.
+    if (!['ECONNREFUSED', 'EADDRNOTAVAIL', 'ENETUNREACH', 'EAFNOSUPPORT'].includes(outcome.code ?? '')) break;
+  }
+  io.stderr(`vigil probe: ${failures.join('; ')}\n`);
+  return EXIT_UNHEALTHY;
+}
+
+/** The status code of a GET, or why there was none. */
+function get(url: URL, timeoutMs: number): Promise<number | { message: string; code?: string }> {
+  return new Promise((resolve) => {
     const req = (url.protocol === 'https:' ? httpsRequest : request)(url, { method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (error) => resolve((error as Error).message));
+    req.on('error', (error) => resolve({ message: error.message, code: (error as { code?: string }).code }));
     req.end();
   });
-  if (typeof status === 'number' && status >= 200 && status < 300) return EXIT_OK;
-  io.stderr(`vigil probe: ${url.href}: ${typeof status === 'number' ? `HTTP ${status}` : status}\n`);
-  return EXIT_UNHEALTHY;
 }
 
 let VERSION: string | undefined;
