@@ -414,9 +414,8 @@ function get(url: URL, timeoutMs: number): Promise<number | { message: string; c
   });
 }
 
-let VERSION: string | undefined;
+const VERSION = readVersion();
 function version(): string {
-  VERSION ??= readVersion();
   return VERSION;
 }
 
