@@ -14,6 +14,7 @@ import { createRedactor, type Redact } from './redact.js';
 import { createRunner } from './runner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { createSelfHealth } from './self-health.js';
+import { createInFlight } from './in-flight.js';
 import { createApp, type DetailsPolicy } from './server.js';
 import { createState, type State } from './state.js';
 import type { BodyMeta } from './health.js';
@@ -34,8 +35,10 @@ export interface Agent {
   start(options?: { listen?: boolean }): Promise<AddressInfo | undefined>;
   /** Applies a new config: unchanged checks keep their state and series. */
   reload(config: AgentConfig): Promise<void>;
-  /** Readiness fails from now on; everything else keeps answering. */
+  /** Every group but live fails from now on; everything else keeps answering. */
   drain(): void;
+  /** Resolves once no HTTP request is in flight. */
+  idle(): Promise<void>;
   /** Stops polling (aborting attempts in flight) and closes the listener. */
   stop(): Promise<void>;
   readonly config: AgentConfig;
@@ -112,6 +115,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   const app = createApp({ state, metrics, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now });
   let server: Server | undefined;
   let started = false;
+  const inFlight = createInFlight();
 
   return {
     state,
@@ -124,12 +128,13 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     async start(options = {}) {
       if (started) throw new Error('agent already started');
       started = true;
-      for (const warning of config.warnings) log.info(warning);
+      for (const warning of config.warnings) log.warn(warning);
       await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
       if (options.listen === false) return undefined;
       server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, getRequestListener(app.fetch));
       const listening = server;
+      listening.on('request', inFlight.track);
       await new Promise<void>((resolve, reject) => {
         listening.once('error', reject);
         listening.listen(config.server.port, config.server.host, () => {
@@ -171,13 +176,14 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       log.configure({ level: config.server.logLevel, redact });
       meta = metaOf(config, version);
       details = detailsOf(config, log);
-      for (const warning of config.warnings) log.info(warning);
+      for (const warning of config.warnings) log.warn(warning);
       metrics.configReloaded(true, now());
       log.info('configuration reloaded', { checks: next.checks.length, added, removed, changed, unchanged: next.checks.length - added - changed });
     },
     drain() {
       state.setDraining();
     },
+    idle: () => inFlight.idle(),
     async stop() {
       scheduler.stop();
       selfHealth.stop();

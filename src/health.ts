@@ -72,6 +72,7 @@ export function createHealthRenderer(): RenderHealth {
       head.reason = verdict.reason;
       head.output = verdict.reason === 'draining' ? 'the agent is shutting down' : verdict.reason;
     }
+    if (verdict.output) head.output = verdict.output;
     const statusCode = status === 'fail' ? 503 : 200;
     const text = JSON.stringify(head);
     if (!withDetails) return { statusCode, bytes: toBytes(text) };

@@ -39,6 +39,8 @@ export interface Verdict {
   readonly entries: readonly Entry[];
   /** A reason for the group as a whole (e.g. draining). */
   readonly reason?: string;
+  /** What the group as a whole says to a reader, when its entries do not (e.g. no checks at all). */
+  readonly output?: string;
   /** Until when (epoch ms) this verdict holds without a new result: the next staleness deadline. */
   readonly validUntil: number;
 }
@@ -60,6 +62,7 @@ export interface State {
   verdict(group: string | undefined, now: number): Verdict;
   /** The earliest time (epoch ms) a result of any check turns stale; Infinity when none can. */
   nextStaleAt(): number;
+  /** Every group but live fails from now on (reason draining). */
   setDraining(): void;
   /** Changes on every record, add, remove and drain: a cache key for rendered bodies. */
   readonly version: number;
@@ -182,6 +185,9 @@ export function createState(): State {
       return groupNames;
     },
     verdict(group, now) {
+      if (checks.size === 0 && group !== 'live' && !isDraining) {
+        return { status: 'pass', entries: [], output: 'no checks are configured', validUntil: Infinity };
+      }
       const members = group === undefined ? [...checks.values()] : membersOf(group);
       const entries: Entry[] = [];
       let validUntil = Infinity;
@@ -196,12 +202,14 @@ export function createState(): State {
         // Liveness never fails for lack of data: a live check that has not answered yet passes.
         entries.push(group === 'live' && entry.reason === 'pending' ? { ...entry, status: 'pass' } : entry);
       }
+      // A draining agent is going away: every group that gates traffic or start-up says so; only
+      // liveness keeps its meaning (restarting a pod that is shutting down helps nobody).
+      if (isDraining && group !== undefined && group !== 'live') return { status: 'fail', entries, reason: 'draining', validUntil: Infinity };
       if (group === 'startup') {
         // Once every critical member has passed once, startup stays passed.
         startupDone ||= aggregate(entries) !== 'fail';
         return { status: startupDone ? 'pass' : 'fail', entries, validUntil: Infinity };
       }
-      if (group === 'ready' && isDraining) return { status: 'fail', entries, reason: 'draining', validUntil: Infinity };
       return { status: aggregate(entries), entries, validUntil };
     },
     nextStaleAt() {

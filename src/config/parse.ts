@@ -11,7 +11,7 @@ import { interpolate } from './interpolate.js';
 import { collectSecrets } from './secrets.js';
 import { createRedactor } from '../redact.js';
 import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
-import type { AgentConfig, CheckConfig, DefaultsConfig, LogLevel, ServerConfig } from './types.js';
+import type { AgentConfig, CheckConfig, DefaultsConfig, DrainMode, LogLevel, ServerConfig } from './types.js';
 
 export interface ParseOptions {
   readonly kinds: readonly CheckKind[];
@@ -27,6 +27,7 @@ export const SERVER_DEFAULTS = Object.freeze({
   host: '0.0.0.0',
   port: 9898,
   drainDelay: '5s',
+  drainMode: 'delay' as DrainMode,
   exposeDetails: true,
   description: 'health of the application dependencies, as seen by vigil',
   logLevel: 'info' as LogLevel,
@@ -83,16 +84,25 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   }
   for (const key of Object.keys(raw)) if (!TOP_KEYS.includes(key)) fail([], `unknown key (known: ${TOP_KEYS.join(', ')})`, key, true);
 
-  // server: file, then VIGIL_* overrides.
+  // server: file, then VIGIL_* overrides; a bad override names its variable, not a place in the file.
   const rawServer = raw.server ?? {};
-  const serverInput = isRecord(rawServer) ? { ...rawServer, ...serverFromEnv(env) } : rawServer;
-  const server = validate(serverSchema, serverInput, ['server'], fail, interpolated);
+  const serverEnv = serverFromEnv(env);
+  const serverInput = isRecord(rawServer) ? { ...rawServer, ...serverEnv.values } : rawServer;
+  const server = validate(
+    serverSchema,
+    serverInput,
+    ['server'],
+    (path, message, key, atKey) =>
+      path.length === 1 && key !== undefined && Object.hasOwn(serverEnv.origin, key) ? issues.push({ path: serverEnv.origin[key]!, message }) : fail(path, message, key, atKey),
+    interpolated,
+  );
   const defaults = validate(defaultsSchema, raw.defaults ?? {}, ['defaults'], fail, interpolated);
 
   const resolvedServer: ServerConfig | undefined = server && {
     host: server.host ?? SERVER_DEFAULTS.host,
     port: server.port ?? SERVER_DEFAULTS.port,
     drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay)!,
+    drainMode: server.drainMode ?? SERVER_DEFAULTS.drainMode,
     exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
     serviceId: server.serviceId ?? hostname(),
@@ -127,7 +137,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     issues.push({ path: '', message: 'no checks: pass --config FILE, set VIGIL_CONFIG, or declare VIGIL_CHECK_<NAME>=<url>' });
   }
 
-  const warnings: string[] = [];
+  const warnings: string[] = [...serverEnv.warnings, ...fromEnv.warnings];
   const checks: CheckConfig[] = [];
   for (const [name, block] of entries) {
     const envVar = fromEnv.origin[name];
@@ -140,6 +150,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     if (check) checks.push(check);
   }
 
+  if (entries.length === 0) warnings.push('no checks are configured: every health group passes with nothing to check');
   if (issues.length) {
     // A bad value may have come from a secret: issues are printed, so scrub them like everything else.
     const redact = createRedactor([...secrets]);

@@ -15,8 +15,11 @@ const GROUP_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 export const serverSchema = z
   .strictObject({
     host: z.string().min(1).describe('Listen address. Default 0.0.0.0.'),
-    port: z.number().int().min(1).max(65535).describe('Listen port. Default 9898.'),
-    drainDelay: duration().describe('After SIGTERM: readiness fails at once, liveness and metrics answer this long. Default 5s.'),
+    port: z.number().int().min(0).max(65535).describe('Listen port; 0 picks a free one (logged at start). Default 9898.'),
+    drainDelay: duration().describe('After SIGTERM: every group but live fails at once, liveness and metrics answer this long. Default 5s.'),
+    drainMode: z
+      .enum(['delay', 'requests'])
+      .describe('delay: answer for the whole drainDelay (classic sidecar). requests: exit once no request is in flight, at most drainDelay (native sidecar, whose app has already stopped). Default delay.'),
     exposeDetails: z.boolean().describe('Show per-check entries to every caller. Default true.'),
     detailsTokenFile: z.string().min(1).describe('File with a bearer token that unlocks details when exposeDetails is false.'),
     serviceId: z.string().min(1).describe('serviceId of health bodies. Default the host name.'),

@@ -3,13 +3,18 @@
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** After SIGTERM: answer for the whole drainDelay, or stop once no request is in flight (at most drainDelay). */
+export type DrainMode = 'delay' | 'requests';
+
 export interface ServerConfig {
   /** Listen address; default 0.0.0.0. */
   readonly host: string;
-  /** Listen port; default 9898. */
+  /** Listen port; default 9898; 0 for an ephemeral port (the bound port is logged). */
   readonly port: number;
   /** How long liveness and metrics keep answering after SIGTERM; default 5s. */
   readonly drainDelayMs: number;
+  /** delay (default): answer for all of drainDelay; requests: exit once no request is in flight. */
+  readonly drainMode: DrainMode;
   /** Show per-check entries to every caller; default true. */
   readonly exposeDetails: boolean;
   /** File holding a bearer token that unlocks details when exposeDetails is false. */

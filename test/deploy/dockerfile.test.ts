@@ -2,7 +2,7 @@
 // machine (no Docker engine here): what its COPY lines copy, its production install, its
 // ENTRYPOINT+CMD as an unprivileged user on a read-only folder, and its HEALTHCHECK command.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { Copy, DockerfileParser, type Instruction } from 'dockerfile-ast';
@@ -120,5 +120,28 @@ describe('the runtime stage, reproduced', () => {
     child.kill('SIGTERM');
     expect(await new Promise((resolve) => child!.once('exit', resolve))).toBe(0);
     expect(output).not.toMatch(/EACCES|EROFS/);
+  });
+
+  it('vigil probe: its HEALTHCHECK asks the port set in the config file (VIGIL_CONFIG), not 9898', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-image-config-'));
+    const config = join(dir, 'vigil.yaml');
+    writeFileSync(config, `server: { port: ${port}, host: 127.0.0.1 }\nchecks:\n  cache: { type: redis, url: "${REDIS_URL}" }\n`);
+    chmodSync(dir, 0o755);
+    chmodSync(config, 0o644);
+    const env = { PATH: process.env.PATH!, VIGIL_CONFIG: config };
+    const agent = spawn(node!, [...entry, ...execArgs(one('CMD')[0]!)], { cwd: '/', env, uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    agent.stdout!.on('data', (d) => (output += d));
+    agent.stderr!.on('data', (d) => (output += d));
+    try {
+      await waitFor(`the agent to listen (output: ${output})`, async () => (await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => undefined))?.ok);
+      const healthcheck = one('HEALTHCHECK')[0]!.getRawArgumentsContent()!;
+      const [hcNode, ...hcArgs] = (JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD') + 3).trim()) as string[]).map((a) => a.replaceAll(workdir, app));
+      const probe = spawnSync(hcNode!, hcArgs, { env, uid: 65534, gid: 65534, encoding: 'utf8' });
+      expect(probe.status, probe.stderr).toBe(0);
+    } finally {
+      agent.kill('SIGKILL');
+    }
   });
 });

@@ -105,7 +105,7 @@ async function served(child: ChildProcess, port: number): Promise<Served> {
 }
 
 /** The environment without anything that would change the agent's behaviour. */
-function cleanEnv(): Record<string, string> {
+export function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('VIGIL_') && value !== undefined) env[key] = value;
   return env;

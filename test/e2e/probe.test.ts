@@ -1,0 +1,71 @@
+// vigil probe without a URL finds the agent where serve listens: the config file (flag or
+// VIGIL_CONFIG), VIGIL_PORT, the file's server.port and server.host, over IPv4 or IPv6.
+import { writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, tempConfig } from '../helpers/cli.js';
+import { freePort, waitFor } from '../helpers/net.js';
+import { killAll, spawnCli } from '../helpers/process.js';
+import { REDIS_URL } from '../helpers/services.js';
+
+afterEach(killAll);
+
+const CHECKS = `checks:\n  cache: { type: redis, url: "${REDIS_URL}" }\n`;
+
+async function serveOn(path: string, args: string[] = [], env: Record<string, string> = {}): Promise<void> {
+  const agent = spawnCli(['serve', '--config', path, ...args], env);
+  await waitFor(`vigil to start (output: ${agent.output()})`, () => {
+    if (agent.child.exitCode !== null) throw new Error(`exited with ${agent.child.exitCode}: ${agent.output()}`);
+    return agent.output().includes('vigil started');
+  });
+}
+
+describe('vigil probe must ask the port and host vigil serves on', () => {
+  it('vigil probe: server.port in the config file, given by --config or VIGIL_CONFIG', async () => {
+    const port = await freePort();
+    const path = tempConfig(`server: { port: ${port}, host: 127.0.0.1 }\n${CHECKS}`);
+    await serveOn(path);
+    const byFlag = await runCli(['probe', '--config', path]);
+    expect(byFlag.code, byFlag.stderr).toBe(0);
+    const byEnv = await runCli(['probe'], { VIGIL_CONFIG: path });
+    expect(byEnv.code, byEnv.stderr).toBe(0);
+    // VIGIL_PORT outranks the file, as for serve.
+    const wrong = await runCli(['probe', '-c', path], { VIGIL_PORT: String(await freePort()) });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/ECONNREFUSED/);
+  });
+
+  it('vigil probe: a listener on :: or 0.0.0.0 is reached over loopback; an IPv6 address is dialled in brackets', async () => {
+    for (const host of ['::', '0.0.0.0', '::1']) {
+      const port = await freePort();
+      const path = tempConfig(`server: { port: ${port}, host: "${host}" }\n${CHECKS}`);
+      await serveOn(path);
+      const run = await runCli(['probe', '-c', path]);
+      expect(run.code, `${host}: ${run.stderr}`).toBe(0);
+    }
+  });
+
+  it('vigil probe: with host unset or :: it tries 127.0.0.1, then ::1 (an agent that listens on IPv6 loopback only)', async () => {
+    const port = await freePort();
+    const path = tempConfig(`server: { port: ${port} }\n${CHECKS}`);
+    await serveOn(path, ['--host', '::1']);
+    const run = await runCli(['probe', '-c', path]);
+    expect(run.code, run.stderr).toBe(0);
+  });
+
+  it('vigil probe: a problem elsewhere in the config does not make a running agent unhealthy', async () => {
+    const port = await freePort();
+    const path = tempConfig(`server: { port: ${port}, host: 127.0.0.1 }\n${CHECKS}`);
+    await serveOn(path);
+    // A later edit the agent refused to reload: the port is still known, so the probe still asks it.
+    writeFileSync(path, `server: { port: ${port}, host: 127.0.0.1, drainDelay: soon }\nchecks:\n  x: { type: nope }\n`);
+    const run = await runCli(['probe', '-c', path]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toBe('');
+  });
+
+  it('vigil probe: a port of 0 cannot be probed without a URL (exit 2, saying why)', async () => {
+    const run = await runCli(['probe', '-c', tempConfig(`server: { port: 0 }\n${CHECKS}`)]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('server.port is 0');
+  });
+});
