@@ -138,15 +138,13 @@ export function parseUrl(url: string): ParsedUrl | { problem: string; input: str
   const cert = get('sslcert');
   const key = get('sslkey');
   if ((cert === undefined) !== (key === undefined)) {
-    return { problem: 'a client certificate needs both sslcert and sslkey', input: cert === undefined ? 'sslkey' : 'sslcert' };
+    return cert === undefined ? { problem: 'needs sslcert as well', input: `sslkey=${key}` } : { problem: 'needs sslkey as well', input: `sslcert=${cert}` };
   }
+  const ssl: SslSettings = { mode: mode as SslMode, rootCert: get('sslrootcert'), cert, key, password: get('sslpassword') };
   for (const name of TLS_PARAMS) params.delete(name);
   const rest = params.toString();
   const base = at === -1 ? url : url.slice(0, at);
-  return {
-    connectionString: rest === '' ? base : `${base}?${rest}`,
-    ssl: { mode: mode as SslMode, rootCert: get('sslrootcert'), cert, key, password: get('sslpassword') },
-  };
+  return { connectionString: rest === '' ? base : `${base}?${rest}`, ssl };
 }
 
 interface TlsMaterial {
