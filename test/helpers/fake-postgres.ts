@@ -32,6 +32,11 @@ export function header(type: string, length: number): Buffer {
   return head;
 }
 
+/** An ErrorResponse with severity FATAL (or ERROR), SQLSTATE `code` and message `text`. */
+export function errorResponse(code: string, text: string, severity = 'FATAL'): Buffer {
+  return message('E', `S${severity}\0V${severity}\0C${code}\0M${text}\0\0`);
+}
+
 export const authenticationOk = (): Buffer => message('R', int32(0));
 export const readyForQuery = (): Buffer => message('Z', 'I');
 /** A RowDescription of one text column named `c`. */
