@@ -1,7 +1,9 @@
-// A hand-made PostgreSQL server for hostile-peer tests: it answers the TLS request with 'N', reads
-// the startup message, then follows a script that writes whatever bytes a test wants (malformed
-// authentication requests, impossible rows, endless messages).
+// A hand-made PostgreSQL server for hostile-peer tests: it answers the TLS request with 'N' (or 'S'
+// and a handshake, given a certificate), reads the startup message, then follows a script that
+// writes whatever bytes a test wants (malformed authentication requests, impossible rows, endless
+// messages).
 import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 /** The wire form of one backend message: a type byte and an int32 length that counts itself. */
 export function message(type: string, body: Buffer | string = Buffer.alloc(0)): Buffer {
@@ -59,17 +61,25 @@ export interface FakePostgres {
   close(): Promise<void>;
 }
 
-export async function startFakePostgres(script: Script): Promise<FakePostgres> {
+export interface FakeOptions {
+  /** Accept TLS with this certificate and key (PEM) instead of declining it. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+}
+
+export async function startFakePostgres(script: Script, options: FakeOptions = {}): Promise<FakePostgres> {
   const sockets = new Set<Socket>();
   let accepted = 0;
-  const server: Server = createServer((socket) => {
+  const server: Server = createServer((raw) => {
     accepted++;
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
+    sockets.add(raw);
+    raw.on('error', () => undefined);
+    raw.on('close', () => sockets.delete(raw));
+    serve(raw);
+  });
+  const serve = (socket: Socket) => {
     let buffered = Buffer.alloc(0);
     let started = false;
-    socket.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       for (;;) {
         if (!started) {
@@ -78,6 +88,14 @@ export async function startFakePostgres(script: Script): Promise<FakePostgres> {
           if (buffered.length < length) return;
           const code = buffered.readUInt32BE(4);
           buffered = buffered.subarray(length);
+          if (code === 80877103 && options.tls) {
+            socket.off('data', onData);
+            socket.write('S');
+            const secure = new TLSSocket(socket, { isServer: true, cert: options.tls.cert, key: options.tls.key });
+            secure.on('error', () => undefined);
+            serve(secure);
+            return;
+          }
           if (code === 80877103 || code === 80877104) {
             socket.write('N');
             continue;
@@ -95,8 +113,9 @@ export async function startFakePostgres(script: Script): Promise<FakePostgres> {
         if (type === 'Q') script.onQuery?.(socket, body.toString('utf8').replace(/\0$/, ''));
         if (type === 'X') socket.end();
       }
-    });
-  });
+    };
+    socket.on('data', onData);
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   return {

@@ -1,6 +1,9 @@
 // The postgres check against hand-made hostile servers: a malformed reply or an endless one fails
 // that attempt with a reason, within its deadline and bounded memory, and nothing reaches the process.
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { postgres } from '../../checks/postgres.js';
 import {
   authenticationOk,
@@ -15,7 +18,9 @@ import {
   startFakePostgres,
   type FakePostgres,
   type Script,
+  type FakeOptions,
 } from '../helpers/fake-postgres.js';
+import { makeCertificates } from '../helpers/certs.js';
 import { runOnce } from '../helpers/run.js';
 
 let server: FakePostgres | undefined;
@@ -24,10 +29,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function attemptAgainst(script: Script, timeoutMs = 2000) {
-  server = await startFakePostgres(script);
+async function attemptAgainst(script: Script, timeoutMs = 2000, fakeOptions: FakeOptions = {}, params = '') {
+  server = await startFakePostgres(script, fakeOptions);
   const started = Date.now();
-  const result = await runOnce(postgres, { url: server.url }, timeoutMs);
+  const result = await runOnce(postgres, { url: `${server.url}${params}` }, timeoutMs);
   return { ...result, elapsedMs: Date.now() - started };
 }
 
@@ -99,5 +104,41 @@ describe('attempts are bounded in time but not in memory', () => {
     expect(result).toMatchObject({ ok: false, reason: 'protocol' });
     expect(result.message).toMatch(/more than 1 MiB/);
     expect(result.elapsedMs).toBeLessThan(1500);
+  });
+});
+
+describe('a malformed PostgreSQL reply kills the whole agent: over TLS too', () => {
+  let dir: string;
+  let tls: { cert: Buffer; key: Buffer };
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-certs-'));
+    const files = makeCertificates(dir);
+    tls = { cert: readFileSync(files.serverCert), key: readFileSync(files.serverKey) };
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const overTls = (script: Script) => attemptAgainst(script, 2000, { tls }, '?sslmode=require');
+
+  it('an AuthenticationGSS request after the TLS handshake fails with auth', async () => {
+    expect(await overTls({ onStartup: (socket) => socket.write(message('R', int32(7))) })).toMatchObject({ ok: false, reason: 'auth' });
+  });
+
+  it('a DataRow claiming 65,535 fields over TLS fails with protocol', async () => {
+    const result = await overTls(afterLogin((socket) => socket.write(Buffer.concat([rowDescription(), message('D', Buffer.concat([int16(65535), int32(1), Buffer.from('x')]))]))));
+    expect(result).toMatchObject({ ok: false, reason: 'protocol' });
+  });
+
+  it('a message declaring 2 GB over TLS fails at once with protocol', async () => {
+    const result = await overTls(afterLogin((socket) => {
+      socket.write(header('D', 0x7fffffff));
+      flood(socket, Buffer.alloc(64 * 1024, 'x'));
+    }));
+    expect(result).toMatchObject({ ok: false, reason: 'protocol' });
+    expect(result.elapsedMs).toBeLessThan(1500);
+  });
+
+  it('a healthy fake over TLS passes (the handshake itself works)', async () => {
+    const result = await overTls(afterLogin((socket) => socket.write(Buffer.concat([message('C', 'SELECT 1\0'), readyForQuery()]))));
+    expect(result).toMatchObject({ ok: true });
   });
 });
