@@ -359,7 +359,9 @@ function handshake(raw: Socket, options: ConnectionOptions, signal: AbortSignal,
  * throws on those from inside its socket handler).
  */
 function createFrameInspector(target: string): (chunk: Buffer) => void {
-  let header = Buffer.alloc(0);
+  // The header being read (up to 9 bytes: type, length, and an authentication request's code).
+  const header = Buffer.alloc(9);
+  let have = 0;
   let remaining = 0;
   return (chunk) => {
     let offset = 0;
@@ -371,27 +373,30 @@ function createFrameInspector(target: string): (chunk: Buffer) => void {
         continue;
       }
       // An authentication request ('R') is judged on its code, the 4 bytes after the header.
-      const wanted = header.length >= 1 && header[0] === 0x52 ? 9 : 5;
-      const taken = chunk.subarray(offset, offset + wanted - header.length);
-      header = Buffer.concat([header, taken]);
-      offset += taken.length;
-      if (header.length < 5) continue;
-      const type = String.fromCharCode(header[0]!);
+      const wanted = have >= 1 && header[0] === 0x52 ? 9 : 5;
+      const taken = Math.min(wanted - have, chunk.length - offset);
+      chunk.copy(header, have, offset, offset + taken);
+      have += taken;
+      offset += taken;
+      if (have < 5) continue;
+      const type = header[0]!;
       const length = header.readUInt32BE(1);
-      if (length < 4) throw new CheckError('protocol', `${target} sent a malformed message (type ${JSON.stringify(type)}, length ${length})`);
+      if (length < 4) throw new CheckError('protocol', `${target} sent a malformed message (type ${describeType(type)}, length ${length})`);
       if (length > MAX_MESSAGE_BYTES) {
-        throw new CheckError('protocol', `${target} declared a ${length}-byte message (type ${JSON.stringify(type)}), more than the ${formatBytes(MAX_MESSAGE_BYTES)} one attempt reads`);
+        throw new CheckError('protocol', `${target} declared a ${length}-byte message (type ${describeType(type)}), more than the ${formatBytes(MAX_MESSAGE_BYTES)} one attempt reads`);
       }
-      if (type === 'R') {
+      if (type === 0x52) {
         if (length < 8) throw new CheckError('protocol', `${target} sent a malformed authentication request (length ${length})`);
-        if (header.length < 9) continue;
+        if (have < 9) continue;
         checkAuthentication(header.readInt32BE(5), length, target);
       }
-      remaining = length - 4 - (header.length - 5);
-      header = Buffer.alloc(0);
+      remaining = length - 4 - (have - 5);
+      have = 0;
     }
   };
 }
+
+const describeType = (type: number) => JSON.stringify(String.fromCharCode(type));
 
 /** Authentication request codes node-postgres answers, with the exact length each must have (0: any). */
 const AUTHENTICATION_LENGTHS = new Map([
