@@ -61,6 +61,8 @@ export const postgres: CheckKind<PostgresOptions> = {
       const material = ssl.mode === 'disable' ? {} : await readTlsFiles(ssl, target);
       let budget = MAX_ATTEMPT_BYTES;
       const session = (encryption: Encryption) => {
+        // The attempt may have ended while the files were read: open nothing after it.
+        if (signal.aborted) throw signal.reason;
         const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, deadline });
         sockets.push(leg.socket);
         return leg.done.finally(() => (budget -= leg.socket.bytesRead));
@@ -71,7 +73,7 @@ export const postgres: CheckKind<PostgresOptions> = {
       // the plain login; prefer retries in plain when TLS failed or the server refused the TLS login.
       const retry =
         (ssl.mode === 'allow' && first.refusedLogin) || (ssl.mode === 'prefer' && first.acceptedTls && (first.refusedLogin || first.error.reason === 'tls'));
-      if (!retry || signal.aborted) throw first.error;
+      if (!retry) throw first.error;
       const second = await session(ssl.mode === 'allow' ? 'on' : 'off');
       if (!second.ok) throw second.error;
     };
@@ -442,6 +444,10 @@ function translate(error: unknown, target: string, phase: 'login' | 'query'): Ch
   const message = (error as Error)?.message ?? String(error);
   const sqlState = (error as { code?: unknown }).code;
   if (typeof sqlState === 'string' && SQLSTATE.test(sqlState)) return fromSqlState(sqlState, message, target, phase, error);
+  // node-postgres's words when the server asks for a password the URL does not give.
+  if (phase === 'login' && /password/i.test(message)) {
+    return new CheckError('auth', `${target} asks for a password, and the URL gives none: ${message}`, { cause: error });
+  }
   if (/terminated unexpectedly|Connection terminated/i.test(message)) {
     return new CheckError('protocol', `${target} closed the connection ${phase === 'login' ? 'during the login' : 'during the query'}`, { cause: error });
   }

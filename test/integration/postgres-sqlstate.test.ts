@@ -10,8 +10,8 @@ import { PG_URL } from '../helpers/services.js';
 // A throw-away cluster for a role of the test's own.
 let cluster: Cluster;
 beforeAll(async () => {
-  cluster = await startCluster();
-  cluster.sql('CREATE ROLE limited LOGIN CONNECTION LIMIT 0');
+  cluster = await startCluster({ hba: ['local all all trust', 'host all secret 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 trust'] });
+  cluster.sql("CREATE ROLE limited LOGIN CONNECTION LIMIT 0; CREATE ROLE secret LOGIN PASSWORD 'right-password'");
 });
 afterAll(() => cluster?.stop());
 
@@ -77,5 +77,14 @@ describe('an unknown SQLSTATE class is not body unless the query ran', () => {
     const result = await runOnce(postgres, { url: cluster.url('limited') });
     expect(result).toMatchObject({ ok: false, reason: 'connect_refused' });
     expect(result.message).toMatch(/too many connections for role "limited" \(SQLSTATE 53300\)/);
+  });
+
+  it('a server asking for a password the URL does not give is auth, as is a wrong password (28P01)', async () => {
+    const none = await runOnce(postgres, { url: cluster.url('secret') });
+    expect(none).toMatchObject({ ok: false, reason: 'auth' });
+    expect(none.message).toMatch(/asks for a password, and the URL gives none/);
+    const wrong = cluster.url('secret').replace('secret@', 'secret:wrong-password@');
+    expect(await runOnce(postgres, { url: wrong })).toMatchObject({ ok: false, reason: 'auth' });
+    expect(await runOnce(postgres, { url: cluster.url('secret').replace('secret@', 'secret:right-password@') })).toMatchObject({ ok: true });
   });
 });
