@@ -12,16 +12,16 @@ import { GuardedSocket, formatBytes } from './support/guarded-socket.js';
 import { readSmallFile } from './support/read-file.js';
 
 /** Most bytes one attempt reads from the server, over all its connections. */
-export const MAX_ATTEMPT_BYTES = 1024 * 1024;
+const MAX_ATTEMPT_BYTES = 1024 * 1024;
 /** Most bytes one backend message may declare; a larger one fails at its header. */
-export const MAX_MESSAGE_BYTES = 1024 * 1024;
+const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Most bytes of a certificate or key file. */
 const MAX_TLS_FILE_BYTES = 1024 * 1024;
 const APPLICATION_NAME = 'vigil';
 
 /** libpq's sslmode values, weakest first. */
-export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
-export type SslMode = (typeof SSL_MODES)[number];
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+type SslMode = (typeof SSL_MODES)[number];
 /** libpq's default, and so vigil's. */
 const DEFAULT_SSL_MODE: SslMode = 'prefer';
 
@@ -114,7 +114,7 @@ interface ParsedUrl {
 const TLS_PARAMS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslpassword', 'ssl', 'uselibpqcompat', 'sslnegotiation'];
 
 /** Splits a URL into what node-postgres gets and the TLS settings, or says what is wrong with them. */
-export function parseUrl(url: string): ParsedUrl | { problem: string; input: string } {
+function parseUrl(url: string): ParsedUrl | { problem: string; input: string } {
   const at = url.indexOf('?');
   const params = new URLSearchParams(at === -1 ? '' : url.slice(at + 1));
   const get = (name: string) => params.get(name) ?? undefined;
@@ -247,7 +247,7 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
  * next client the same one). The newlines keep a trailing `--` comment in the query from swallowing
  * the COMMIT.
  */
-export function probeText(query: string, deadline: number): string {
+function probeText(query: string, deadline: number): string {
   const remainingMs = Math.max(1, Math.ceil(deadline - Date.now()));
   return `BEGIN;SET LOCAL statement_timeout = ${remainingMs};\n${query}\n;COMMIT`;
 }
