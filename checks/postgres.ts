@@ -1,20 +1,45 @@
-// postgres: open a fresh connection with `url`, run `query` (default SELECT 1), close. A fresh
-// connection per attempt is what an application's new connection would meet (auth, max_connections,
-// a full disk at backend start); a kept one could hide it.
+// postgres: open a fresh connection with `url`, run `query` (default SELECT 1) in a transaction that
+// bounds it with SET LOCAL statement_timeout, close. A fresh connection per attempt is what an
+// application's new connection would meet (auth, max_connections, a full disk at backend start).
+import { connect, isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import type { CheckKind } from '../src/check.js';
-import { CheckError, reasonFromSocketError, describeSocketError } from '../src/errors.js';
+import { CheckError, describeSocketError, reasonFromSocketError } from '../src/errors.js';
+import { untilAborted } from './support/abort.js';
+import { GuardedSocket, formatBytes } from './support/guarded-stream.js';
+import { readSmallFile } from './support/read-file.js';
+
+/** Most bytes one attempt reads from the server, over all its connections. */
+const MAX_ATTEMPT_BYTES = 1024 * 1024;
+/** Most bytes one backend message may declare; a larger one fails at its header. */
+const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** Most bytes of a certificate or key file. */
+const MAX_TLS_FILE_BYTES = 1024 * 1024;
+const APPLICATION_NAME = 'vigil';
+
+/** libpq's sslmode values, weakest first. */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+type SslMode = (typeof SSL_MODES)[number];
+/** libpq's default, and so vigil's. */
+const DEFAULT_SSL_MODE: SslMode = 'prefer';
 
 const options = z.strictObject({
   url: z
     .string()
     .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
-    .describe('Connection URL, e.g. postgres://app:${PG_PASSWORD}@db:5432/app?sslmode=require'),
-  query: z.string().min(1).optional().describe('Query to run. Default SELECT 1.'),
+    .superRefine((url, ctx) => {
+      const parsed = parseUrl(url);
+      if ('problem' in parsed) ctx.addIssue({ code: 'custom', input: parsed.input, message: parsed.problem });
+    })
+    .describe(
+      'Connection URL, e.g. postgres://app:${PG_PASSWORD}@db:5432/app?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem. ' +
+        'sslmode as libpq: disable, allow, prefer (default), require, verify-ca, verify-full.',
+    ),
+  query: z.string().min(1).optional().describe('Query to run, inside a transaction. Default SELECT 1.'),
 });
 export type PostgresOptions = z.output<typeof options>;
-
-const APPLICATION_NAME = 'vigil';
 
 export const postgres: CheckKind<PostgresOptions> = {
   type: 'postgres',
@@ -25,35 +50,375 @@ export const postgres: CheckKind<PostgresOptions> = {
     await import('pg');
   },
   async run({ url, query = 'SELECT 1' }, { signal, timeoutMs }) {
+    const deadline = Date.now() + timeoutMs;
     // Loaded on first use: an agent without postgres checks never pays for the driver.
     const { default: pg } = await import('pg');
     const target = describeTarget(url);
-    const client = new pg.Client({
-      connectionString: url,
-      application_name: APPLICATION_NAME,
-      connectionTimeoutMillis: timeoutMs,
-      // Ends a slow query on the server too, not only our wait for it.
-      statement_timeout: timeoutMs,
-      query_timeout: timeoutMs,
-    });
-    // The driver emits late socket errors on the client; the attempt's promise already reports them.
-    client.on('error', () => undefined);
-    // end() waits for the server to close, which a hung server never does: destroy the socket instead.
-    const destroy = () => (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-    signal.addEventListener('abort', destroy, { once: true });
+    // Validation guarantees the URL parses.
+    const { connectionString, ssl } = parseUrl(url) as ParsedUrl;
+    const sockets: GuardedSocket[] = [];
+    const probe = async () => {
+      const material = ssl.mode === 'disable' ? {} : await readTlsFiles(ssl, target);
+      let budget = MAX_ATTEMPT_BYTES;
+      const session = (encryption: Encryption) => {
+        // The attempt may have ended while the files were read: open nothing after it.
+        if (signal.aborted) throw signal.reason;
+        const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, deadline });
+        sockets.push(leg.socket);
+        return leg.done.finally(() => (budget -= leg.socket.bytesRead));
+      };
+      const first = await session(FIRST_LEG[ssl.mode]);
+      if (first.ok) return;
+      // libpq's fallbacks, each a second connection: allow retries with TLS when the server refused
+      // the plain login; prefer retries in plain when TLS failed or the server refused the TLS login.
+      const retry =
+        (ssl.mode === 'allow' && first.refusedLogin) || (ssl.mode === 'prefer' && first.acceptedTls && (first.refusedLogin || first.error.reason === 'tls'));
+      if (!retry) throw first.error;
+      const second = await session(ssl.mode === 'allow' ? 'on' : 'off');
+      if (!second.ok) throw second.error;
+    };
     try {
-      await client.connect();
-      await client.query(query);
-      await client.end();
-    } catch (error) {
-      destroy();
-      if (signal.aborted) throw signal.reason;
-      throw translate(error, target);
+      await untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
     } finally {
-      signal.removeEventListener('abort', destroy);
+      for (const socket of sockets) socket.destroy();
     }
   },
 };
+
+/** How a connection negotiates encryption: never, if the server offers it, or always. */
+type Encryption = 'off' | 'try' | 'on';
+const FIRST_LEG: Record<SslMode, Encryption> = {
+  disable: 'off',
+  allow: 'off',
+  prefer: 'try',
+  require: 'on',
+  'verify-ca': 'on',
+  'verify-full': 'on',
+};
+
+interface SslSettings {
+  readonly mode: SslMode;
+  readonly rootCert?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly password?: string;
+}
+
+interface ParsedUrl {
+  /** The URL without its TLS parameters: vigil negotiates TLS itself, node-postgres never sees them. */
+  readonly connectionString: string;
+  readonly ssl: SslSettings;
+}
+
+/** Query parameters about TLS, libpq's and node-postgres's spellings. */
+const TLS_PARAMS = ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslpassword', 'ssl', 'uselibpqcompat', 'sslnegotiation'];
+
+/** Splits a URL into what node-postgres gets and the TLS settings, or says what is wrong with them. */
+function parseUrl(url: string): ParsedUrl | { problem: string; input: string } {
+  const at = url.indexOf('?');
+  const params = new URLSearchParams(at === -1 ? '' : url.slice(at + 1));
+  const get = (name: string) => params.get(name) ?? undefined;
+  let mode = get('sslmode');
+  const legacy = get('ssl');
+  if (legacy !== undefined) {
+    // node-postgres's own switch: true meant TLS verified like verify-full.
+    if (mode !== undefined) return { problem: 'sets both ssl and sslmode: use sslmode alone', input: `ssl=${legacy}` };
+    if (legacy === 'true' || legacy === '1') mode = 'verify-full';
+    else if (legacy === 'false' || legacy === '0') mode = 'disable';
+    else return { problem: 'is not a known value of ssl: use sslmode', input: `ssl=${legacy}` };
+  }
+  // node-postgres's name for encryption without verification.
+  if (mode === 'no-verify') mode = 'require';
+  mode ??= DEFAULT_SSL_MODE;
+  if (!(SSL_MODES as readonly string[]).includes(mode)) {
+    return { problem: `is not a known sslmode (one of ${SSL_MODES.join(', ')})`, input: `sslmode=${mode}` };
+  }
+  const negotiation = get('sslnegotiation');
+  if (negotiation !== undefined && negotiation !== 'postgres') {
+    return { problem: 'is not supported: vigil negotiates TLS the traditional way (sslnegotiation=postgres)', input: `sslnegotiation=${negotiation}` };
+  }
+  const cert = get('sslcert');
+  const key = get('sslkey');
+  if ((cert === undefined) !== (key === undefined)) {
+    return cert === undefined ? { problem: 'needs sslcert as well', input: `sslkey=${key}` } : { problem: 'needs sslkey as well', input: `sslcert=${cert}` };
+  }
+  const ssl: SslSettings = { mode: mode as SslMode, rootCert: get('sslrootcert'), cert, key, password: get('sslpassword') };
+  for (const name of TLS_PARAMS) params.delete(name);
+  const rest = params.toString();
+  const base = at === -1 ? url : url.slice(0, at);
+  return { connectionString: rest === '' ? base : `${base}?${rest}`, ssl };
+}
+
+interface TlsMaterial {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+/** Read at every attempt, so a rotated certificate applies at the next one. */
+async function readTlsFiles(ssl: SslSettings, target: string): Promise<TlsMaterial> {
+  const read = async (param: string, path: string | undefined) => {
+    if (path === undefined) return undefined;
+    try {
+      return await readSmallFile(path, MAX_TLS_FILE_BYTES);
+    } catch (error) {
+      throw new CheckError('tls', `${target}: cannot read ${param} ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  // sslrootcert=system: the trusted roots Node ships, as when no sslrootcert is given.
+  const rootCert = ssl.rootCert === 'system' ? undefined : ssl.rootCert;
+  const [ca, cert, key] = await Promise.all([read('sslrootcert', rootCert), read('sslcert', ssl.cert), read('sslkey', ssl.key)]);
+  return { ca, cert, key };
+}
+
+interface SessionSettings {
+  readonly connectionString: string;
+  readonly encryption: Encryption;
+  readonly ssl: SslSettings;
+  readonly material: TlsMaterial;
+  readonly target: string;
+  readonly maxBytes: number;
+  readonly query: string;
+  /** When the attempt ends, epoch ms: the server-side statement timeout ends there too. */
+  readonly deadline: number;
+}
+
+type SessionOutcome =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly error: CheckError;
+      /** The server answered the login with an error (SQLSTATE): libpq's fallbacks retry then. */
+      readonly refusedLogin: boolean;
+      /** The server agreed to TLS. */
+      readonly acceptedTls: boolean;
+    };
+
+type ClientClass = typeof import('pg').Client;
+
+/** One connection: connect (negotiating TLS as told), log in, run the probe, close. Never rejects. */
+function openSession(Client: ClientClass, settings: SessionSettings): { socket: GuardedSocket; done: Promise<SessionOutcome> } {
+  const { target } = settings;
+  let acceptedTls = false;
+  const socket = new GuardedSocket({
+    target,
+    maxBytes: settings.maxBytes,
+    inspect: createFrameInspector(target),
+    open: (args, signal) =>
+      openTransport(args, settings, signal, () => {
+        acceptedTls = true;
+      }),
+  });
+  const client = new Client({
+    connectionString: settings.connectionString,
+    application_name: APPLICATION_NAME,
+    // TLS is negotiated underneath, in openTransport: node-postgres talks through the guarded socket.
+    ssl: false,
+    stream: () => socket,
+  });
+  // The driver re-emits socket errors here; the session's promises report them.
+  client.on('error', () => undefined);
+  const step = <T>(work: Promise<T>): Promise<T> => {
+    // The socket's failure may win the race: the driver's own rejection is then nobody's concern.
+    work.catch(() => undefined);
+    return Promise.race([work, socket.failed]);
+  };
+  let loggedIn = false;
+  const done = (async (): Promise<SessionOutcome> => {
+    try {
+      await step(client.connect());
+      loggedIn = true;
+      await step(client.query(probeText(settings.query, settings.deadline)));
+      await step(client.end());
+      return { ok: true };
+    } catch (error) {
+      socket.destroy();
+      const refusedLogin = !loggedIn && typeof (error as { code?: unknown }).code === 'string' && SQLSTATE.test((error as { code: string }).code);
+      return { ok: false, error: socket.failure ?? translate(error, target, loggedIn ? 'query' : 'login'), refusedLogin, acceptedTls };
+    }
+  })();
+  return { socket, done };
+}
+
+/**
+ * The probe as one simple-query message, one round trip. SET LOCAL bounds every statement on the
+ * server and lasts only for this transaction, so it needs no startup parameter (which PgBouncer
+ * refuses) and leaves nothing behind on a pooled server connection (transaction pooling hands the
+ * next client the same one). The newlines keep a trailing `--` comment in the query from swallowing
+ * the COMMIT.
+ */
+function probeText(query: string, deadline: number): string {
+  const remainingMs = Math.max(1, Math.ceil(deadline - Date.now()));
+  return `BEGIN;SET LOCAL statement_timeout = ${remainingMs};\n${query}\n;COMMIT`;
+}
+
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+
+/** Connects where node-postgres asks (port and host, or a Unix socket path) and negotiates TLS. */
+async function openTransport(args: readonly unknown[], settings: SessionSettings, signal: AbortSignal, onTlsAccepted: () => void): Promise<Duplex> {
+  const path = typeof args[0] === 'string' ? args[0] : undefined;
+  const host = path === undefined ? String(args[1] ?? 'localhost') : undefined;
+  const raw = await connectRaw(path !== undefined ? { path } : { port: Number(args[0]), host }, signal);
+  // libpq never uses TLS over a Unix socket, whatever the sslmode.
+  if (settings.encryption === 'off' || path !== undefined) return raw;
+  const { target, ssl } = settings;
+  raw.write(SSL_REQUEST);
+  const answer = await firstChunk(raw, signal, target);
+  if (answer[0] === 0x53 /* S */) {
+    // Bytes behind the 'S' would be read as if they came over TLS: refuse them, as libpq does.
+    if (answer.length > 1) throw new CheckError('protocol', `${target} sent data before the TLS handshake`);
+    onTlsAccepted();
+    return handshake(raw, tlsOptions(host!, settings), signal, target);
+  }
+  if (settings.encryption === 'on') {
+    raw.destroy();
+    const said = answer[0] === 0x4e /* N */ ? 'does not accept TLS connections' : 'answered the TLS request with an error';
+    throw new CheckError('tls', `${target} ${said} (sslmode=${ssl.mode})`);
+  }
+  if (answer[0] === 0x4e && answer.length > 1) throw new CheckError('protocol', `${target} sent data after declining TLS`);
+  // 'N': carry on in plain. Anything else is an error from a server that failed before negotiating
+  // (a fork that failed): the driver reads it like any other.
+  if (answer[0] !== 0x4e) raw.unshift(answer);
+  return raw;
+}
+
+/** What libpq checks of the server's certificate: the chain when a root certificate is given or
+ * the mode says so, the host name for verify-full. */
+function tlsOptions(host: string, { ssl, material }: SessionSettings): ConnectionOptions {
+  const verifyChain = ssl.mode === 'verify-ca' || ssl.mode === 'verify-full' || ssl.rootCert !== undefined;
+  return {
+    host,
+    // SNI carries names, never addresses (RFC 6066).
+    servername: isIP(host) ? undefined : host,
+    ca: material.ca,
+    cert: material.cert,
+    key: material.key,
+    passphrase: ssl.password,
+    rejectUnauthorized: verifyChain,
+    checkServerIdentity: ssl.mode === 'verify-full' ? checkServerIdentity : () => undefined,
+  };
+}
+
+function connectRaw(where: { path: string } | { port: number; host?: string }, signal: AbortSignal): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(where);
+    const settle = (error?: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      socket.off('connect', onConnect).off('error', settle);
+      if (error === undefined) return resolve(socket);
+      socket.destroy();
+      reject(error);
+    };
+    const onAbort = () => settle(signal.reason);
+    const onConnect = () => settle();
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', onConnect).once('error', settle);
+  });
+}
+
+/** The server's answer to the TLS request; the socket is left paused. */
+function firstChunk(socket: Socket, signal: AbortSignal, target: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const settle = (chunk?: Buffer, error?: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      socket.off('data', onData).off('error', onError).off('close', onClose);
+      socket.pause();
+      if (chunk) return resolve(chunk);
+      socket.destroy();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => settle(chunk);
+    const onError = (error: Error) => settle(undefined, error);
+    const onClose = () => settle(undefined, new CheckError('protocol', `${target} closed the connection when asked for TLS`));
+    const onAbort = () => settle(undefined, signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('data', onData).on('error', onError).on('close', onClose);
+  });
+}
+
+function handshake(raw: Socket, options: ConnectionOptions, signal: AbortSignal, target: string): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const secure = tlsConnect({ ...options, socket: raw });
+    const settle = (error?: unknown) => {
+      signal.removeEventListener('abort', onAbort);
+      secure.off('secureConnect', onSecure).off('error', settle);
+      if (error === undefined) return resolve(secure);
+      secure.destroy();
+      raw.destroy();
+      reject(error === signal.reason ? error : new CheckError('tls', `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error }));
+    };
+    const onSecure = () => settle();
+    const onAbort = () => settle(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    secure.once('secureConnect', onSecure).once('error', settle);
+  });
+}
+
+/**
+ * Follows the framing of backend messages (a type byte and an int32 length counting itself) and
+ * refuses, before node-postgres buffers or parses anything: a length that cannot be, a message
+ * larger than MAX_MESSAGE_BYTES, and an authentication request vigil cannot answer (node-postgres
+ * throws on those from inside its socket handler).
+ */
+function createFrameInspector(target: string): (chunk: Buffer) => void {
+  // The header being read (up to 9 bytes: type, length, and an authentication request's code).
+  const header = Buffer.alloc(9);
+  let have = 0;
+  let remaining = 0;
+  return (chunk) => {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (remaining > 0) {
+        const skipped = Math.min(remaining, chunk.length - offset);
+        remaining -= skipped;
+        offset += skipped;
+        continue;
+      }
+      // An authentication request ('R') is judged on its code, the 4 bytes after the header.
+      const wanted = have >= 1 && header[0] === 0x52 ? 9 : 5;
+      const taken = Math.min(wanted - have, chunk.length - offset);
+      chunk.copy(header, have, offset, offset + taken);
+      have += taken;
+      offset += taken;
+      if (have < 5) continue;
+      const type = header[0]!;
+      const length = header.readUInt32BE(1);
+      if (length < 4) throw new CheckError('protocol', `${target} sent a malformed message (type ${describeType(type)}, length ${length})`);
+      if (length > MAX_MESSAGE_BYTES) {
+        throw new CheckError('protocol', `${target} declared a ${length}-byte message (type ${describeType(type)}), more than the ${formatBytes(MAX_MESSAGE_BYTES)} one attempt reads`);
+      }
+      if (type === 0x52) {
+        if (length < 8) throw new CheckError('protocol', `${target} sent a malformed authentication request (length ${length})`);
+        if (have < 9) continue;
+        checkAuthentication(header.readInt32BE(5), length, target);
+      }
+      remaining = length - 4 - (have - 5);
+      have = 0;
+    }
+  };
+}
+
+const describeType = (type: number) => JSON.stringify(String.fromCharCode(type));
+
+/** Authentication request codes node-postgres answers, with the exact length each must have (0: any). */
+const AUTHENTICATION_LENGTHS = new Map([
+  [0, 8], // Ok
+  [3, 8], // cleartext password
+  [5, 12], // MD5 password, with its salt
+  [10, 0], // SASL, with its mechanisms
+  [11, 0], // SASL continue
+  [12, 0], // SASL final
+]);
+
+function checkAuthentication(code: number, length: number, target: string): void {
+  if (code === 7 || code === 8 || code === 9) {
+    throw new CheckError('auth', `${target}: the server asks for GSSAPI/SSPI authentication, which vigil does not support`);
+  }
+  if (code === 2 || code === 6) throw new CheckError('auth', `${target}: the server asks for an authentication method vigil does not support (code ${code})`);
+  const expected = AUTHENTICATION_LENGTHS.get(code);
+  if (expected === undefined) throw new CheckError('protocol', `${target} sent an unknown authentication request (code ${code})`);
+  if (expected !== 0 && length !== expected) throw new CheckError('protocol', `${target} sent a malformed authentication request (code ${code}, length ${length})`);
+}
 
 /** host:port/database, never the user or password. */
 function describeTarget(url: string): string {
@@ -65,21 +430,49 @@ function describeTarget(url: string): string {
   }
 }
 
-function translate(error: unknown, target: string): CheckError {
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/**
+ * A driver or server error as a failure. A server error (SQLSTATE) is judged by its class and by
+ * when it came: before the login completed nothing of the query ran, so only errors of the query
+ * itself are `body`.
+ */
+function translate(error: unknown, target: string, phase: 'login' | 'query'): CheckError {
+  if (error instanceof CheckError) return error;
   const socketReason = reasonFromSocketError(error);
   if (socketReason) return new CheckError(socketReason, describeSocketError(error, target), { cause: error });
   const message = (error as Error)?.message ?? String(error);
   const sqlState = (error as { code?: unknown }).code;
-  if (typeof sqlState === 'string' && /^[0-9A-Z]{5}$/.test(sqlState)) {
-    // Class 28: invalid authorization; 3D000: the database does not exist (or is not ours to see).
-    if (sqlState.startsWith('28') || sqlState === '3D000') return new CheckError('auth', `${target} refused the login: ${message} (SQLSTATE ${sqlState})`, { cause: error });
-    if (sqlState === '57014') return new CheckError('timeout', `${target}: the query was cancelled at the timeout (SQLSTATE 57014)`, { cause: error });
-    return new CheckError('body', `${target} answered with an error: ${message} (SQLSTATE ${sqlState})`, { cause: error });
+  if (typeof sqlState === 'string' && SQLSTATE.test(sqlState)) return fromSqlState(sqlState, message, target, phase, error);
+  // node-postgres's words when the server asks for a password the URL does not give.
+  if (phase === 'login' && /password/i.test(message)) {
+    return new CheckError('auth', `${target} asks for a password, and the URL gives none: ${message}`, { cause: error });
   }
-  if (/timeout expired/i.test(message)) return new CheckError('connect_timeout', `${target}: connection timed out`, { cause: error });
-  if (/SSL|certificate|self.signed/i.test(message)) return new CheckError('tls', `${target}: TLS failed: ${message}`, { cause: error });
-  if (/terminated unexpectedly|Unexpected|protocol|Received unexpected/i.test(message)) {
-    return new CheckError('protocol', `${target} does not speak the PostgreSQL protocol or closed the connection: ${message}`, { cause: error });
+  if (/terminated unexpectedly|Connection terminated/i.test(message)) {
+    return new CheckError('protocol', `${target} closed the connection ${phase === 'login' ? 'during the login' : 'during the query'}`, { cause: error });
+  }
+  if (/invalid response|Unexpected|protocol/i.test(message)) {
+    return new CheckError('protocol', `${target} does not speak the PostgreSQL protocol: ${message}`, { cause: error });
   }
   return new CheckError('unknown', `${target}: ${message}`, { cause: error });
+}
+
+function fromSqlState(sqlState: string, message: string, target: string, phase: 'login' | 'query', cause: unknown): CheckError {
+  const said = `${message} (SQLSTATE ${sqlState})`;
+  const fail = (reason: CheckError['reason'], text: string) => new CheckError(reason, text, { cause });
+  const kind = sqlState.slice(0, 2);
+  if (sqlState === '57014') return fail('timeout', `${target}: the query was cancelled at the timeout (SQLSTATE 57014)`);
+  // Class 28: invalid authorization; 3D000: the database does not exist (or is not ours to see).
+  if (kind === '28' || sqlState === '3D000') return fail('auth', `${target} refused the login: ${said}`);
+  if (sqlState === '08P01') return fail('protocol', `${target}: the server (or a pooler in front of it) refused what vigil sent as a protocol violation: ${said}`);
+  if (kind === '08') return fail('protocol', `${target}: connection failure: ${said}`);
+  if (phase === 'login') {
+    // Class 53 (too many connections, out of memory) and 57 (starting up, shutting down, in
+    // recovery): the server is there but takes no new session.
+    if (kind === '53' || kind === '57') return fail('connect_refused', `${target} refused the connection: ${said}`);
+    return fail('unknown', `${target} failed the login: ${said}`);
+  }
+  // Class 57 after the login: the server ended the session (an administrator, a crash, a shutdown).
+  if (kind === '57') return fail('protocol', `${target} ended the session: ${said}`);
+  return fail('body', `${target}: the query failed: ${said}`);
 }
