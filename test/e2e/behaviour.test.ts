@@ -42,7 +42,7 @@ checks:
     await waitFor('20 attempts', () => requests >= 20, 20_000);
     const metrics = await (await fetch(`${agent.url}/metrics`)).text();
     const attempts = [...metrics.matchAll(/vigil_check_runs_total\{check="api",type="http",result="\w+"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-    expect(attempts).toBeGreaterThanOrEqual(20);
+    expect(attempts).toBeGreaterThanOrEqual(19); // the 20th may still be in flight
     const transitions = logLines(agent).filter((l) => l.check === 'api' && l.from !== undefined);
     expect(transitions.length).toBeGreaterThanOrEqual(1);
     // No three equal answers in a row: only the first decision (pending -> pass or fail) is a
