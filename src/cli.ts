@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { kinds } from '../checks/index.js';
 import { createAgent, type Agent } from './agent.js';
 import type { CheckResult } from './check.js';
-import { parseDuration } from './config/duration.js';
+import { readDuration } from './config/duration.js';
 import { loadConfig } from './config/load.js';
 import { configJsonSchema } from './config/schema.js';
 import type { AgentConfig, LogLevel } from './config/types.js';
@@ -206,8 +206,9 @@ async function check(argv: readonly string[], io: Io): Promise<number> {
     options: { ...configOptions(), wait: { type: 'string', short: 'w' }, json: { type: 'boolean' } },
     allowPositionals: false,
   });
-  const waitMs = values.wait === undefined ? 0 : parseDuration(values.wait);
-  if (waitMs === undefined) throw new UsageError(`--wait ${values.wait} is not a duration (such as 30s or 2m)`);
+  const wait = values.wait === undefined ? { ms: 0 } : readDuration(values.wait, { allowZero: true });
+  if (wait.problem !== undefined) throw new UsageError(`--wait ${values.wait} ${wait.problem}`);
+  const waitMs = wait.ms;
   const config = load(values.config, io);
   const redact = createRedactor(config.secrets);
   const { run, prepare } = createRunner(kinds);
@@ -265,8 +266,9 @@ function validate(argv: readonly string[], io: Io): number {
 async function probe(argv: readonly string[], io: Io): Promise<number> {
   const { values, positionals } = parseArgs({ args: [...argv], options: { timeout: { type: 'string', short: 't' } }, allowPositionals: true });
   if (positionals.length > 1) throw new UsageError('probe takes at most one URL');
-  const timeoutMs = parseDuration(values.timeout ?? '5s');
-  if (timeoutMs === undefined) throw new UsageError(`--timeout ${values.timeout} is not a duration (such as 2s)`);
+  const timeout = readDuration(values.timeout ?? '5s');
+  if (timeout.problem !== undefined) throw new UsageError(`--timeout ${values.timeout} ${timeout.problem}`);
+  const timeoutMs = timeout.ms;
   const port = io.env.VIGIL_PORT || '9898';
   const target = positionals[0] ?? `http://127.0.0.1:${port}/health/live`;
   let url: URL;

@@ -89,7 +89,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   const resolvedServer: ServerConfig | undefined = server && {
     host: server.host ?? SERVER_DEFAULTS.host,
     port: server.port ?? SERVER_DEFAULTS.port,
-    drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay)!,
+    drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay, { allowZero: true })!,
     exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
     serviceId: server.serviceId ?? hostname(),
@@ -102,8 +102,9 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     failureThreshold: defaults.failureThreshold ?? CHECK_DEFAULTS.failureThreshold,
     successThreshold: defaults.successThreshold ?? CHECK_DEFAULTS.successThreshold,
   };
-  if (resolvedDefaults && resolvedDefaults.timeoutMs >= resolvedDefaults.intervalMs) {
-    fail(['defaults'], `${formatDuration(resolvedDefaults.timeoutMs)} must be shorter than defaults.interval (${formatDuration(resolvedDefaults.intervalMs)})`, 'timeout');
+  // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
+  if (resolvedDefaults && resolvedDefaults.timeoutMs > resolvedDefaults.intervalMs) {
+    fail(['defaults'], `${formatDuration(resolvedDefaults.timeoutMs)} must not be longer than defaults.interval (${formatDuration(resolvedDefaults.intervalMs)})`, 'timeout');
   }
 
   // checks: the file's map, merged with VIGIL_CHECK_* (a name in both is an error).
@@ -181,18 +182,18 @@ function resolveCheck(
 
   const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
   let timeoutMs = parsed.timeout === undefined ? defaults.timeoutMs : parseDuration(parsed.timeout)!;
-  if (timeoutMs >= intervalMs) {
+  if (timeoutMs > intervalMs) {
     if (parsed.timeout !== undefined) {
-      fail(path, `${parsed.timeout} must be shorter than interval (${formatDuration(intervalMs)})`, 'timeout');
+      fail(path, `${parsed.timeout} must not be longer than interval (${formatDuration(intervalMs)})`, 'timeout');
       return undefined;
     }
     // Only a default conflicts with this check's own interval: clamp rather than refuse.
     timeoutMs = Math.max(1, Math.floor(intervalMs / 2));
-    warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is not shorter than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
+    warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
   }
   const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK_DEFAULTS.staleIntervals : parseDuration(parsed.staleAfter)!;
   if (staleAfterMs <= intervalMs) {
-    fail(path, `${parsed.staleAfter} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
+    fail(path, `${parsed.staleAfter ?? formatDuration(staleAfterMs)} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
     return undefined;
   }
   const groups = [...new Set(parsed.groups ?? CHECK_DEFAULTS.groups)];
