@@ -3,9 +3,10 @@
 // (a swap of the `..data` symlink the file points through) are all seen. Only a change of content
 // calls back.
 import { createHash } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from './log.js';
+import { MAX_CONFIG_BYTES, readBoundedFile } from './config/read-file.js';
 
 const DEBOUNCE_MS = 250;
 
@@ -15,7 +16,7 @@ export function watchConfig(path: string, onChange: () => void, log: Logger): ()
   let watcher: FSWatcher | undefined;
   const fire = () => {
     const now = digest(path);
-    // Unreadable for a moment (mid-rename) or unchanged: nothing to do; the next event retries.
+    // Missing for a moment (mid-rename) or unchanged: nothing to do; the next event retries.
     if (now === undefined || now === last) return;
     last = now;
     onChange();
@@ -35,10 +36,18 @@ export function watchConfig(path: string, onChange: () => void, log: Logger): ()
   };
 }
 
+/**
+ * A digest of the file's content, read bounded and without blocking (it may have been replaced by
+ * a FIFO or a huge file); for an unreadable file, of the reason, so the reload reports it.
+ * Undefined only while the file is missing (mid-rename).
+ */
 function digest(path: string): string | undefined {
+  let content: string;
   try {
-    return createHash('sha256').update(readFileSync(path)).digest('hex');
-  } catch {
-    return undefined;
+    content = readBoundedFile(path, MAX_CONFIG_BYTES);
+  } catch (error) {
+    if (((error as Error).cause as { code?: string } | undefined)?.code === 'ENOENT') return undefined;
+    content = `\0unreadable: ${(error as Error).message}`;
   }
+  return createHash('sha256').update(content).digest('hex');
 }

@@ -1,8 +1,8 @@
 // loadConfig: the file (or environment-only mode) -> parseConfig. The only config code that reads disk.
-import { readFileSync } from 'node:fs';
 import type { CheckKind } from '../check.js';
 import { ConfigError } from '../errors.js';
 import { parseConfig } from './parse.js';
+import { readConfigFile, readSecretFile } from './read-file.js';
 import type { AgentConfig } from './types.js';
 
 export interface LoadOptions {
@@ -16,12 +16,10 @@ export function loadConfig({ path, env, kinds }: LoadOptions): AgentConfig {
   let text: string | undefined;
   if (path !== undefined) {
     try {
-      text = readFileSync(path, 'utf8');
+      text = readConfigFile(path);
     } catch (error) {
-      const code = (error as { code?: string }).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-      throw new ConfigError([{ path: '', message: `cannot read the config file: ${why}` }], path);
+      throw new ConfigError([{ path: '', message: `cannot read the config file: ${(error as Error).message}` }], path);
     }
   }
-  return parseConfig(text, { kinds, env, readFile: (file) => readFileSync(file, 'utf8'), source: path });
+  return parseConfig(text, { kinds, env, readFile: readSecretFile, source: path });
 }

@@ -85,6 +85,15 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   const serverInput = isRecord(rawServer) ? { ...rawServer, ...serverFromEnv(env) } : rawServer;
   const server = validate(serverSchema, serverInput, ['server'], fail);
   const defaults = validate(defaultsSchema, raw.defaults ?? {}, ['defaults'], fail);
+  if (server?.detailsTokenFile !== undefined) {
+    // Read now, as the agent will: a token file that cannot be read is a config error, not a surprise later.
+    try {
+      readFile(server.detailsTokenFile);
+    } catch (error) {
+      const why = (error as { code?: string }).code ?? (error as Error).message;
+      fail(['server'], `cannot read ${show(server.detailsTokenFile)}: ${why}`, 'detailsTokenFile');
+    }
+  }
 
   const resolvedServer: ServerConfig | undefined = server && {
     host: server.host ?? SERVER_DEFAULTS.host,

@@ -143,3 +143,24 @@ describe('parseConfig', () => {
   });
 });
 
+describe('validate refuses what can never pass: an unreadable server.detailsTokenFile', () => {
+  it('an unreadable server.detailsTokenFile is an error naming the key and the reason', () => {
+    const refuse = (path: string) => {
+      throw Object.assign(new Error(`cannot open ${path}`), { code: 'ENOENT' });
+    };
+    const issues = issuesWith('server:\n  exposeDetails: false\n  detailsTokenFile: /run/secrets/missing\n', refuse);
+    expect(issues).toEqual([{ path: 'server.detailsTokenFile', message: 'cannot read "/run/secrets/missing": ENOENT', line: 3, column: 21 }]);
+    const config = parseConfig('server:\n  exposeDetails: false\n  detailsTokenFile: /run/secrets/token\nchecks:\n  a: {type: tcp, host: h, port: 1}\n', { kinds, readFile: () => 'tok\n' });
+    expect(config.server.detailsTokenFile).toBe('/run/secrets/token');
+  });
+});
+
+function issuesWith(text: string, readFile: (path: string) => string): readonly ConfigIssue[] {
+  try {
+    parseConfig(text, { kinds, readFile });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error('expected the config to be rejected');
+}
