@@ -8,6 +8,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseDuration, formatDuration } from './duration.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
 import { interpolate } from './interpolate.js';
+import { yamlProblems } from './limits.js';
 import { createRedactor } from '../redact.js';
 import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
 import type { AgentConfig, CheckConfig, DefaultsConfig, LogLevel, ServerConfig } from './types.js';
@@ -57,16 +58,19 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   let raw: unknown = {};
 
   if (text !== undefined) {
-    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
+    // Duplicate keys are found by yamlProblems, in linear time.
+    doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: true });
     for (const error of [...doc.errors]) {
       const pos = error.linePos?.[0];
       issues.push({ path: '', message: `YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col });
     }
-    if (issues.length) throw new ConfigError(issues, options.source);
+    if (!issues.length) for (const { node, message } of yamlProblems(doc)) issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
+    if (issues.length) throw new ConfigError(sortIssues(issues), options.source);
     interpolateDocument(doc, { env, readFile }, secrets, (node, message) => {
       issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
     });
-    raw = doc.toJS() ?? {};
+    // yamlProblems bounded what aliases expand to.
+    raw = doc.toJS({ maxAliasCount: -1 }) ?? {};
   }
 
   const locate = (path: readonly (string | number)[], key: string | undefined, atKey: boolean): { line?: number; column?: number } =>
@@ -122,9 +126,9 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   const fromEnv = checksFromEnv(env, options.kinds);
   issues.push(...fromEnv.issues);
   const entries: [string, unknown][] = isRecord(fileChecks) ? Object.entries(fileChecks) : [];
-  for (const [name, block] of Object.entries(fromEnv.checks)) {
-    if (isRecord(fileChecks) && name in fileChecks) {
-      fail(['checks'], `declared in the file and by ${fromEnv.origin[name]}`, name);
+  for (const [name, block] of fromEnv.checks) {
+    if (isRecord(fileChecks) && Object.hasOwn(fileChecks, name)) {
+      fail(['checks'], `declared in the file and by ${fromEnv.origin.get(name)}`, name);
     } else entries.push([name, block]);
   }
   if (text === undefined && entries.length === 0) {
@@ -134,7 +138,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   const warnings: string[] = [];
   const checks: CheckConfig[] = [];
   for (const [name, block] of entries) {
-    const envVar = fromEnv.origin[name];
+    const envVar = fromEnv.origin.get(name);
     // A check from the environment has no place in the file: name its variable instead.
     const failCheck = envVar
       ? (_path: readonly (string | number)[], message: string, key?: string) =>
@@ -171,7 +175,7 @@ function resolveCheck(
   warnings: string[],
 ): CheckConfig | undefined {
   const path = ['checks', name];
-  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must be letters, digits, ".", "-" and "_"', name, true);
+  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must start with a letter or digit and hold only letters, digits, ".", "-" and "_"', name, true);
   if (!isRecord(block)) {
     fail(path, 'must be a map with at least a type');
     return undefined;
@@ -211,7 +215,7 @@ function resolveCheck(
   }
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (key !== 'type' && !(key in commonCheckShape)) options[key] = value;
+    if (key !== 'type' && !Object.hasOwn(commonCheckShape, key)) options[key] = value;
   }
   return {
     name,
