@@ -11,7 +11,7 @@ import { kinds } from '../checks/index.js';
 import { createAgent, type Agent } from './agent.js';
 import type { CheckResult } from './check.js';
 import { readDuration } from './config/duration.js';
-import { loadConfig } from './config/load.js';
+import { loadConfig, loadConfigInWorker } from './config/load.js';
 import { configJsonSchema } from './config/schema.js';
 import type { AgentConfig, LogLevel } from './config/types.js';
 import { ConfigError } from './errors.js';
@@ -105,6 +105,11 @@ function load(path: string | undefined, io: Io): AgentConfig {
   return loadConfig({ path: path ?? (io.env.VIGIL_CONFIG || undefined), env: io.env, kinds });
 }
 
+/** load() off the event loop, for the agent: a large config never stalls the endpoints. */
+function loadOffThread(path: string | undefined, io: Io): Promise<AgentConfig> {
+  return loadConfigInWorker({ path, env: io.env, kindsModule: new URL('../checks/index.js', import.meta.url).href });
+}
+
 function createCliLogger(io: Io, level?: LogLevel): Logger {
   const envLevel = io.env.VIGIL_LOG_LEVEL?.toLowerCase();
   const known = ['debug', 'info', 'warn', 'error'];
@@ -132,7 +137,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
       ...config,
       server: Object.freeze({ ...config.server, ...(port === undefined ? {} : { port }), ...(values.host ? { host: values.host } : {}) }),
     });
-  const config = applyFlags(load(path, io));
+  const config = applyFlags(await loadOffThread(path, io));
   log.configure({ level: config.server.logLevel, redact: createRedactor(config.secrets) });
   const agent = createAgent(config, { kinds, log, version: version() });
   let address;
@@ -160,7 +165,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   };
   const reloadOnce = async (trigger: string) => {
     try {
-      await agent.reload(applyFlags(load(path, io)));
+      await agent.reload(applyFlags(await loadOffThread(path, io)));
     } catch (error) {
       agent.metrics.configReloaded(false, Date.now());
       const issues = error instanceof ConfigError ? error.issues.length : 1;

@@ -8,7 +8,7 @@ import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseDuration, formatDuration } from './duration.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
 import { interpolate } from './interpolate.js';
-import { yamlProblems } from './limits.js';
+import { MAX_CHECKS, yamlProblems } from './limits.js';
 import { createRedactor } from '../redact.js';
 import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
 import type { AgentConfig, CheckConfig, DefaultsConfig, LogLevel, ServerConfig } from './types.js';
@@ -131,13 +131,15 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
       fail(['checks'], `declared in the file and by ${fromEnv.origin.get(name)}`, name);
     } else entries.push([name, block]);
   }
+  const isTooMany = entries.length > MAX_CHECKS;
+  if (isTooMany) fail([], `${entries.length} checks, more than the limit of ${MAX_CHECKS} for one agent`, 'checks');
   if (text === undefined && entries.length === 0) {
     issues.push({ path: '', message: 'no checks: pass --config FILE, set VIGIL_CONFIG, or declare VIGIL_CHECK_<NAME>=<url>' });
   }
 
   const warnings: string[] = [];
   const checks: CheckConfig[] = [];
-  for (const [name, block] of entries) {
+  for (const [name, block] of isTooMany ? [] : entries) {
     const envVar = fromEnv.origin.get(name);
     // A check from the environment has no place in the file: name its variable instead.
     const failCheck = envVar
@@ -351,7 +353,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const item of Object.values(value)) deepFreeze(item);

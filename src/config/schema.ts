@@ -60,7 +60,17 @@ export const commonCheckShape = {
   successThreshold: threshold().optional(),
 };
 
+// One schema per kind, built once: zod compiles a schema on its first use, which costs far more
+// than validating one check (a config of thousands of checks would compile it thousands of times).
+const checkSchemas = new WeakMap<CheckKind, ReturnType<typeof buildCheckSchema>>();
+
 export function checkSchema(kind: CheckKind) {
+  let schema = checkSchemas.get(kind);
+  if (!schema) checkSchemas.set(kind, (schema = buildCheckSchema(kind)));
+  return schema;
+}
+
+function buildCheckSchema(kind: CheckKind) {
   return z.strictObject({
     type: z.literal(kind.type),
     ...commonCheckShape,

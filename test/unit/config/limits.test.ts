@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { kinds } from '../../../checks/index.js';
+import { MAX_CHECKS, MAX_YAML_ALIASES, MAX_YAML_VALUES } from '../../../src/config/limits.js';
+import { parseConfig } from '../../../src/config/parse.js';
+import { ConfigError, type ConfigIssue } from '../../../src/errors.js';
+
+const parse = (text: string | undefined, env: Record<string, string> = {}, readFile?: (path: string) => string) =>
+  parseConfig(text, { kinds, env, ...(readFile ? { readFile } : {}) });
+
+function issuesOf(text: string | undefined, env: Record<string, string> = {}, readFile?: (path: string) => string): readonly ConfigIssue[] {
+  try {
+    parse(text, env, readFile);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+
+describe('very large configs stall the event loop: the config is bounded in checks, values and aliases', () => {
+  const checks = (n: number, extra = '') => `checks:\n${Array.from({ length: n }, (_, i) => `  c${i}: {type: tcp, host: h, port: 1${extra}}\n`).join('')}`;
+
+  it(`more than ${MAX_CHECKS} checks is a config error`, () => {
+    expect(parse(checks(MAX_CHECKS)).checks).toHaveLength(MAX_CHECKS);
+    expect(issuesOf(checks(MAX_CHECKS + 1))).toEqual([{ path: 'checks', line: 2, column: 3, message: `${MAX_CHECKS + 1} checks, more than the limit of ${MAX_CHECKS} for one agent` }]);
+    const env = Object.fromEntries(Array.from({ length: MAX_CHECKS + 1 }, (_, i) => [`VIGIL_CHECK_C${i}`, 'tcp://h:1']));
+    expect(issuesOf(undefined, env)[0]!.message).toBe(`${MAX_CHECKS + 1} checks, more than the limit of ${MAX_CHECKS} for one agent`);
+  });
+
+  it(`more than ${MAX_YAML_VALUES} values is a config error, found before the checks are validated`, () => {
+    const [issue] = issuesOf(`checks:\n  a: {type: tcp, host: h, port: 1}\nx: [${'1,'.repeat(MAX_YAML_VALUES)}1]\n`);
+    expect(issue).toMatchObject({ path: '', line: 3, message: `YAML: the config holds more than ${MAX_YAML_VALUES} values` });
+  });
+
+  it(`more than ${MAX_YAML_ALIASES} aliases is a config error (yaml resolves each alias by a scan of all of them)`, () => {
+    const [issue] = issuesOf(`a: &a 1\nb: [${'*a,'.repeat(MAX_YAML_ALIASES)}*a]\n`);
+    expect(issue).toMatchObject({ path: '', line: 2, message: `YAML: more than ${MAX_YAML_ALIASES} aliases` });
+  });
+
+  it('duplicate keys in a large map are found in linear time, with their line', () => {
+    const keys = Array.from({ length: 24_000 }, (_, i) => `  k${i}: 1\n`).join('');
+    const started = performance.now();
+    const [issue] = issuesOf(`x:\n${keys}  k7: 2\n`);
+    // yaml's own check compares every key with every other: 24,000 keys took about 5 s, 60,000 keys 30 s.
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect(issue).toMatchObject({ path: '', line: 24_002, message: 'YAML: Map keys must be unique' });
+  });
+
+  it(`the largest accepted config (${MAX_CHECKS} checks) parses in bounded time (printed)`, () => {
+    const text = `checks:\n${Array.from(
+      { length: MAX_CHECKS },
+      (_, i) => `  check-${i}:\n    type: http\n    url: "http://127.0.0.1:8080/health/${i}"\n    interval: 10s\n    timeout: 2s\n    groups: [ready, startup]\n    expect: { status: [200-299, 304] }\n    headers: { X-Request-Source: vigil }\n`,
+    ).join('')}`;
+    parse(text); // warm up the YAML parser and the schemas
+    const started = performance.now();
+    expect(parse(text).checks).toHaveLength(MAX_CHECKS);
+    const ms = performance.now() - started;
+    console.log(`largest accepted config: ${MAX_CHECKS} checks, ${Math.round(text.length / 1024)} KiB, parsed in ${Math.round(ms)} ms`);
+    // The agent parses off its event loop; this bounds the one-shot commands, which parse in line.
+    expect(ms).toBeLessThan(10_000);
+  });
+});
