@@ -19,7 +19,7 @@ import { createLogger, type Logger } from './log.js';
 import { createRedactor } from './redact.js';
 import { createRunner } from './runner.js';
 import { attempt } from './scheduler.js';
-import { watchConfig } from './watch.js';
+import { watchConfig, type ConfigWatcher } from './watch.js';
 
 const EXIT_OK = 0;
 const EXIT_UNHEALTHY = 1;
@@ -159,13 +159,16 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
   });
 
   // Reloads run one after another: a SIGHUP during a file-triggered reload waits its turn.
+  let watcher: ConfigWatcher | undefined;
   let reloading = Promise.resolve();
   const reload = (trigger: string) => {
     reloading = reloading.then(() => reloadOnce(trigger));
   };
   const reloadOnce = async (trigger: string) => {
     try {
-      await agent.reload(applyFlags(await loadOffThread(path, io)));
+      const next = applyFlags(await loadOffThread(path, io));
+      await agent.reload(next);
+      watcher?.update([path!, ...(next.files ?? [])]);
     } catch (error) {
       agent.metrics.configReloaded(false, Date.now());
       const issues = error instanceof ConfigError ? error.issues.length : 1;
@@ -176,7 +179,8 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
       });
     }
   };
-  const stopWatching = path ? watchConfig(path, () => reload('file change'), log) : () => undefined;
+  // The config file and every file it names (secrets, the details token): a change to any reloads.
+  if (path) watcher = watchConfig([path, ...(config.files ?? [])], () => reload('file change'), log);
   return await new Promise<number>((resolve) => {
     process.on('SIGHUP', () => reload('SIGHUP'));
     let draining = false;
@@ -191,7 +195,7 @@ async function serve(argv: readonly string[], io: Io): Promise<number> {
       agent.drain();
       log.info('draining: readiness fails from now on', { signal, drainDelayMs: delayMs });
       setTimeout(() => {
-        stopWatching();
+        watcher?.close();
         void shutdown(agent, log).then(() => resolve(EXIT_OK));
       }, delayMs).unref();
     };

@@ -48,9 +48,15 @@ const TOP_KEYS = ['server', 'defaults', 'checks'];
 /** Parse and validate a config; text undefined means environment-only mode. */
 export function parseConfig(text: string | undefined, options: ParseOptions): AgentConfig {
   const env = options.env ?? {};
-  const readFile = options.readFile ?? (() => {
+  const readSecretFile = options.readFile ?? (() => {
     throw new Error('secret files are not available here');
   });
+  // Every file read, so the agent can watch them all.
+  const files = new Set<string>();
+  const readFile = (path: string) => {
+    files.add(path);
+    return readSecretFile(path);
+  };
   const issues: ConfigIssue[] = [];
   const secrets = new Set<string>();
   const lineCounter = new LineCounter();
@@ -162,6 +168,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     checks,
     secrets: [...secrets].sort((a, b) => b.length - a.length),
     warnings,
+    files: [...files],
   });
 }
 

@@ -152,6 +152,7 @@ describe('validate refuses what can never pass: an unreadable server.detailsToke
     expect(issues).toEqual([{ path: 'server.detailsTokenFile', message: 'cannot read "/run/secrets/missing": ENOENT', line: 3, column: 21 }]);
     const config = parseConfig('server:\n  exposeDetails: false\n  detailsTokenFile: /run/secrets/token\nchecks:\n  a: {type: tcp, host: h, port: 1}\n', { kinds, readFile: () => 'tok\n' });
     expect(config.server.detailsTokenFile).toBe('/run/secrets/token');
+    expect(config.files).toEqual(['/run/secrets/token']);
   });
 });
 
