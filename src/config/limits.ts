@@ -7,7 +7,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, type Document, type Node } fro
 /** The most checks one agent runs (file and VIGIL_CHECK_* together). */
 export const MAX_CHECKS = 2000;
 /** The most values (scalars, maps, lists) a config may hold, counting each alias as what it stands for. */
-export const MAX_YAML_VALUES = 50_000;
+export const MAX_YAML_VALUES = 40_000;
 /** The most aliases (*name) a config may use. */
 export const MAX_YAML_ALIASES = 5000;
 

@@ -27,7 +27,7 @@ export function loadConfig({ path, env, kinds }: LoadOptions): AgentConfig {
 }
 
 /** The heap a worker may use to parse a config: far above what the largest accepted config needs. */
-export const PARSE_HEAP_MB = 128;
+export const PARSE_HEAP_MB = 64;
 /** A parse that takes longer than this is abandoned (no accepted config comes near it). */
 const PARSE_DEADLINE_MS = 30_000;
 
@@ -46,7 +46,7 @@ export interface WorkerLoadOptions {
 export function loadConfigInWorker(options: WorkerLoadOptions): Promise<AgentConfig> {
   const worker = new Worker(new URL('./load-worker.js', import.meta.url), {
     workerData: { path: options.path, env: { ...options.env }, kindsModule: options.kindsModule },
-    resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB },
+    resourceLimits: { maxOldGenerationSizeMb: PARSE_HEAP_MB, maxYoungGenerationSizeMb: 8 },
     stdout: false,
     stderr: false,
   });
