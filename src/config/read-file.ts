@@ -37,7 +37,7 @@ export function readBoundedFile(path: string, maxBytes: number): string {
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new FileReadError(`not a regular file but ${describeKind(stats)}`);
-    if (stats.size > maxBytes) throw new FileReadError(`${formatBytes(stats.size)}, more than the limit of ${formatBytes(maxBytes)}`);
+    if (stats.size > maxBytes) throw new FileReadError(`${sizeOver(stats.size, maxBytes)}, more than the limit of ${formatBytes(maxBytes)}`);
     // Read up to one byte past the limit: the size from fstat may be stale (a growing file) or 0
     // (files under /proc), so the limit is enforced on what is actually read.
     const buffer = Buffer.allocUnsafe(Math.min(maxBytes + 1, Math.max(stats.size + 1, 4096)));
@@ -68,6 +68,11 @@ export function readSecretFile(path: string): string {
 /** The config file: a regular file of at most 1 MiB. */
 export function readConfigFile(path: string): string {
   return readBoundedFile(path, MAX_CONFIG_BYTES);
+}
+
+/** The size of a file over the limit: in bytes when rounding would make it read as the limit itself. */
+function sizeOver(bytes: number, maxBytes: number): string {
+  return formatBytes(bytes) === formatBytes(maxBytes) ? `${bytes} bytes` : formatBytes(bytes);
 }
 
 function describeKind(stats: Stats): string {

@@ -50,7 +50,7 @@ describe('files read without limits: regular files only, bounded, never blocking
     writeFileSync(join(dir, 'at-limit'), 'x'.repeat(MAX_SECRET_BYTES));
     writeFileSync(join(dir, 'over-limit'), 'x'.repeat(MAX_SECRET_BYTES + 1));
     expect(readSecretFile(join(dir, 'at-limit'))).toHaveLength(MAX_SECRET_BYTES);
-    expect(reasonOf(() => readSecretFile(join(dir, 'over-limit')))).toBe('64 KiB, more than the limit of 64 KiB');
+    expect(reasonOf(() => readSecretFile(join(dir, 'over-limit')))).toBe('65537 bytes, more than the limit of 64 KiB');
     writeFileSync(join(dir, 'config-at-limit'), 'x'.repeat(MAX_CONFIG_BYTES));
     expect(readConfigFile(join(dir, 'config-at-limit'))).toHaveLength(MAX_CONFIG_BYTES);
   });
