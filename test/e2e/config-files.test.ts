@@ -1,10 +1,10 @@
 // Files the config names, through the built CLI: a config, VAR_FILE secret or details token that is a
 // device, a FIFO or huge is refused at once with the reason, and never blocks or fills the agent.
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { getJson, runCli, serve, type Served, tempConfig } from '../helpers/cli.js';
 import { freePort, waitFor } from '../helpers/net.js';
 
@@ -30,6 +30,7 @@ execFileSync('mkfifo', [fifo]);
 const huge = join(dir, 'huge');
 closeSync(openSync(huge, 'w'));
 truncateSync(huge, 4 * 1024 ** 3);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('files read without limits: a config, *_FILE or detailsTokenFile that is /dev/zero, huge or a FIFO (built CLI)', () => {
   const secretConfig = tempConfig('checks:\n  db: { type: postgres, url: "postgres://app:${PW}@127.0.0.1:1/app" }\n');

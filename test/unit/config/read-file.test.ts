@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FileReadError, MAX_CONFIG_BYTES, MAX_SECRET_BYTES, readBoundedFile, readConfigFile, readSecretFile } from '../../../src/config/read-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-read-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function reasonOf(read: () => unknown): string {
   try {
