@@ -12,8 +12,9 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Agent } from './agent.js';
+import type { ConfigWatcher } from './watch.js';
 import type { CheckResult } from './check.js';
-import { parseDuration } from './config/duration.js';
+import { readDuration } from './config/duration.js';
 import type { AgentConfig, LogLevel } from './config/types.js';
 import { ConfigError } from './errors.js';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat, type Logger } from './log.js';
@@ -133,6 +134,12 @@ async function load(path: string | undefined, io: Io): Promise<AgentConfig> {
   return loadConfig({ path: path ?? (io.env.VIGIL_CONFIG || undefined), env: io.env, kinds });
 }
 
+/** load() off the event loop, for the agent: a large config never stalls the endpoints. */
+async function loadOffThread(path: string | undefined, io: Io): Promise<AgentConfig> {
+  const { loadConfigInWorker } = await import('./config/load.js');
+  return loadConfigInWorker({ path, env: io.env, kindsModule: new URL('../checks/index.js', import.meta.url).href });
+}
+
 interface LogSettings {
   readonly format: LogFormat;
   /** Before the config is read: --log-level, else a valid VIGIL_LOG_LEVEL, else info. */
@@ -205,7 +212,7 @@ async function serve(argv: readonly string[], io: Io, log: Logger): Promise<numb
     });
   let config: AgentConfig;
   try {
-    config = applyFlags(await load(path, io));
+    config = applyFlags(await loadOffThread(path, io));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     logConfigError(log, error);
@@ -233,13 +240,16 @@ async function serve(argv: readonly string[], io: Io, log: Logger): Promise<numb
   });
 
   // Reloads run one after another: a SIGHUP during a file-triggered reload waits its turn.
+  let watcher: ConfigWatcher | undefined;
   let reloading = Promise.resolve();
   const reload = (trigger: string) => {
     reloading = reloading.then(() => reloadOnce(trigger));
   };
   const reloadOnce = async (trigger: string) => {
     try {
-      await agent.reload(applyFlags(await load(path, io)));
+      const next = applyFlags(await loadOffThread(path, io));
+      await agent.reload(next);
+      watcher?.update([path!, ...(next.files ?? [])]);
     } catch (error) {
       agent.metrics.configReloaded(false, Date.now());
       const issues = error instanceof ConfigError ? error.issues.length : 1;
@@ -250,7 +260,8 @@ async function serve(argv: readonly string[], io: Io, log: Logger): Promise<numb
       });
     }
   };
-  const stopWatching = path ? watchConfig(path, () => reload('file change'), log) : () => undefined;
+  // The config file and every file it names (secrets, the details token): a change to any reloads.
+  if (path) watcher = watchConfig([path, ...(config.files ?? [])], () => reload('file change'), log);
   return await new Promise<number>((resolve) => {
     let draining = false;
     signals.deliver((signal, held) => {
@@ -274,7 +285,7 @@ async function serve(argv: readonly string[], io: Io, log: Logger): Promise<numb
       const drained = drainMode === 'requests' ? Promise.race([agent.idle(), delay]) : delay;
       void drained
         .then(() => {
-          stopWatching();
+          watcher?.close();
           return shutdown(agent, log);
         })
         .then(() => resolve(EXIT_OK));
@@ -293,8 +304,9 @@ async function check(argv: readonly string[], io: Io, log: Logger): Promise<numb
     options: { ...configOptions(), wait: { type: 'string', short: 'w' }, json: { type: 'boolean' }, ...logOptions() },
     allowPositionals: false,
   });
-  const waitMs = values.wait === undefined ? 0 : parseDuration(values.wait);
-  if (waitMs === undefined) throw new UsageError(`--wait ${values.wait} is not a duration (such as 30s or 2m)`);
+  const wait = values.wait === undefined ? { ms: 0 } : readDuration(values.wait, { allowZero: true });
+  if (wait.problem !== undefined) throw new UsageError(`--wait ${values.wait} ${wait.problem}`);
+  const waitMs = wait.ms;
   const settings = logSettings(values, io.env);
   log.configure({ format: settings.format, level: settings.level });
   const config = await load(values.config, io);
@@ -363,8 +375,9 @@ async function probe(argv: readonly string[], io: Io): Promise<number> {
     allowPositionals: true,
   });
   if (positionals.length > 1) throw new UsageError('probe takes at most one URL');
-  const timeoutMs = parseDuration(values.timeout ?? '5s');
-  if (timeoutMs === undefined) throw new UsageError(`--timeout ${values.timeout} is not a duration (such as 2s)`);
+  const timeout = readDuration(values.timeout ?? '5s');
+  if (timeout.problem !== undefined) throw new UsageError(`--timeout ${values.timeout} ${timeout.problem}`);
+  const timeoutMs = timeout.ms;
   let targets: string[];
   if (positionals[0] !== undefined) {
     targets = [positionals[0]];
@@ -373,7 +386,8 @@ async function probe(argv: readonly string[], io: Io): Promise<number> {
     // not turn a running agent's HEALTHCHECK unhealthy.
     const { listenAddressOf, loopbackAddresses } = await import('./config/address.js');
     const path = values.config ?? (io.env.VIGIL_CONFIG || undefined);
-    const address = listenAddressOf({ path, env: io.env, readFile: (file) => readFileSync(file, 'utf8') });
+    const { readConfigFile } = await import('./config/read-file.js');
+    const address = listenAddressOf({ path, env: io.env, readFile: readConfigFile });
     for (const note of address.notes) io.stderr(`vigil probe: ${note}\n`);
     if (address.port === 0) throw new UsageError('server.port is 0 (a port picked at start): give the URL to probe');
     targets = loopbackAddresses(address.host).map((host) => `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/health/live`);

@@ -7,17 +7,17 @@ import type { ConfigIssue } from '../errors.js';
 const PREFIX = 'VIGIL_CHECK_';
 
 export interface EnvChecks {
-  /** Raw check blocks keyed by (lower-cased) name. */
-  readonly checks: Record<string, Record<string, unknown>>;
+  /** Raw check blocks keyed by (lower-cased) name: a Map, so a name such as "constructor" is only a name. */
+  readonly checks: ReadonlyMap<string, Record<string, unknown>>;
   /** Which variable declared each check, for messages. */
-  readonly origin: Record<string, string>;
+  readonly origin: ReadonlyMap<string, string>;
   readonly issues: ConfigIssue[];
   readonly warnings: string[];
 }
 
 export function checksFromEnv(env: Readonly<Record<string, string | undefined>>, kinds: readonly CheckKind[]): EnvChecks {
-  const checks: Record<string, Record<string, unknown>> = {};
-  const origin: Record<string, string> = {};
+  const checks = new Map<string, Record<string, unknown>>();
+  const origin = new Map<string, string>();
   const issues: ConfigIssue[] = [];
   const links = new Map<string, string[]>();
   for (const variable of Object.keys(env).sort()) {
@@ -36,12 +36,20 @@ export function checksFromEnv(env: Readonly<Record<string, string | undefined>>,
       issues.push({ path: variable, message: `the URL must start with one of ${known}` });
       continue;
     }
-    if (name === '' || checks[name]) {
+    if (name === '' || checks.has(name)) {
       issues.push({ path: variable, message: name === '' ? 'names no check' : `declares check "${name}" twice` });
       continue;
     }
-    checks[name] = { type: kind.type, ...(kind.fromUrl ? kind.fromUrl(url) : { url }) };
-    origin[name] = variable;
+    let block: Record<string, unknown>;
+    try {
+      block = { type: kind.type, ...(kind.fromUrl ? kind.fromUrl(url) : { url }) };
+    } catch {
+      // The value may hold a password: say what is wrong, not what it is.
+      issues.push({ path: variable, message: `is not a valid ${kind.type} URL (check the host, the port and any characters that need %-encoding)` });
+      continue;
+    }
+    checks.set(name, block);
+    origin.set(name, variable);
   }
   const warnings = [...links].map(
     ([service, variables]) => `${variables.join(', ')} ignored: Kubernetes service links of the Service "${service}", not checks`,

@@ -59,9 +59,10 @@ export function interpolate(text: string, source: InterpolationSource): Interpol
 }
 
 function lookup(name: string, source: InterpolationSource): { resolved?: string; fromFile?: boolean; error?: string } {
-  const direct = source.env[name];
+  // Own properties only: ${constructor} or ${__proto__} is a variable that is not set, not Object's.
+  const direct = Object.hasOwn(source.env, name) ? source.env[name] : undefined;
   if (direct !== undefined) return { resolved: direct };
-  const file = source.env[`${name}_FILE`];
+  const file = Object.hasOwn(source.env, `${name}_FILE`) ? source.env[`${name}_FILE`] : undefined;
   if (file === undefined || file === '') return {};
   try {
     return { resolved: source.readFile(file).replace(/\r?\n$/, ''), fromFile: true };

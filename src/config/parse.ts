@@ -9,6 +9,7 @@ import { parseDuration, formatDuration } from './duration.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
 import { interpolate } from './interpolate.js';
 import { collectSecrets } from './secrets.js';
+import { MAX_CHECKS, yamlProblems } from './limits.js';
 import { createRedactor } from '../redact.js';
 import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
 import type { AgentConfig, CheckConfig, DefaultsConfig, DrainMode, LogLevel, ServerConfig } from './types.js';
@@ -49,9 +50,15 @@ const TOP_KEYS = ['server', 'defaults', 'checks'];
 /** Parse and validate a config; text undefined means environment-only mode. */
 export function parseConfig(text: string | undefined, options: ParseOptions): AgentConfig {
   const env = options.env ?? {};
-  const readFile = options.readFile ?? (() => {
+  const readSecretFile = options.readFile ?? (() => {
     throw new Error('secret files are not available here');
   });
+  // Every file read, so the agent can watch them all.
+  const files = new Set<string>();
+  const readFile = (path: string) => {
+    files.add(path);
+    return readSecretFile(path);
+  };
   const issues: ConfigIssue[] = [];
   const secrets = new Set<string>();
   /** Key paths of values that came from ${…}: only these may be read as numbers or booleans. */
@@ -61,16 +68,19 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   let raw: unknown = {};
 
   if (text !== undefined) {
-    doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: true });
+    // Duplicate keys are found by yamlProblems, in linear time.
+    doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: true });
     for (const error of [...doc.errors]) {
       const pos = error.linePos?.[0];
       issues.push({ path: '', message: `YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col });
     }
-    if (issues.length) throw new ConfigError(issues, options.source);
+    if (!issues.length) for (const { node, message } of yamlProblems(doc)) issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
+    if (issues.length) throw new ConfigError(sortIssues(issues), options.source);
     interpolateDocument(doc, { env, readFile }, secrets, interpolated, (node, message) => {
       issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
     });
-    raw = doc.toJS() ?? {};
+    // yamlProblems bounded what aliases expand to.
+    raw = doc.toJS({ maxAliasCount: -1 }) ?? {};
   }
 
   const locate = (path: readonly (string | number)[], key: string | undefined, atKey: boolean): { line?: number; column?: number } =>
@@ -97,11 +107,20 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     interpolated,
   );
   const defaults = validate(defaultsSchema, raw.defaults ?? {}, ['defaults'], fail, interpolated);
+  if (server?.detailsTokenFile !== undefined) {
+    // Read now, as the agent will: a token file that cannot be read is a config error, not a surprise later.
+    try {
+      readFile(server.detailsTokenFile);
+    } catch (error) {
+      const why = (error as { code?: string }).code ?? (error as Error).message;
+      fail(['server'], `cannot read ${show(server.detailsTokenFile)}: ${why}`, 'detailsTokenFile');
+    }
+  }
 
   const resolvedServer: ServerConfig | undefined = server && {
     host: server.host ?? SERVER_DEFAULTS.host,
     port: server.port ?? SERVER_DEFAULTS.port,
-    drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay)!,
+    drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay, { allowZero: true })!,
     drainMode: server.drainMode ?? SERVER_DEFAULTS.drainMode,
     exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
@@ -115,8 +134,9 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     failureThreshold: defaults.failureThreshold ?? CHECK_DEFAULTS.failureThreshold,
     successThreshold: defaults.successThreshold ?? CHECK_DEFAULTS.successThreshold,
   };
-  if (resolvedDefaults && resolvedDefaults.timeoutMs >= resolvedDefaults.intervalMs) {
-    fail(['defaults'], `${formatDuration(resolvedDefaults.timeoutMs)} must be shorter than defaults.interval (${formatDuration(resolvedDefaults.intervalMs)})`, 'timeout');
+  // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
+  if (resolvedDefaults && resolvedDefaults.timeoutMs > resolvedDefaults.intervalMs) {
+    fail(['defaults'], `${formatDuration(resolvedDefaults.timeoutMs)} must not be longer than defaults.interval (${formatDuration(resolvedDefaults.intervalMs)})`, 'timeout');
   }
 
   // checks: the file's map, merged with VIGIL_CHECK_* (a name in both is an error).
@@ -125,22 +145,24 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   const fromEnv = checksFromEnv(env, options.kinds);
   issues.push(...fromEnv.issues);
   const entries: [string, unknown][] = isRecord(fileChecks) ? Object.entries(fileChecks) : [];
-  for (const [name, block] of Object.entries(fromEnv.checks)) {
-    if (isRecord(fileChecks) && name in fileChecks) {
-      fail(['checks'], `declared in the file and by ${fromEnv.origin[name]}`, name);
+  for (const [name, block] of fromEnv.checks) {
+    if (isRecord(fileChecks) && Object.hasOwn(fileChecks, name)) {
+      fail(['checks'], `declared in the file and by ${fromEnv.origin.get(name)}`, name);
     } else entries.push([name, block]);
   }
   // Before validation: an error message may show a value.
   for (const [, block] of entries) collectSecrets(block, secrets);
   for (const [variable, url] of Object.entries(env)) if (variable.startsWith('VIGIL_CHECK_')) collectSecrets(url, secrets);
+  const isTooMany = entries.length > MAX_CHECKS;
+  if (isTooMany) fail([], `${entries.length} checks, more than the limit of ${MAX_CHECKS} for one agent`, 'checks');
   if (text === undefined && entries.length === 0) {
     issues.push({ path: '', message: 'no checks: pass --config FILE, set VIGIL_CONFIG, or declare VIGIL_CHECK_<NAME>=<url>' });
   }
 
   const warnings: string[] = [...serverEnv.warnings, ...fromEnv.warnings];
   const checks: CheckConfig[] = [];
-  for (const [name, block] of entries) {
-    const envVar = fromEnv.origin[name];
+  for (const [name, block] of isTooMany ? [] : entries) {
+    const envVar = fromEnv.origin.get(name);
     // A check from the environment has no place in the file: name its variable instead.
     const failCheck = envVar
       ? (_path: readonly (string | number)[], message: string, key?: string) =>
@@ -162,6 +184,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     checks,
     secrets: [...secrets].sort((a, b) => b.length - a.length),
     warnings,
+    files: [...files],
   });
 }
 
@@ -178,7 +201,7 @@ function resolveCheck(
   interpolated: ReadonlySet<string>,
 ): CheckConfig | undefined {
   const path = ['checks', name];
-  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must be letters, digits, ".", "-" and "_"', name, true);
+  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must start with a letter or digit and hold only letters, digits, ".", "-" and "_"', name, true);
   if (!isRecord(block)) {
     fail(path, 'must be a map with at least a type');
     return undefined;
@@ -198,18 +221,18 @@ function resolveCheck(
 
   const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
   let timeoutMs = parsed.timeout === undefined ? defaults.timeoutMs : parseDuration(parsed.timeout)!;
-  if (timeoutMs >= intervalMs) {
+  if (timeoutMs > intervalMs) {
     if (parsed.timeout !== undefined) {
-      fail(path, `${parsed.timeout} must be shorter than interval (${formatDuration(intervalMs)})`, 'timeout');
+      fail(path, `${parsed.timeout} must not be longer than interval (${formatDuration(intervalMs)})`, 'timeout');
       return undefined;
     }
     // Only a default conflicts with this check's own interval: clamp rather than refuse.
     timeoutMs = Math.max(1, Math.floor(intervalMs / 2));
-    warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is not shorter than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
+    warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
   }
   const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK_DEFAULTS.staleIntervals : parseDuration(parsed.staleAfter)!;
   if (staleAfterMs <= intervalMs) {
-    fail(path, `${parsed.staleAfter} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
+    fail(path, `${parsed.staleAfter ?? formatDuration(staleAfterMs)} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
     return undefined;
   }
   const groups = [...new Set(parsed.groups ?? CHECK_DEFAULTS.groups)];
@@ -218,7 +241,7 @@ function resolveCheck(
   }
   const options: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (key !== 'type' && !(key in commonCheckShape)) options[key] = value;
+    if (key !== 'type' && !Object.hasOwn(commonCheckShape, key)) options[key] = value;
   }
   return {
     name,
@@ -388,7 +411,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function deepFreeze<T>(value: T): T {
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const item of Object.values(value)) deepFreeze(item);

@@ -2,11 +2,23 @@
 // from it by `npm run schema`) both come from here, so they cannot disagree.
 import { z } from 'zod';
 import type { CheckKind } from '../check.js';
+import { DURATION_PATTERN, readDuration } from './duration.js';
 
-const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-
-const duration = () =>
-  z.string().regex(DURATION_PATTERN, { message: 'must be a duration such as 250ms, 2s, 1m or 1m30s' });
+/**
+ * A duration key: the pattern (also in config.schema.json), then the value's bounds — whole
+ * milliseconds, at least 1 ms (or 0 with allowZero), at most what a timer can hold. Every duration
+ * key of the config is one of these.
+ */
+export const duration = ({ allowZero = false }: { allowZero?: boolean } = {}) =>
+  z
+    .string()
+    .regex(DURATION_PATTERN, { message: 'must be a duration such as 250ms, 2s, 1m or 1m30s' })
+    .superRefine((value, ctx) => {
+      // A value that is not a duration at all is reported by the pattern above.
+      if (!DURATION_PATTERN.test(value.trim())) return;
+      const { problem } = readDuration(value, { allowZero });
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+    });
 
 const threshold = () => z.number().int().min(1).max(100);
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -16,7 +28,7 @@ export const serverSchema = z
   .strictObject({
     host: z.string().min(1).describe('Listen address. Default 0.0.0.0.'),
     port: z.number().int().min(0).max(65535).describe('Listen port; 0 picks a free one (logged at start). Default 9898.'),
-    drainDelay: duration().describe('After SIGTERM: every group but live fails at once, liveness and metrics answer this long. Default 5s.'),
+    drainDelay: duration({ allowZero: true }).describe('After SIGTERM: every group but live fails at once, liveness and metrics answer this long. Default 5s.'),
     drainMode: z
       .enum(['delay', 'requests'])
       .describe('delay: answer for the whole drainDelay (classic sidecar). requests: exit once no request is in flight, at most drainDelay (native sidecar, whose app has already stopped). Default delay.'),
@@ -31,7 +43,7 @@ export const serverSchema = z
 export const defaultsSchema = z
   .strictObject({
     interval: duration().describe('Time between attempts. Default 10s.'),
-    timeout: duration().describe('Hard deadline of one attempt; shorter than interval. Default 2s.'),
+    timeout: duration().describe('Hard deadline of one attempt; at most interval. Default 2s.'),
     failureThreshold: threshold().describe('Consecutive failures before a check turns failing. Default 1.'),
     successThreshold: threshold().describe('Consecutive successes before a check turns passing. Default 1.'),
   })
@@ -51,7 +63,17 @@ export const commonCheckShape = {
   successThreshold: threshold().optional(),
 };
 
+// One schema per kind, built once: zod compiles a schema on its first use, which costs far more
+// than validating one check (a config of thousands of checks would compile it thousands of times).
+const checkSchemas = new WeakMap<CheckKind, ReturnType<typeof buildCheckSchema>>();
+
 export function checkSchema(kind: CheckKind) {
+  let schema = checkSchemas.get(kind);
+  if (!schema) checkSchemas.set(kind, (schema = buildCheckSchema(kind)));
+  return schema;
+}
+
+function buildCheckSchema(kind: CheckKind) {
   const schema = z.strictObject({
     type: z.literal(kind.type),
     ...commonCheckShape,

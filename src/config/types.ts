@@ -60,4 +60,6 @@ export interface AgentConfig {
   readonly secrets: readonly string[];
   /** Things worth telling the operator that do not make the config invalid. */
   readonly warnings: readonly string[];
+  /** The files read besides the config file (VAR_FILE secrets, server.detailsTokenFile): a change to one reloads. */
+  readonly files?: readonly string[];
 }

@@ -61,7 +61,7 @@ describe('vigil validate', () => {
     expect(run.stderr).toContain(`${path}:2:3: server.prot: unknown key`);
     expect(run.stderr).toContain(`${path}:5:11: checks.db.type: "postgress" is not a known type (known: postgres, redis, http, tcp)`);
     expect(run.stderr).toContain(`${path}:6:`);
-    expect(run.stderr).toContain('checks.api.timeout: 20s must be shorter than interval (10s)');
+    expect(run.stderr).toContain('checks.api.timeout: 20s must not be longer than interval (10s)');
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 

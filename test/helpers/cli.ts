@@ -137,3 +137,21 @@ export function agentsForEachTest(afterEachHook: (fn: () => Promise<void>) => vo
     },
   };
 }
+
+/**
+ * What a person reads in a command's stderr: plain lines as they are, and of JSON log lines the
+ * message with its problems and error (serve logs a config error as one fatal line).
+ */
+export function readable(stderr: string): string {
+  return stderr
+    .split('\n')
+    .map((line) => {
+      try {
+        const record = JSON.parse(line) as { msg?: string; problems?: string[]; error?: string };
+        return [record.msg, ...(record.problems ?? []), record.error].filter(Boolean).join('\n');
+      } catch {
+        return line;
+      }
+    })
+    .join('\n');
+}

@@ -45,15 +45,23 @@ describe('parseConfig', () => {
     expect(issue!.message).toBe('"kafka" is not a known type (known: postgres, redis, http, tcp)');
   });
 
-  it('refuses an explicit timeout that is not shorter than the interval', () => {
-    const [issue] = issuesOf('checks:\n  db:\n    type: tcp\n    host: h\n    port: 1\n    interval: 1s\n    timeout: 1s\n');
-    expect(issue).toMatchObject({ path: 'checks.db.timeout', line: 7, message: '1s must be shorter than interval (1s)' });
+  it('refuses an explicit timeout longer than the interval', () => {
+    const [issue] = issuesOf('checks:\n  db:\n    type: tcp\n    host: h\n    port: 1\n    interval: 1s\n    timeout: 1001ms\n');
+    expect(issue).toMatchObject({ path: 'checks.db.timeout', line: 7, message: '1001ms must not be longer than interval (1s)' });
+    expect(issuesOf('defaults: {interval: 5s, timeout: 6s}\n')[0]).toMatchObject({ path: 'defaults.timeout', message: '6s must not be longer than defaults.interval (5s)' });
   });
 
-  it('clamps a default timeout that conflicts with a short interval, and says so', () => {
+  it('timeout may equal interval, for a check and for the defaults (as Prometheus allows scrape_timeout == scrape_interval)', () => {
+    const config = parse('defaults: {interval: 2s, timeout: 2s}\nchecks:\n  a: {type: tcp, host: h, port: 1, interval: 1s, timeout: 1s}\n  b: {type: tcp, host: h, port: 1}\n  c: {type: tcp, host: h, port: 1, interval: 2s}\n');
+    expect(config.defaults).toMatchObject({ intervalMs: 2000, timeoutMs: 2000 });
+    expect(config.checks.map((c) => [c.name, c.intervalMs, c.timeoutMs])).toEqual([['a', 1000, 1000], ['b', 2000, 2000], ['c', 2000, 2000]]);
+    expect(config.warnings).toEqual([]);
+  });
+
+  it('clamps a default timeout longer than a short interval, and says so', () => {
     const config = parse('checks:\n  db: {type: tcp, host: h, port: 1, interval: 1s}\n');
     expect(config.checks[0]!.timeoutMs).toBe(500);
-    expect(config.warnings.join('\n')).toContain('checks.db.timeout');
+    expect(config.warnings.join('\n')).toContain('checks.db.timeout: the default 2s is longer than interval 1s; using 500ms');
   });
 
   it('reports every problem at once, in line order', () => {
@@ -134,3 +142,26 @@ describe('parseConfig', () => {
     expect(() => parseConfig(undefined, { kinds, env: {} })).toThrow(/no checks/);
   });
 });
+
+describe('validate refuses what can never pass: an unreadable server.detailsTokenFile', () => {
+  it('an unreadable server.detailsTokenFile is an error naming the key and the reason', () => {
+    const refuse = (path: string) => {
+      throw Object.assign(new Error(`cannot open ${path}`), { code: 'ENOENT' });
+    };
+    const issues = issuesWith('server:\n  exposeDetails: false\n  detailsTokenFile: /run/secrets/missing\n', refuse);
+    expect(issues).toEqual([{ path: 'server.detailsTokenFile', message: 'cannot read "/run/secrets/missing": ENOENT', line: 3, column: 21 }]);
+    const config = parseConfig('server:\n  exposeDetails: false\n  detailsTokenFile: /run/secrets/token\nchecks:\n  a: {type: tcp, host: h, port: 1}\n', { kinds, readFile: () => 'tok\n' });
+    expect(config.server.detailsTokenFile).toBe('/run/secrets/token');
+    expect(config.files).toEqual(['/run/secrets/token']);
+  });
+});
+
+function issuesWith(text: string, readFile: (path: string) => string): readonly ConfigIssue[] {
+  try {
+    parseConfig(text, { kinds, readFile });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  throw new Error('expected the config to be rejected');
+}
