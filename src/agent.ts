@@ -1,12 +1,13 @@
 // createAgent wires config, kinds, scheduler, state, metrics, server and logs. It owns the agent's
 // lifecycle: start, reload (keeping unchanged checks), drain and stop.
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Registry } from 'prom-client';
 import type { CheckKind, CheckResult } from './check.js';
 import type { AgentConfig, CheckConfig } from './config/types.js';
+import { createHttpServer, listen } from './http-server.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { createRedactor, type Redact } from './redact.js';
@@ -117,17 +118,12 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
       if (options.listen === false) return undefined;
-      server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, getRequestListener(app.fetch));
-      const listening = server;
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', reject);
-        listening.listen(config.server.port, config.server.host, () => {
-          listening.off('error', reject);
-          resolve();
-        });
-      });
-      listening.on('error', (error) => log.error('server error', { error: error.message }));
-      return listening.address() as AddressInfo;
+      // HTTP/1.0 requests may come without a Host header (HAProxy's httpchk): answered like any other.
+      const listener = getRequestListener(app.fetch, { hostname: 'localhost' });
+      server = createHttpServer(listener, { maxConnections: config.server.maxConnections, log });
+      const address = await listen(server, config.server.port, config.server.host, log);
+      server.on('error', (error) => log.error('server error', { error: error.message }));
+      return address;
     },
     async reload(next) {
       await runner.prepare(next.checks);
@@ -153,8 +149,8 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
           changed++;
         }
       }
-      if (next.server.port !== config.server.port || next.server.host !== config.server.host) {
-        log.warn('server.host and server.port take effect at the next restart', { host: next.server.host, port: next.server.port });
+      if (next.server.port !== config.server.port || next.server.host !== config.server.host || next.server.maxConnections !== config.server.maxConnections) {
+        log.warn('server.host, server.port and server.maxConnections take effect at the next restart', { host: next.server.host, port: next.server.port });
       }
       config = next;
       redact = createRedactor(config.secrets);

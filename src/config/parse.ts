@@ -23,8 +23,15 @@ export interface ParseOptions {
 }
 
 export const SERVER_DEFAULTS = Object.freeze({
-  host: '0.0.0.0',
+  /** Dual-stack; the agent falls back to 0.0.0.0 where IPv6 is turned off. */
+  host: '::',
   port: 9898,
+  /**
+   * The kubelet's probes, a Prometheus or two and a few people with curl need a handful; 256 is
+   * ample headroom while bounding what idle or slow clients can hold (each costs a socket and up to
+   * 16 KiB of headers).
+   */
+  maxConnections: 256,
   drainDelay: '5s',
   exposeDetails: true,
   description: 'health of the application dependencies, as seen by vigil',
@@ -89,6 +96,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   const resolvedServer: ServerConfig | undefined = server && {
     host: server.host ?? SERVER_DEFAULTS.host,
     port: server.port ?? SERVER_DEFAULTS.port,
+    maxConnections: server.maxConnections ?? SERVER_DEFAULTS.maxConnections,
     drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay)!,
     exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),

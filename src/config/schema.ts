@@ -14,8 +14,9 @@ const GROUP_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 
 export const serverSchema = z
   .strictObject({
-    host: z.string().min(1).describe('Listen address. Default 0.0.0.0.'),
+    host: z.string().min(1).describe('Listen address. Default :: (IPv6 and IPv4; 0.0.0.0 where IPv6 is off).'),
     port: z.number().int().min(1).max(65535).describe('Listen port. Default 9898.'),
+    maxConnections: z.number().int().min(1).describe('Open connections at most; beyond it the longest-waiting idle one is closed. Default 256.'),
     drainDelay: duration().describe('After SIGTERM: readiness fails at once, liveness and metrics answer this long. Default 5s.'),
     exposeDetails: z.boolean().describe('Show per-check entries to every caller. Default true.'),
     detailsTokenFile: z.string().min(1).describe('File with a bearer token that unlocks details when exposeDetails is false.'),

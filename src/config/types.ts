@@ -4,10 +4,12 @@
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface ServerConfig {
-  /** Listen address; default 0.0.0.0. */
+  /** Listen address; default `::` (IPv6 and IPv4, or 0.0.0.0 where IPv6 is turned off). */
   readonly host: string;
   /** Listen port; default 9898. */
   readonly port: number;
+  /** Open connections at most; default 256. */
+  readonly maxConnections: number;
   /** How long liveness and metrics keep answering after SIGTERM; default 5s. */
   readonly drainDelayMs: number;
   /** Show per-check entries to every caller; default true. */

@@ -129,7 +129,7 @@ describe('requests never start probes', () => {
     let runs = 0;
     const counting: CheckKind = { type: 'fake', componentType: 'component', schemes: [], options: z.strictObject({}), run: async () => void runs++ };
     const config: AgentConfig = {
-      server: { host: '127.0.0.1', port: 0, drainDelayMs: 0, exposeDetails: true, serviceId: 'x', description: '', logLevel: 'error' },
+      server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 0, exposeDetails: true, serviceId: 'x', description: '', logLevel: 'error' },
       defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
       checks: [checkConfig('a', { intervalMs: 60_000 })],
       secrets: [],
