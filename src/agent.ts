@@ -1,6 +1,7 @@
 // createAgent wires config, kinds, scheduler, state, metrics, server and logs. It owns the agent's
 // lifecycle: start, reload (keeping unchanged checks), drain and stop.
-import { readFileSync } from 'node:fs';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
@@ -17,6 +18,7 @@ import { createSelfHealth } from './self-health.js';
 import { createApp, type DetailsPolicy } from './server.js';
 import { createState, type State } from './state.js';
 import type { BodyMeta } from './health.js';
+import { watchFile } from './watch.js';
 
 export interface AgentDeps {
   readonly kinds: readonly CheckKind[];
@@ -47,7 +49,8 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   let config = initial;
   let redact: Redact = createRedactor(config.secrets);
   let meta: BodyMeta = metaOf(config, version);
-  let details: DetailsPolicy = detailsOf(config, log);
+  // No token until the file has been read (at start, before listening).
+  let details: DetailsPolicy = { exposeDetails: config.server.exposeDetails, trustLoopback: config.server.trustLoopback };
   const runner = createRunner(kinds);
 
   const registry = new Registry();
@@ -103,6 +106,27 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   let server: Server | undefined;
   let started = false;
 
+  // The details token: read at start and on reload, and again whenever its file changes.
+  let tokenReads = 0;
+  const readDetails = async () => {
+    const read = ++tokenReads;
+    const next = await detailsOf(config, log);
+    // A slower read that started earlier must not undo a newer one.
+    if (read === tokenReads) details = next;
+  };
+  let watchedTokenFile: string | undefined;
+  let unwatchTokenFile: () => void = () => undefined;
+  const watchTokenFile = () => {
+    const file = config.server.exposeDetails ? undefined : config.server.detailsTokenFile;
+    if (file === watchedTokenFile) return;
+    unwatchTokenFile();
+    watchedTokenFile = file;
+    unwatchTokenFile = file === undefined ? () => undefined : watchFile(file, () => {
+      log.info('server.detailsTokenFile changed; the new token applies', { file });
+      void readDetails();
+    }, log, 'details token file');
+  };
+
   return {
     state,
     registry,
@@ -115,6 +139,8 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       if (started) throw new Error('agent already started');
       started = true;
       for (const warning of config.warnings) log.info(warning);
+      await readDetails();
+      watchTokenFile();
       await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
       if (options.listen === false) return undefined;
@@ -156,7 +182,8 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       redact = createRedactor(config.secrets);
       log.configure({ level: config.server.logLevel, redact });
       meta = metaOf(config, version);
-      details = detailsOf(config, log);
+      await readDetails();
+      watchTokenFile();
       for (const warning of config.warnings) log.info(warning);
       metrics.configReloaded(true, now());
       log.info('configuration reloaded', { checks: next.checks.length, added, removed, changed, unchanged: next.checks.length - added - changed });
@@ -167,6 +194,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     async stop() {
       scheduler.stop();
       selfHealth.stop();
+      unwatchTokenFile();
       const closing = server;
       server = undefined;
       if (!closing) return;
@@ -182,14 +210,36 @@ function metaOf(config: AgentConfig, version: string): BodyMeta {
   return { version, serviceId: config.server.serviceId, description: config.server.description };
 }
 
-function detailsOf(config: AgentConfig, log: Logger): DetailsPolicy {
-  const file = config.server.detailsTokenFile;
-  if (config.server.exposeDetails || !file) return { exposeDetails: config.server.exposeDetails };
+async function detailsOf(config: AgentConfig, log: Logger): Promise<DetailsPolicy> {
+  const { exposeDetails, trustLoopback, detailsTokenFile: file } = config.server;
+  const policy: DetailsPolicy = { exposeDetails, trustLoopback };
+  if (exposeDetails || !file) return policy;
+  const otherwise = trustLoopback ? 'details are shown to loopback callers only' : 'details are shown to no one';
   try {
-    const token = readFileSync(file, 'utf8').trim();
-    return token ? { exposeDetails: false, token } : { exposeDetails: false };
+    const token = (await readTokenFile(file)).trim();
+    if (token) return { ...policy, token };
+    log.warn(`server.detailsTokenFile is empty: no token unlocks details; ${otherwise}`, { file });
   } catch (error) {
-    log.error('cannot read server.detailsTokenFile; details are shown to loopback callers only', { file, error: (error as { code?: string }).code ?? (error as Error).message });
-    return { exposeDetails: false };
+    log.error(`cannot read server.detailsTokenFile; ${otherwise}`, { file, error: (error as { code?: string }).code ?? (error as Error).message });
+  }
+  return policy;
+}
+
+const TOKEN_FILE_MAX_BYTES = 4096;
+
+/**
+ * Reads the details token file: a regular file of at most 4 KiB, opened without blocking (opening
+ * a FIFO would otherwise wait for a writer) and read off the event loop.
+ */
+async function readTokenFile(path: string): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!(await handle.stat()).isFile()) throw new Error('not a regular file');
+    const buffer = Buffer.alloc(TOKEN_FILE_MAX_BYTES + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    if (bytesRead > TOKEN_FILE_MAX_BYTES) throw new Error(`larger than ${TOKEN_FILE_MAX_BYTES} bytes`);
+    return buffer.toString('utf8', 0, bytesRead);
+  } finally {
+    await handle.close();
   }
 }

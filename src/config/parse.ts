@@ -33,7 +33,9 @@ export const SERVER_DEFAULTS = Object.freeze({
    */
   maxConnections: 256,
   drainDelay: '5s',
-  exposeDetails: true,
+  /** The port is reachable cluster-wide and entries name hosts, databases and roles. */
+  exposeDetails: false,
+  trustLoopback: true,
   description: 'health of the application dependencies, as seen by vigil',
   logLevel: 'info' as LogLevel,
 });
@@ -99,6 +101,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     maxConnections: server.maxConnections ?? SERVER_DEFAULTS.maxConnections,
     drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay)!,
     exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
+    trustLoopback: server.trustLoopback ?? SERVER_DEFAULTS.trustLoopback,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
     serviceId: server.serviceId ?? hostname(),
     description: server.description ?? SERVER_DEFAULTS.description,

@@ -12,8 +12,10 @@ export interface ServerConfig {
   readonly maxConnections: number;
   /** How long liveness and metrics keep answering after SIGTERM; default 5s. */
   readonly drainDelayMs: number;
-  /** Show per-check entries to every caller; default true. */
+  /** Show per-check entries to every caller; default false. */
   readonly exposeDetails: boolean;
+  /** Loopback callers see details when exposeDetails is false; default true. */
+  readonly trustLoopback: boolean;
   /** File holding a bearer token that unlocks details when exposeDetails is false. */
   readonly detailsTokenFile?: string;
   /** `serviceId` of health bodies; default the host name (the pod name under Kubernetes). */

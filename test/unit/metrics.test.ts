@@ -21,7 +21,7 @@ const flaky: CheckKind = {
 
 function config(): AgentConfig {
   return {
-    server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 0, exposeDetails: true, serviceId: 'x', description: '', logLevel: 'error' },
+    server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 0, exposeDetails: true, trustLoopback: true, serviceId: 'x', description: '', logLevel: 'error' },
     defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
     checks: [checkConfig('up', { intervalMs: 60_000 }), checkConfig('down', { intervalMs: 60_000, critical: false })],
     secrets: [],
