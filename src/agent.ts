@@ -56,7 +56,12 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   const registry = new Registry();
   const processRegistry = new Registry();
   const state = createState();
-  const metrics = createMetrics(registry, processRegistry, { version, state, now });
+  const selfHealth = createSelfHealth({
+    now,
+    lastAttemptAt: () => scheduler.lastAttemptAt,
+    longestIntervalMs: () => (config.checks.length ? Math.max(...config.checks.map((c) => c.intervalMs)) : undefined),
+  });
+  const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries() });
 
   const onResult = (check: CheckConfig, raw: CheckResult) => {
     const result = raw.message === undefined ? raw : { ...raw, message: redact(raw.message) };
@@ -97,11 +102,6 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     metrics.removeCheck(check);
   };
 
-  const selfHealth = createSelfHealth({
-    now,
-    lastAttemptAt: () => scheduler.lastAttemptAt,
-    longestIntervalMs: () => (config.checks.length ? Math.max(...config.checks.map((c) => c.intervalMs)) : undefined),
-  });
   const app = createApp({ state, metrics, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now });
   let server: Server | undefined;
   let started = false;
