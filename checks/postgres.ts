@@ -248,9 +248,15 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
  * the COMMIT.
  */
 function probeText(query: string, deadline: number): string {
-  const remainingMs = Math.max(1, Math.ceil(deadline - Date.now()));
+  // A little past the attempt's own deadline: the attempt reports its timeout itself, and the
+  // server's cancellation only ends the statement there. Were the server first, a pooler in
+  // statement mode would answer the aborted transaction with its own 08P01, not the 57014.
+  const remainingMs = Math.max(1, Math.ceil(deadline - Date.now())) + SERVER_TIMEOUT_MARGIN_MS;
   return `BEGIN;SET LOCAL statement_timeout = ${remainingMs};\n${query}\n;COMMIT`;
 }
+
+/** How long after the attempt's deadline the server cancels the statement. */
+const SERVER_TIMEOUT_MARGIN_MS = 100;
 
 const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 

@@ -1,12 +1,13 @@
 // createAgent wires config, kinds, scheduler, state, metrics, server and logs. It owns the agent's
 // lifecycle: start, reload (keeping unchanged checks), drain and stop.
-import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { Registry } from 'prom-client';
 import type { CheckKind, CheckResult } from './check.js';
+import { readSecretFile } from './config/read-file.js';
 import type { AgentConfig, CheckConfig } from './config/types.js';
+import { createHttpServer, listen } from './http-server.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { boundOutput } from './output.js';
@@ -50,13 +51,19 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   let config = initial;
   let redact: Redact = createRedactor(config.secrets);
   let meta: BodyMeta = metaOf(config, version);
-  let details: DetailsPolicy = detailsOf(config, log);
+  // No token until the file has been read (at start, before listening).
+  let details: DetailsPolicy = { exposeDetails: config.server.exposeDetails, trustLoopback: config.server.trustLoopback };
   const runner = createRunner(kinds);
 
   const registry = new Registry();
   const processRegistry = new Registry();
   const state = createState();
-  const metrics = createMetrics(registry, processRegistry, { version, state, now });
+  const selfHealth = createSelfHealth({
+    now,
+    lastAttemptAt: () => scheduler.lastAttemptAt,
+    longestIntervalMs: () => (config.checks.length ? Math.max(...config.checks.map((c) => c.intervalMs)) : undefined),
+  });
+  const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries() });
 
   const onResult = (check: CheckConfig, raw: CheckResult) => {
     const result = raw.message === undefined ? raw : { ...raw, message: boundOutput(redact(raw.message)) };
@@ -107,15 +114,20 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     metrics.removeCheck(check);
   };
 
-  const selfHealth = createSelfHealth({
-    now,
-    lastAttemptAt: () => scheduler.lastAttemptAt,
-    longestIntervalMs: () => (config.checks.length ? Math.max(...config.checks.map((c) => c.intervalMs)) : undefined),
-  });
   const app = createApp({ state, metrics, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now });
   let server: Server | undefined;
   let started = false;
   const inFlight = createInFlight();
+
+  // The details token: read at start and on every reload (the config watcher watches its file and
+  // reloads when it changes).
+  let tokenReads = 0;
+  const readDetails = async () => {
+    const read = ++tokenReads;
+    const next = await detailsOf(config, log);
+    // A slower read that started earlier must not undo a newer one.
+    if (read === tokenReads) details = next;
+  };
 
   return {
     state,
@@ -129,21 +141,17 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       if (started) throw new Error('agent already started');
       started = true;
       for (const warning of config.warnings) log.warn(warning);
+      await readDetails();
       await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
       if (options.listen === false) return undefined;
-      server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, getRequestListener(app.fetch));
-      const listening = server;
-      listening.on('request', inFlight.track);
-      await new Promise<void>((resolve, reject) => {
-        listening.once('error', reject);
-        listening.listen(config.server.port, config.server.host, () => {
-          listening.off('error', reject);
-          resolve();
-        });
-      });
-      listening.on('error', (error) => log.error('server error', { error: error.message }));
-      return listening.address() as AddressInfo;
+      // HTTP/1.0 requests may come without a Host header (HAProxy's httpchk): answered like any other.
+      const listener = getRequestListener(app.fetch, { hostname: 'localhost' });
+      server = createHttpServer(listener, { maxConnections: config.server.maxConnections, log });
+      server.on('request', inFlight.track);
+      const address = await listen(server, config.server.port, config.server.host, log);
+      server.on('error', (error) => log.error('server error', { error: error.message }));
+      return address;
     },
     async reload(next) {
       await runner.prepare(next.checks);
@@ -168,14 +176,14 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
           changed++;
         }
       }
-      if (next.server.port !== config.server.port || next.server.host !== config.server.host) {
-        log.warn('server.host and server.port take effect at the next restart', { host: next.server.host, port: next.server.port });
+      if (next.server.port !== config.server.port || next.server.host !== config.server.host || next.server.maxConnections !== config.server.maxConnections) {
+        log.warn('server.host, server.port and server.maxConnections take effect at the next restart', { host: next.server.host, port: next.server.port });
       }
       config = next;
       redact = createRedactor(config.secrets);
       log.configure({ level: config.server.logLevel, redact });
       meta = metaOf(config, version);
-      details = detailsOf(config, log);
+      await readDetails();
       for (const warning of config.warnings) log.warn(warning);
       metrics.configReloaded(true, now());
       log.info('configuration reloaded', { checks: next.checks.length, added, removed, changed, unchanged: next.checks.length - added - changed });
@@ -202,14 +210,18 @@ function metaOf(config: AgentConfig, version: string): BodyMeta {
   return { version, serviceId: config.server.serviceId, description: config.server.description };
 }
 
-function detailsOf(config: AgentConfig, log: Logger): DetailsPolicy {
-  const file = config.server.detailsTokenFile;
-  if (config.server.exposeDetails || !file) return { exposeDetails: config.server.exposeDetails };
+async function detailsOf(config: AgentConfig, log: Logger): Promise<DetailsPolicy> {
+  const { exposeDetails, trustLoopback, detailsTokenFile: file } = config.server;
+  const policy: DetailsPolicy = { exposeDetails, trustLoopback };
+  if (exposeDetails || !file) return policy;
+  const otherwise = trustLoopback ? 'details are shown to loopback callers only' : 'details are shown to no one';
   try {
-    const token = readFileSync(file, 'utf8').trim();
-    return token ? { exposeDetails: false, token } : { exposeDetails: false };
+    // Bounded, regular files only, opened without blocking: a FIFO never stalls the agent.
+    const token = readSecretFile(file).trim();
+    if (token) return { ...policy, token };
+    log.warn(`server.detailsTokenFile is empty: no token unlocks details; ${otherwise}`, { file });
   } catch (error) {
-    log.error('cannot read server.detailsTokenFile; details are shown to loopback callers only', { file, error: (error as { code?: string }).code ?? (error as Error).message });
-    return { exposeDetails: false };
+    log.error(`cannot read server.detailsTokenFile; ${otherwise}`, { file, error: (error as Error).message });
   }
+  return policy;
 }

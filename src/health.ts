@@ -1,5 +1,5 @@
 // Health bodies in the shape of draft-inadarei-api-health-check-06 (application/health+json).
-import type { SelfEntry } from './self-health.js';
+import { withSelf, type SelfEntry } from './self-health.js';
 import type { Entry, Verdict } from './state.js';
 
 export const HEALTH_CONTENT_TYPE = 'application/health+json';
@@ -61,7 +61,7 @@ export function createHealthRenderer(): RenderHealth {
   };
 
   return (verdict, meta, withDetails, self = []) => {
-    const status = self.some((e) => e.status === 'fail') ? 'fail' : verdict.status;
+    const status = withSelf(verdict.status, self);
     const head: Record<string, unknown> = {
       status,
       version: meta.version,

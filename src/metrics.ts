@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Counter, Gauge, type Registry } from 'prom-clien
 import { createCheckSeries } from './check-series.js';
 import type { CheckResult } from './check.js';
 import type { CheckConfig } from './config/types.js';
+import { withSelf, type SelfEntry } from './self-health.js';
 import type { HealthStatus, State } from './state.js';
 
 const PREFIX = 'vigil_';
@@ -30,6 +31,8 @@ export interface Metrics {
 export interface MetricsOptions {
   readonly version: string;
   readonly state: State;
+  /** The agent's own entries, which count toward the live group as they do in /health/live. */
+  readonly self?: () => readonly SelfEntry[];
   readonly now?: () => number;
 }
 
@@ -52,6 +55,7 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
   let encoded: { checks: typeof checksText; process: typeof processText; bytes: Uint8Array<ArrayBuffer> } | undefined;
   const encoder = new TextEncoder();
   const { state } = options;
+  const selfFails = () => options.self?.().some((entry) => entry.status === 'fail') === true;
   new Gauge({
     name: `${PREFIX}health_status`,
     help: '1 for the current status of each health group (pass, warn, fail), 0 for the others.',
@@ -61,7 +65,8 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
       this.reset();
       const at = now();
       for (const group of state.groups()) {
-        const current = state.verdict(group, at).status;
+        const verdict = state.verdict(group, at).status;
+        const current = group === 'live' && options.self ? withSelf(verdict, options.self()) : verdict;
         for (const status of STATUSES) this.set({ group, status }, status === current ? 1 : 0);
       }
     },
@@ -81,7 +86,8 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
     contentType: registry.contentType,
     async render() {
       const at = now();
-      const key = `${changes}/${state.version}`;
+      // The agent's own entries change with no result landing (a stall begins or ends).
+      const key = `${changes}/${state.version}/${selfFails()}`;
       if (!checksText || checksText.key !== key || at >= checksText.validUntil) {
         // Staleness changes vigil_health_status with no new result: re-render at the next deadline.
         checksText = { key, validUntil: state.nextStaleAt(), series: series.render(), text: await registry.metrics() };

@@ -1,6 +1,7 @@
 // The agent watching itself, for /health/live: an event loop that stalls or a scheduler that stopped
 // starting attempts means a wedged agent, which the orchestrator should restart.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import type { HealthStatus } from './state.js';
 
 /** An entry of the live body about the agent itself. */
 export interface SelfEntry {
@@ -26,7 +27,11 @@ export interface SelfHealth {
   stop(): void;
 }
 
-const WINDOW_MS = 10_000;
+/**
+ * A stall fails liveness for at most this long after it ended. The delay reported is the worst of
+ * the current half-window and the previous one, so a stall shows for half a window at least.
+ */
+export const STALL_WINDOW_MS = 10_000;
 /** The scheduler counts as wedged when no attempt started for this many of the longest interval. */
 const WEDGED_INTERVALS = 3;
 
@@ -35,12 +40,11 @@ export function createSelfHealth(options: SelfHealthOptions): SelfHealth {
   const maxDelayMs = options.maxEventLoopDelayMs ?? 2000;
   const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
   histogram.enable();
-  // Two windows: the delay reported is the worst of the current and the previous one.
   let previousMaxMs = 0;
   const rotate = setInterval(() => {
     previousMaxMs = histogram.max / 1e6;
     histogram.reset();
-  }, WINDOW_MS);
+  }, STALL_WINDOW_MS / 2);
   rotate.unref();
 
   return {
@@ -74,4 +78,9 @@ export function createSelfHealth(options: SelfHealthOptions): SelfHealth {
       histogram.disable();
     },
   };
+}
+
+/** The status of the live group once the agent's own entries count: any failing entry fails it. */
+export function withSelf(status: HealthStatus, self: readonly SelfEntry[]): HealthStatus {
+  return self.some((entry) => entry.status === 'fail') ? 'fail' : status;
 }

@@ -10,6 +10,11 @@ import type { HealthStatus, State, Verdict } from './state.js';
 export interface DetailsPolicy {
   /** Per-check entries for every caller. */
   readonly exposeDetails: boolean;
+  /**
+   * Loopback callers see details. Behind a reverse proxy in the same pod every caller arrives from
+   * loopback: false treats them like any other.
+   */
+  readonly trustLoopback: boolean;
   /** A bearer token that unlocks details when they are not exposed. */
   readonly token?: string;
 }
@@ -34,6 +39,7 @@ const NO_STORE = 'no-store';
  */
 const MIN_RERENDER_MS = 100;
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+const BEARER = /^bearer[ \t]+(.+?)[ \t]*$/i;
 
 export function createApp(options: AppOptions): Hono {
   const { state, metrics, log } = options;
@@ -54,11 +60,30 @@ export function createApp(options: AppOptions): Hono {
   }
   const cache = new Map<string, Rendered>();
 
-  const health = (c: Context, group: string | undefined) => {
-    if (group !== undefined && !state.groups().includes(group)) {
-      return c.json({ error: `no health group "${group}"`, groups: state.groups() }, 404, { 'Cache-Control': NO_STORE });
+  const mayShowDetails = (c: Context): boolean => {
+    const policy = options.details();
+    if (policy.exposeDetails) return true;
+    if (policy.trustLoopback) {
+      const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+      const remote = incoming?.socket?.remoteAddress;
+      if (remote !== undefined && LOOPBACK.test(remote)) return true;
     }
-    const withDetails = mayShowDetails(c, options.details());
+    const header = c.req.header('authorization');
+    if (!policy.token || header === undefined) return false;
+    // RFC 7235: the scheme is case-insensitive ("bearer", "BEARER").
+    const given = BEARER.exec(header)?.[1];
+    if (given !== undefined && isSameSecret(given, policy.token)) return true;
+    log.debug('details withheld: the Authorization header does not carry the details token', { path: c.req.path });
+    return false;
+  };
+
+  const health = (c: Context, group: string | undefined) => {
+    const withDetails = mayShowDetails(c);
+    if (group !== undefined && !state.groups().includes(group)) {
+      // The names of the groups say what the application depends on: only for callers who may see details.
+      const body = withDetails ? { error: `no health group "${group}"`, groups: state.groups() } : { error: `no health group "${group}"` };
+      return c.json(body, 404, { 'Cache-Control': NO_STORE });
+    }
     const headers = { 'Content-Type': HEALTH_CONTENT_TYPE, 'Cache-Control': NO_STORE };
     if (group === 'live' && options.self) {
       // The agent's own measurements change every time: rendered per request (a probe every few seconds).
@@ -111,7 +136,8 @@ export function createApp(options: AppOptions): Hono {
     if (known && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
       return c.json({ error: `method ${c.req.method} not allowed` }, 405, { Allow: 'GET, HEAD' });
     }
-    return c.json({ error: 'not found', endpoints: ['/health', '/health/live', '/health/ready', '/health/startup', '/metrics'] }, 404);
+    if (!mayShowDetails(c)) return c.json({ error: 'not found' }, 404);
+    return c.json({ error: 'not found', endpoints: ['/health', ...state.groups().map((g) => `/health/${g}`), '/metrics'] }, 404);
   });
   app.onError((error, c) => {
     log.error('request failed', { path: c.req.path, error: error.message });
@@ -120,14 +146,8 @@ export function createApp(options: AppOptions): Hono {
   return app;
 }
 
-function mayShowDetails(c: Context, policy: DetailsPolicy): boolean {
-  if (policy.exposeDetails) return true;
-  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-  const remote = incoming?.socket?.remoteAddress;
-  if (remote !== undefined && LOOPBACK.test(remote)) return true;
-  const header = c.req.header('authorization');
-  if (!policy.token || !header?.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice('Bearer '.length).trim());
-  const expected = Buffer.from(policy.token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+function isSameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -25,11 +25,20 @@ export interface ParseOptions {
 }
 
 export const SERVER_DEFAULTS = Object.freeze({
-  host: '0.0.0.0',
+  /** Dual-stack; the agent falls back to 0.0.0.0 where IPv6 is turned off. */
+  host: '::',
   port: 9898,
+  /**
+   * The kubelet's probes, a Prometheus or two and a few people with curl need a handful; 256 is
+   * ample headroom while bounding what idle or slow clients can hold (each costs a socket and up to
+   * 16 KiB of headers).
+   */
+  maxConnections: 256,
   drainDelay: '5s',
   drainMode: 'delay' as DrainMode,
-  exposeDetails: true,
+  /** The port is reachable cluster-wide and entries name hosts, databases and roles. */
+  exposeDetails: false,
+  trustLoopback: true,
   description: 'health of the application dependencies, as seen by vigil',
   logLevel: 'info' as LogLevel,
 });
@@ -120,9 +129,11 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   const resolvedServer: ServerConfig | undefined = server && {
     host: server.host ?? SERVER_DEFAULTS.host,
     port: server.port ?? SERVER_DEFAULTS.port,
+    maxConnections: server.maxConnections ?? SERVER_DEFAULTS.maxConnections,
     drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay, { allowZero: true })!,
     drainMode: server.drainMode ?? SERVER_DEFAULTS.drainMode,
     exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
+    trustLoopback: server.trustLoopback ?? SERVER_DEFAULTS.trustLoopback,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
     serviceId: server.serviceId ?? hostname(),
     description: server.description ?? SERVER_DEFAULTS.description,

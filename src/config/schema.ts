@@ -26,14 +26,16 @@ const GROUP_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 
 export const serverSchema = z
   .strictObject({
-    host: z.string().min(1).describe('Listen address. Default 0.0.0.0.'),
+    host: z.string().min(1).describe('Listen address. Default :: (IPv6 and IPv4; 0.0.0.0 where IPv6 is off).'),
     port: z.number().int().min(0).max(65535).describe('Listen port; 0 picks a free one (logged at start). Default 9898.'),
+    maxConnections: z.number().int().min(1).describe('Open connections at most; beyond it the longest-waiting idle one is closed. Default 256.'),
     drainDelay: duration({ allowZero: true }).describe('After SIGTERM: every group but live fails at once, liveness and metrics answer this long. Default 5s.'),
     drainMode: z
       .enum(['delay', 'requests'])
       .describe('delay: answer for the whole drainDelay (classic sidecar). requests: exit once no request is in flight, at most drainDelay (native sidecar, whose app has already stopped). Default delay.'),
-    exposeDetails: z.boolean().describe('Show per-check entries to every caller. Default true.'),
-    detailsTokenFile: z.string().min(1).describe('File with a bearer token that unlocks details when exposeDetails is false.'),
+    exposeDetails: z.boolean().describe('Show per-check entries to every caller. Default false: only to loopback callers (see trustLoopback) and bearers of the details token.'),
+    trustLoopback: z.boolean().describe('Loopback callers see details. false behind a reverse proxy in the pod, where every caller is loopback. Default true.'),
+    detailsTokenFile: z.string().min(1).describe('File with a bearer token that unlocks details when exposeDetails is false; watched for changes.'),
     serviceId: z.string().min(1).describe('serviceId of health bodies. Default the host name.'),
     description: z.string().describe('description of health bodies.'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).describe('Default info.'),

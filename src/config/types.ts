@@ -7,16 +7,20 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type DrainMode = 'delay' | 'requests';
 
 export interface ServerConfig {
-  /** Listen address; default 0.0.0.0. */
+  /** Listen address; default `::` (IPv6 and IPv4, or 0.0.0.0 where IPv6 is turned off). */
   readonly host: string;
   /** Listen port; default 9898; 0 for an ephemeral port (the bound port is logged). */
   readonly port: number;
+  /** Open connections at most; default 256. */
+  readonly maxConnections: number;
   /** How long liveness and metrics keep answering after SIGTERM; default 5s. */
   readonly drainDelayMs: number;
   /** delay (default): answer for all of drainDelay; requests: exit once no request is in flight. */
   readonly drainMode: DrainMode;
-  /** Show per-check entries to every caller; default true. */
+  /** Show per-check entries to every caller; default false. */
   readonly exposeDetails: boolean;
+  /** Loopback callers see details when exposeDetails is false; default true. */
+  readonly trustLoopback: boolean;
   /** File holding a bearer token that unlocks details when exposeDetails is false. */
   readonly detailsTokenFile?: string;
   /** `serviceId` of health bodies; default the host name (the pod name under Kubernetes). */

@@ -73,14 +73,15 @@ checks:
   });
 
   it('logs start, transitions and shutdown as JSON lines, and attempts only at debug', async () => {
-    const agent = await start(`server: { drainDelay: 0s }\nchecks:\n  cache: { type: redis, url: "${REDIS_URL}", interval: 200ms, timeout: 100ms }\n`);
+    // A timeout with room to spare: on a busy machine a first attempt may take longer than 100 ms.
+    const agent = await start(`server: { drainDelay: 0s }\nchecks:\n  cache: { type: redis, url: "${REDIS_URL}", interval: 500ms, timeout: 450ms }\n`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     agent.child.kill('SIGTERM');
     expect(await agent.exited()).toBe(0);
     const msgs = logLines(agent).map((l) => l.msg);
     expect(msgs).toEqual(['vigil started', 'check cache passes', expect.stringMatching(/^draining/), 'vigil stopped']);
 
-    const debug = await start(`checks:\n  cache: { type: redis, url: "${REDIS_URL}", interval: 200ms, timeout: 100ms }\n`, { VIGIL_LOG_LEVEL: 'debug' });
+    const debug = await start(`checks:\n  cache: { type: redis, url: "${REDIS_URL}", interval: 500ms, timeout: 450ms }\n`, { VIGIL_LOG_LEVEL: 'debug' });
     await waitFor('attempt lines', () => logLines(debug).filter((l) => l.msg === 'attempt').length >= 2);
   });
 });

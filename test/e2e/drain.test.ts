@@ -62,7 +62,7 @@ describe('an empty config (no checks)', () => {
     expect(ready.status).toBe(200);
     expect(ready.body).toMatchObject({ status: 'pass', output: 'no checks are configured' });
     agent.child.kill('SIGHUP');
-    await waitFor('the reload', () => agent.output().includes('configuration reloaded'));
+    await waitFor('the reload', () => agent.output().includes('configuration reloaded'), 20_000);
     const warnings = jsonLines(agent.output()).filter((l) => l.level === 'warn' && l.msg.startsWith('no checks are configured'));
     expect(warnings).toHaveLength(2);
   });

@@ -53,7 +53,7 @@ for (const mode of ['session', 'transaction', 'statement'] as PoolMode[]) {
       const attempt = runOnce(postgres, { url: bouncer.url, query: `SELECT pg_sleep(30) /* ${marker} */` }, 1500);
       await waitFor('the statement to run on the server', async () => (await running(marker)) === 1, 1500, 20);
       const result = await attempt;
-      expect(result).toMatchObject({ ok: false, reason: 'timeout' });
+      expect(result, result.message).toMatchObject({ ok: false, reason: 'timeout' });
       expect(Date.now() - started).toBeLessThan(3000);
       await waitFor('the statement to end on the server', async () => (await running(marker)) === 0, 5000);
     });

@@ -1,11 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { createAgent } from '../../src/agent.js';
 import type { CheckKind } from '../../src/check.js';
 import type { AgentConfig } from '../../src/config/types.js';
 import { CheckError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { createState } from '../../src/state.js';
 import { checkConfig } from '../helpers/fixtures.js';
 
 const silent = createLogger({ write: () => undefined });
@@ -21,7 +24,7 @@ const flaky: CheckKind = {
 
 function config(): AgentConfig {
   return {
-    server: { host: '127.0.0.1', port: 0, drainDelayMs: 0, drainMode: 'delay', exposeDetails: true, serviceId: 'x', description: '', logLevel: 'error' },
+    server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 0, drainMode: 'delay', exposeDetails: true, trustLoopback: true, serviceId: 'x', description: '', logLevel: 'error' },
     defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
     checks: [checkConfig('up', { intervalMs: 60_000 }), checkConfig('down', { intervalMs: 60_000, critical: false })],
     secrets: [],
@@ -76,6 +79,21 @@ describe('/metrics', () => {
     expect(second).toContain('vigil_check_up{check="added",type="fake"} 1');
     expect(second).toContain('vigil_config_reloads_total{result="success"} 1');
     await agent.stop();
+  });
+
+  it('vigil_health_status{group="live"} counts the agent\'s own entries, as /health/live does, at once when they change', async () => {
+    const state = createState();
+    let stalled = false;
+    const self = () => [{ key: 'vigil:eventLoopDelay', observedValue: stalled ? 3000 : 1, observedUnit: 'ms', status: stalled ? ('fail' as const) : ('pass' as const) }];
+    const metrics = createMetrics(new Registry(), new Registry(), { version: '0', state, self });
+    const text = async () => Buffer.from(await metrics.render()).toString();
+    expect(await text()).toContain('vigil_health_status{group="live",status="pass"} 1');
+    stalled = true;
+    const during = await text();
+    expect(during).toContain('vigil_health_status{group="live",status="fail"} 1');
+    expect(during).toContain('vigil_health_status{group="ready",status="fail"} 0');
+    stalled = false;
+    expect(await text()).toContain('vigil_health_status{group="live",status="pass"} 1');
   });
 
   it('passes promtool check metrics', async () => {
