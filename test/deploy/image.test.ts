@@ -80,7 +80,12 @@ describe.skipIf(skip)(`the image ${title}`, () => {
   // main: host network, the port from VIGIL_PORT as documented; portFlag / portInFile: the port
   // given only to serve, each in a container of its own network namespace (`--network=none`: its
   // own loopback, on which nothing else listens), so the HEALTHCHECK can pass only by asking that agent.
-  const names = { main: `vigil-test-${process.pid}-main`, portFlag: `vigil-test-${process.pid}-port-flag`, portInFile: `vigil-test-${process.pid}-port-in-file` };
+  const names = {
+    main: `vigil-test-${process.pid}-main`,
+    portFlag: `vigil-test-${process.pid}-port-flag`,
+    portInFile: `vigil-test-${process.pid}-port-in-file`,
+    portInEnvFile: `vigil-test-${process.pid}-port-in-env-file`,
+  };
   let port = 0;
   let startedAt = 0;
 
@@ -101,9 +106,11 @@ describe.skipIf(skip)(`the image ${title}`, () => {
     const conf = config('main.yaml', { host: '127.0.0.1' });
     startedAt = Date.now();
     await docker(['run', '-d', '--name', names.main, '--network=host', ...HARDENED, '-v', `${conf}:/etc/vigil/vigil.yaml:ro`, '-e', 'VIGIL_CONFIG=/etc/vigil/vigil.yaml', '-e', `VIGIL_PORT=${port}`, image]);
-    const isolated = (conf: string) => ['--network=none', ...HARDENED, '-v', `${conf}:/etc/vigil/vigil.yaml:ro`, image, 'serve', '--config', '/etc/vigil/vigil.yaml'];
-    await docker(['run', '-d', '--name', names.portFlag, ...isolated(config('port-flag.yaml', {})), '--port', '9797']);
-    await docker(['run', '-d', '--name', names.portInFile, ...isolated(config('port-in-file.yaml', { port: 9797 }))]);
+    const isolated = (conf: string) => ['--network=none', ...HARDENED, '-v', `${conf}:/etc/vigil/vigil.yaml:ro`];
+    const inFile = config('port-in-file.yaml', { port: 9797 });
+    await docker(['run', '-d', '--name', names.portFlag, ...isolated(config('port-flag.yaml', {})), image, 'serve', '--config', '/etc/vigil/vigil.yaml', '--port', '9797']);
+    await docker(['run', '-d', '--name', names.portInFile, ...isolated(inFile), image, 'serve', '--config', '/etc/vigil/vigil.yaml']);
+    await docker(['run', '-d', '--name', names.portInEnvFile, ...isolated(inFile), '-e', 'VIGIL_CONFIG=/etc/vigil/vigil.yaml', image]);
   }, 900_000);
 
   afterAll(async () => {
@@ -159,7 +166,8 @@ describe.skipIf(skip)(`the image ${title}`, () => {
 
   it.each([
     ['serve --port N', 'portFlag'],
-    ["the config file's server.port", 'portInFile'],
+    ["the server.port of the file given by serve --config", 'portInFile'],
+    ["the server.port of the file named by VIGIL_CONFIG", 'portInEnvFile'],
   ] as const)('keeps the HEALTHCHECK healthy when the port comes from %s', async (_how, which) => {
     const name = names[which];
     // The agent listens on 9797 inside its own network namespace (asked from inside, as the
