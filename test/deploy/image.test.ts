@@ -77,9 +77,10 @@ async function composeContainer(project: string, service: string): Promise<strin
 const get = (port: number, path: string) => fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined);
 
 describe.skipIf(skip)(`the image ${title}`, () => {
-  // main: host network, the port from VIGIL_PORT as documented; portFlag / portInFile: the port
-  // given only to serve, each in a container of its own network namespace (`--network=none`: its
-  // own loopback, on which nothing else listens), so the HEALTHCHECK can pass only by asking that agent.
+  // main: host network, the port from VIGIL_PORT as documented. The port* ones: the port given only
+  // to serve (flag, file given by flag, file named by VIGIL_CONFIG), each in a container of its own
+  // network namespace (`--network=none`: its own loopback, on which nothing else listens), so that
+  // the HEALTHCHECK can pass only by asking that agent.
   const names = {
     main: `vigil-test-${process.pid}-main`,
     portFlag: `vigil-test-${process.pid}-port-flag`,
