@@ -385,10 +385,20 @@ async function probe(argv: readonly string[], io: Io): Promise<number> {
     // The agent's own address, from the sources serve reads; a problem elsewhere in the file must
     // not turn a running agent's HEALTHCHECK unhealthy.
     const { listenAddressOf, loopbackAddresses } = await import('./config/address.js');
-    const path = values.config ?? (io.env.VIGIL_CONFIG || undefined);
     const { readConfigFile } = await import('./config/read-file.js');
-    const address = listenAddressOf({ path, env: io.env, readFile: readConfigFile });
-    for (const note of address.notes) io.stderr(`vigil probe: ${note}\n`);
+    // The running agent's own flags and VIGIL_* environment, where it can be found: a container's
+    // HEALTHCHECK does not see `serve --port N` or `serve --config FILE`. PID 1 when it is the agent
+    // (a container); otherwise the only agent running, unless the probe was told where to look.
+    const isTold = io.env.VIGIL_CONFIG !== undefined || io.env.VIGIL_PORT !== undefined;
+    const { findServingAgent } = await import('./config/serving-agent.js');
+    const serving = values.config === undefined ? findServingAgent(fileURLToPath(import.meta.url), { onlyPid1: isTold }) : undefined;
+    const env = serving ? { ...withoutVigilVariables(io.env), ...serving.env } : io.env;
+    const path = values.config ?? serving?.config ?? (env.VIGIL_CONFIG || undefined);
+    const found = listenAddressOf({ path, env, readFile: readConfigFile });
+    for (const note of found.notes) io.stderr(`vigil probe: ${note}\n`);
+    // As serve reads them: its flags outrank the environment and the file.
+    const flagPort = serving?.port !== undefined && /^\d+$/.test(serving.port) && Number(serving.port) <= 65535 ? Number(serving.port) : undefined;
+    const address = { host: serving?.host ?? found.host, port: flagPort ?? found.port };
     if (address.port === 0) throw new UsageError('server.port is 0 (a port picked at start): give the URL to probe');
     targets = loopbackAddresses(address.host).map((host) => `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/health/live`);
   }
@@ -429,6 +439,10 @@ function get(url: URL, timeoutMs: number): Promise<number | { message: string; c
     req.on('error', (error) => resolve({ message: error.message, code: (error as { code?: string }).code }));
     req.end();
   });
+}
+
+function withoutVigilVariables(env: Io['env']): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('VIGIL_')));
 }
 
 const VERSION = readVersion();

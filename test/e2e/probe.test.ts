@@ -1,8 +1,9 @@
 // vigil probe without a URL finds the agent where serve listens: the config file (flag or
 // VIGIL_CONFIG), VIGIL_PORT, the file's server.port and server.host, over IPv4 or IPv6.
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, tempConfig } from '../helpers/cli.js';
+import { CLI, cleanEnv, runCli, tempConfig } from '../helpers/cli.js';
 import { freePort, waitFor } from '../helpers/net.js';
 import { killAll, spawnCli } from '../helpers/process.js';
 import { REDIS_URL } from '../helpers/services.js';
@@ -68,4 +69,33 @@ describe('vigil probe must ask the port and host vigil serves on', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('server.port is 0');
   });
+
+  it('vigil probe asks the agent that is PID 1 (a container) for `serve --port N` and `serve --config FILE`, which only its command line holds', async () => {
+    // A PID namespace of its own, as a container has: the agent is its PID 1, and the probe runs in it
+    // with no flag and no environment, as the image's HEALTHCHECK does.
+    for (const flags of [(port: number) => ['--port', String(port)], (port: number) => ['--config', tempConfig(`server: { port: ${port} }\n${CHECKS}`)]]) {
+      const port = await freePort();
+      const args = flags(port);
+      const config = args[0] === '--config' ? [] : ['--config', tempConfig(CHECKS)];
+      const init = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, CLI, 'serve', '--host', '127.0.0.1', ...config, ...args], { env: cleanEnv(), stdio: 'ignore' });
+      try {
+        await waitFor(`the agent in its own PID namespace on ${port}`, async () => (await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => undefined))?.ok);
+        // unshare forks the agent: its child is the namespace's PID 1.
+        const pid = readFileSync(`/proc/${init.pid}/task/${init.pid}/children`, 'utf8').trim();
+        const probe = await run('nsenter', ['--target', pid, '--pid', '--mount', process.execPath, CLI, 'probe']);
+        expect(probe, args.join(' ')).toMatchObject({ code: 0, stderr: '' });
+      } finally {
+        init.kill('SIGKILL');
+      }
+    }
+  });
 });
+
+function run(command: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
