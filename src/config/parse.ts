@@ -79,8 +79,17 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   if (text !== undefined) {
     // Duplicate keys are found by yamlProblems, in linear time.
     doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: true });
+    const hinted = new Set<number>();
     for (const error of [...doc.errors]) {
       const pos = error.linePos?.[0];
+      // In a { } flow map, `${` opens a nested map: YAML's own words for it do not say so.
+      const line = pos ? text.split('\n', pos.line)[pos.line - 1] : undefined;
+      const reference = line === undefined ? -1 : unquotedFlowReference(line);
+      if (pos && reference !== -1) {
+        if (!hinted.has(pos.line)) issues.push({ path: '', message: 'YAML: an unquoted ${…} inside a { } flow map opens a nested map there; quote the value: key: "${VAR}"', line: pos.line, column: reference + 1 });
+        hinted.add(pos.line);
+        continue;
+      }
       issues.push({ path: '', message: `YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col });
     }
     if (!issues.length) for (const { node, message } of yamlProblems(doc)) issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
@@ -416,6 +425,23 @@ function position(lines: LineCounter, offset: number | undefined): { line?: numb
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0));
+}
+
+/** Where a line has a `${` that is inside { } and outside quotes, or -1. */
+function unquotedFlowReference(line: string): number {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const char = line[i]!;
+    if (quote) {
+      if (char === quote) quote = undefined;
+    } else if (char === '"' || char === "'") quote = char;
+    else if (char === '#' && (i === 0 || line[i - 1] === ' ')) return -1;
+    else if (char === '$' && line[i + 1] === '{' && depth > 0) return i;
+    else if (char === '{') depth++;
+    else if (char === '}') depth = Math.max(0, depth - 1);
+  }
+  return -1;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -15,6 +15,7 @@ const VALIDATOR_ONLY = new Set([
   'timeout-longer.yaml',
   'duplicate-key.yaml',
   'syntax-error.yaml',
+  'flow-map-reference.yaml',
   'http-invalid-url.yaml',
   'http-reversed-status.yaml',
   'http-head-body.yaml',
