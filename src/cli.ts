@@ -457,7 +457,9 @@ function readVersion(): string {
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-const HELD_SIGNALS: readonly NodeJS.Signals[] = ['SIGHUP', 'SIGTERM', 'SIGINT'];
+// SIGHUP last: its handler appearing (SigCgt in /proc/<pid>/status) means the others are installed
+// too; Node itself catches SIGTERM and SIGINT from its first instant, so their bits say nothing.
+const HELD_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 export interface HeldSignals {
   /** Hands every signal caught so far (held: true), then each new one, to the handler. */

@@ -57,7 +57,11 @@ async function startPasswordlessRedis(): Promise<{ port: number; close(): Promis
   };
 }
 
-/** Whether the process has a SIGHUP handler (SigCgt of /proc/<pid>/status, bit 0). */
+/**
+ * Whether the process has vigil's signal handlers: SIGHUP's (SigCgt of /proc/<pid>/status, bit 0),
+ * which vigil installs after its SIGTERM and SIGINT handlers (Node catches those two from its first
+ * instant, so their bits say nothing).
+ */
 function catches(pid: number): boolean {
   try {
     const mask = BigInt(`0x${/SigCgt:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]}`);
