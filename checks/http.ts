@@ -5,10 +5,14 @@
 // tls.insecureSkipVerify.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
-import type { CheckKind } from '../src/check.js';
-import { CheckError, toCheckError } from '../src/errors.js';
+import { defineCheck } from '../src/check.js';
+import { CheckError } from '../src/errors.js';
 import { peerText } from './support/peer-text.js';
+import { toCheckError } from './support/socket-errors.js';
+import { showUrl } from './support/target.js';
+import { tlsBlock, tlsConnectionOptions } from './support/tls.js';
 
 /** Most bytes of a body read; the rest is never downloaded. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -45,46 +49,45 @@ const headers = z
     }
   });
 
-const options = z
-  .strictObject({
-    url: z
-      .string()
-      .regex(URL_PATTERN, { message: 'must be an http:// or https:// URL' })
-      .refine((url) => !URL_PATTERN.test(url) || isUrl(url), { message: 'is not a valid URL' })
-      .describe('The URL to request.'),
-    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).optional().describe('Default GET.'),
-    headers: headers.optional().describe('Request headers, e.g. Authorization: Bearer ${TOKEN}.'),
-    expect: z
-      .strictObject({
-        status: z.array(statusSpec).min(1).optional().describe('Accepted status codes and ranges. Default [200-399].'),
-        bodyContains: z.string().min(1).optional().describe('Text the first 64 KiB of the body must contain.'),
-      })
-      .optional(),
-    followRedirects: z.boolean().optional().describe('Follow up to 5 redirects. Default false: a 3xx is the answer.'),
-    allowInsecureRedirects: z
-      .boolean()
-      .optional()
-      .describe('With followRedirects: follow a redirect from https:// to http://. Default false: such a redirect fails with tls.'),
-    tls: z
-      .strictObject({
-        insecureSkipVerify: z.boolean().optional().describe('Accept any certificate. Default false.'),
-      })
-      .optional(),
-  })
-  .superRefine((opts, ctx) => {
-    if (opts.method === 'HEAD' && opts.expect?.bodyContains !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['expect', 'bodyContains'], input: opts.expect.bodyContains, message: 'can never match: a HEAD response has no body' });
-    }
-    if (opts.allowInsecureRedirects && !opts.followRedirects) {
-      ctx.addIssue({ code: 'custom', path: ['allowInsecureRedirects'], input: opts.allowInsecureRedirects, message: 'has no effect without followRedirects: true' });
-    }
-  });
-export type HttpOptions = z.output<typeof options>;
+const options = {
+  url: z
+    .string()
+    .regex(URL_PATTERN, { message: 'must be an http:// or https:// URL' })
+    .refine((url) => !URL_PATTERN.test(url) || isUrl(url), { message: 'is not a valid URL' })
+    .describe('The URL to request.'),
+  method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).optional().describe('Default GET.'),
+  headers: headers.optional().describe('Request headers, e.g. Authorization: Bearer ${TOKEN}.'),
+  expect: z
+    .strictObject({
+      status: z.array(statusSpec).min(1).optional().describe('Accepted status codes and ranges. Default [200-399].'),
+      bodyContains: z.string().min(1).optional().describe('Text the first 64 KiB of the body must contain.'),
+    })
+    .optional(),
+  followRedirects: z.boolean().optional().describe('Follow up to 5 redirects. Default false: a 3xx is the answer.'),
+  allowInsecureRedirects: z
+    .boolean()
+    .optional()
+    .describe('With followRedirects: follow a redirect from https:// to http://. Default false: such a redirect fails with tls.'),
+  tls: tlsBlock.optional().describe('TLS settings of https:// requests: CA, client certificate, server name, insecureSkipVerify.'),
+};
 
-export const http: CheckKind<HttpOptions> = {
+/** Rules between options: requests that could never pass. */
+function refineOptions(opts: HttpOptions, ctx: z.RefinementCtx): void {
+  if (opts.method === 'HEAD' && opts.expect?.bodyContains !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['expect', 'bodyContains'], input: opts.expect.bodyContains, message: 'can never match: a HEAD response has no body' });
+  }
+  if (opts.allowInsecureRedirects && !opts.followRedirects) {
+    ctx.addIssue({ code: 'custom', path: ['allowInsecureRedirects'], input: opts.allowInsecureRedirects, message: 'has no effect without followRedirects: true' });
+  }
+}
+
+type HttpOptions = z.output<z.ZodObject<typeof options>>;
+
+export const http = defineCheck({
   type: 'http',
   componentType: 'component',
   options,
+  refine: refineOptions,
   schemes: ['http', 'https'],
   async run(opts, { signal }) {
     const accepted = (opts.expect?.status ?? DEFAULT_STATUS).map(toRange);
@@ -92,7 +95,10 @@ export const http: CheckKind<HttpOptions> = {
     const first = new URL(opts.url);
     let url = first;
     for (let hop = 0; ; hop++) {
-      const { response, body } = await exchange(url, requestHeaders(opts.headers, url.origin === first.origin), opts, signal);
+      const isFirstOrigin = url.origin === first.origin;
+      // Read per hop and attempt: a rotated CA or client certificate applies at the next attempt.
+      const tls = url.protocol === 'https:' ? await tlsConnectionOptions(isFirstOrigin ? opts.tls : { ...opts.tls, serverName: undefined }, url.hostname, show(url)) : {};
+      const { response, body } = await exchange(url, requestHeaders(opts.headers, isFirstOrigin), tls, opts, signal);
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
       if (opts.followRedirects && status >= 300 && status < 400 && location) {
@@ -110,7 +116,7 @@ export const http: CheckKind<HttpOptions> = {
       return { statusCode: status };
     }
   },
-};
+});
 
 /**
  * Where a redirect leads, by curl's rules: credentials (URL userinfo and CREDENTIAL_HEADERS) go
@@ -144,14 +150,14 @@ function requestHeaders(configured: Readonly<Record<string, string>> | undefined
   return headers;
 }
 
-function exchange(url: URL, headers: OutgoingHttpHeaders, opts: HttpOptions, signal: AbortSignal): Promise<{ response: IncomingMessage; body: string }> {
+function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions, opts: HttpOptions, signal: AbortSignal): Promise<{ response: IncomingMessage; body: string }> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: opts.method ?? 'GET',
       headers,
       agent: false,
-      rejectUnauthorized: !opts.tls?.insecureSkipVerify,
+      ...tls,
     });
     // Our own listener rather than request({ signal }): Node removes that one only after 'close',
     // after the attempt has settled.
@@ -213,9 +219,5 @@ function describe(ranges: readonly [number, number][]): string {
   return ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(', ');
 }
 
-/** The URL as shown in messages: any password masked, cut short when a peer chose it. */
-function show(href: string | URL): string {
-  const url = new URL(href);
-  if (url.password) url.password = '***';
-  return peerText(url.href);
-}
+/** The URL as shown in messages: credentials and query values masked, cut short when a peer chose it. */
+const show = showUrl;

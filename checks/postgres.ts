@@ -5,18 +5,17 @@ import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import type { CheckKind } from '../src/check.js';
-import { CheckError, describeSocketError, reasonFromSocketError } from '../src/errors.js';
+import { defineCheck } from '../src/check.js';
+import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
-import { GuardedSocket, formatBytes } from './support/guarded-stream.js';
-import { readSmallFile } from './support/read-file.js';
+import { ConnectableStream } from './support/connectable-stream.js';
+import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
+import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
+import { describeUrlTarget } from './support/target.js';
+import { readPemFiles } from './support/tls.js';
 
-/** Most bytes one attempt reads from the server, over all its connections. */
-const MAX_ATTEMPT_BYTES = 1024 * 1024;
 /** Most bytes one backend message may declare; a larger one fails at its header. */
 const MAX_MESSAGE_BYTES = 1024 * 1024;
-/** Most bytes of a certificate or key file. */
-const MAX_TLS_FILE_BYTES = 1024 * 1024;
 const APPLICATION_NAME = 'vigil';
 
 /** libpq's sslmode values, weakest first. */
@@ -25,7 +24,7 @@ type SslMode = (typeof SSL_MODES)[number];
 /** libpq's default, and so vigil's. */
 const DEFAULT_SSL_MODE: SslMode = 'prefer';
 
-const options = z.strictObject({
+const options = {
   url: z
     .string()
     .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
@@ -38,10 +37,9 @@ const options = z.strictObject({
         'sslmode as libpq: disable, allow, prefer (default), require, verify-ca, verify-full.',
     ),
   query: z.string().min(1).optional().describe('Query to run, inside a transaction. Default SELECT 1.'),
-});
-export type PostgresOptions = z.output<typeof options>;
+};
 
-export const postgres: CheckKind<PostgresOptions> = {
+export const postgres = defineCheck({
   type: 'postgres',
   componentType: 'datastore',
   options,
@@ -53,10 +51,10 @@ export const postgres: CheckKind<PostgresOptions> = {
     const deadline = Date.now() + timeoutMs;
     // Loaded on first use: an agent without postgres checks never pays for the driver.
     const { default: pg } = await import('pg');
-    const target = describeTarget(url);
+    const target = describeUrlTarget('postgres', url, 5432);
     // Validation guarantees the URL parses.
     const { connectionString, ssl } = parseUrl(url) as ParsedUrl;
-    const sockets: GuardedSocket[] = [];
+    const sockets: ConnectableStream[] = [];
     const probe = async () => {
       const material = ssl.mode === 'disable' ? {} : await readTlsFiles(ssl, target);
       let budget = MAX_ATTEMPT_BYTES;
@@ -65,7 +63,7 @@ export const postgres: CheckKind<PostgresOptions> = {
         if (signal.aborted) throw signal.reason;
         const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, deadline });
         sockets.push(leg.socket);
-        return leg.done.finally(() => (budget -= leg.socket.bytesRead));
+        return leg.done.finally(() => (budget -= leg.guard.bytesReceived()));
       };
       const first = await session(FIRST_LEG[ssl.mode]);
       if (first.ok) return;
@@ -83,7 +81,7 @@ export const postgres: CheckKind<PostgresOptions> = {
       for (const socket of sockets) socket.destroy();
     }
   },
-};
+});
 
 /** How a connection negotiates encryption: never, if the server offers it, or always. */
 type Encryption = 'off' | 'try' | 'on';
@@ -157,18 +155,10 @@ interface TlsMaterial {
 
 /** Read at every attempt, so a rotated certificate applies at the next one. */
 async function readTlsFiles(ssl: SslSettings, target: string): Promise<TlsMaterial> {
-  const read = async (param: string, path: string | undefined) => {
-    if (path === undefined) return undefined;
-    try {
-      return await readSmallFile(path, MAX_TLS_FILE_BYTES);
-    } catch (error) {
-      throw new CheckError('tls', `${target}: cannot read ${param} ${path}: ${(error as Error).message}`, { cause: error });
-    }
-  };
   // sslrootcert=system: the trusted roots Node ships, as when no sslrootcert is given.
   const rootCert = ssl.rootCert === 'system' ? undefined : ssl.rootCert;
-  const [ca, cert, key] = await Promise.all([read('sslrootcert', rootCert), read('sslcert', ssl.cert), read('sslkey', ssl.key)]);
-  return { ca, cert, key };
+  const files = await readPemFiles({ sslrootcert: rootCert, sslcert: ssl.cert, sslkey: ssl.key }, target);
+  return { ca: files.sslrootcert, cert: files.sslcert, key: files.sslkey };
 }
 
 interface SessionSettings {
@@ -197,18 +187,17 @@ type SessionOutcome =
 type ClientClass = typeof import('pg').Client;
 
 /** One connection: connect (negotiating TLS as told), log in, run the probe, close. Never rejects. */
-function openSession(Client: ClientClass, settings: SessionSettings): { socket: GuardedSocket; done: Promise<SessionOutcome> } {
+function openSession(Client: ClientClass, settings: SessionSettings): { socket: ConnectableStream; guard: SocketGuard; done: Promise<SessionOutcome> } {
   const { target } = settings;
   let acceptedTls = false;
-  const socket = new GuardedSocket({
-    target,
-    maxBytes: settings.maxBytes,
-    inspect: createFrameInspector(target),
+  const socket = new ConnectableStream({
     open: (args, signal) =>
       openTransport(args, settings, signal, () => {
         acceptedTls = true;
       }),
   });
+  // Whatever the driver's parser throws, and more bytes than the attempt may read, fail this session.
+  const guard = guardSocket(socket, { target, maxBytes: settings.maxBytes, inspect: createFrameInspector(target) });
   const client = new Client({
     connectionString: settings.connectionString,
     application_name: APPLICATION_NAME,
@@ -221,7 +210,7 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
   const step = <T>(work: Promise<T>): Promise<T> => {
     // The socket's failure may win the race: the driver's own rejection is then nobody's concern.
     work.catch(() => undefined);
-    return Promise.race([work, socket.failed]);
+    return Promise.race([work, guard.failed]);
   };
   let loggedIn = false;
   const done = (async (): Promise<SessionOutcome> => {
@@ -234,10 +223,10 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
     } catch (error) {
       socket.destroy();
       const refusedLogin = !loggedIn && typeof (error as { code?: unknown }).code === 'string' && SQLSTATE.test((error as { code: string }).code);
-      return { ok: false, error: socket.failure ?? translate(error, target, loggedIn ? 'query' : 'login'), refusedLogin, acceptedTls };
+      return { ok: false, error: guard.failure() ?? translate(error, target, loggedIn ? 'query' : 'login'), refusedLogin, acceptedTls };
     }
   })();
-  return { socket, done };
+  return { socket, guard, done };
 }
 
 /**
@@ -424,16 +413,6 @@ function checkAuthentication(code: number, length: number, target: string): void
   const expected = AUTHENTICATION_LENGTHS.get(code);
   if (expected === undefined) throw new CheckError('protocol', `${target} sent an unknown authentication request (code ${code})`);
   if (expected !== 0 && length !== expected) throw new CheckError('protocol', `${target} sent a malformed authentication request (code ${code}, length ${length})`);
-}
-
-/** host:port/database, never the user or password. */
-function describeTarget(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `postgres ${parsed.hostname || 'localhost'}:${parsed.port || 5432}${parsed.pathname.length > 1 ? parsed.pathname : ''}`;
-  } catch {
-    return 'postgres';
-  }
 }
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;

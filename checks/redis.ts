@@ -5,12 +5,15 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { RedisOptions as RedisClientOptions } from 'ioredis';
 import { z } from 'zod';
-import type { CheckKind } from '../src/check.js';
-import { CheckError, describeSocketError, reasonFromSocketError } from '../src/errors.js';
+import { defineCheck } from '../src/check.js';
+import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
 import { peerText } from './support/peer-text.js';
 import { createRespScanner } from './support/resp.js';
+import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
+import { describeUrlTarget } from './support/target.js';
+import { tlsBlock, tlsConnectionOptions } from './support/tls.js';
 
 /**
  * The share of the timeout a rediss:// connection may spend in its TLS handshake. A plain Redis
@@ -19,29 +22,33 @@ import { createRespScanner } from './support/resp.js';
  */
 const TLS_HANDSHAKE_SHARE = 0.9;
 
-const options = z.strictObject({
-  url: z
-    .string()
-    .regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
-    .describe('Connection URL, e.g. redis://:${REDIS_PASSWORD}@cache:6379/0; rediss:// for TLS.'),
-});
-export type RedisOptions = z.output<typeof options>;
-
-export const redis: CheckKind<RedisOptions> = {
+export const redis = defineCheck({
   type: 'redis',
   componentType: 'datastore',
-  options,
+  options: {
+    url: z
+      .string()
+      .regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
+      .describe('Connection URL, e.g. redis://:${REDIS_PASSWORD}@cache:6379/0; rediss:// for TLS.'),
+    tls: tlsBlock.optional().describe('TLS settings of a rediss:// URL: CA, client certificate, server name.'),
+  },
+  refine(options, ctx) {
+    if (options.tls && !options.url.startsWith('rediss:')) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], input: options.tls, message: 'applies to rediss:// URLs only: this URL is plain redis://' });
+    }
+  },
   schemes: ['redis', 'rediss'],
   async prepare() {
     await import('ioredis');
   },
-  async run({ url }, { signal, timeoutMs }) {
+  async run({ url, tls: block }, { signal, timeoutMs }) {
     // Loaded on first use: an agent without redis checks never pays for the driver.
     const { Redis } = await import('ioredis');
-    const target = describeTarget(url);
+    const target = describeUrlTarget('redis', url, 6379);
+    const tls = url.startsWith('rediss:') ? await tlsConnectionOptions(block, new URL(url).hostname, target) : undefined;
     const wire = createWire(target);
     // ioredis hands its options to the connector: the wire rides along with them.
-    const client = new Redis(url, { ...clientOptions(timeoutMs), Connector: AttemptConnector as unknown as RedisClientOptions['Connector'], wire } as RedisClientOptions);
+    const client = new Redis(url, { ...clientOptions(timeoutMs), ...(tls ? { tls } : {}), Connector: AttemptConnector as unknown as RedisClientOptions['Connector'], wire } as RedisClientOptions);
     // ioredis rejects connect() with only "Connection is closed."; the reason arrives here. A
     // failed SELECT arrives here too, and connect() resolves regardless.
     let lastError: unknown;
@@ -73,7 +80,7 @@ export const redis: CheckKind<RedisOptions> = {
       client.disconnect();
     }
   },
-};
+});
 
 /** A client for one health attempt: no offline queue, no retries, no reconnect, bounded waits. */
 export function clientOptions(timeoutMs: number): RedisClientOptions {
@@ -189,15 +196,6 @@ function createWire(target: string) {
   };
 }
 
-/** host:port/db, never the password. */
-function describeTarget(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `redis ${parsed.hostname || 'localhost'}:${parsed.port || 6379}${parsed.pathname.length > 1 ? parsed.pathname : ''}`;
-  } catch {
-    return 'redis';
-  }
-}
 
 /** ioredis sends SELECT during its handshake and reports a refusal as an error event, not to connect(). */
 function isSelectError(error: unknown): boolean {

@@ -2,19 +2,16 @@
 // accepts and never answers looks healthy to this check (so it does to blackbox_exporter's tcp probe).
 import { connect } from 'node:net';
 import { z } from 'zod';
-import type { CheckKind } from '../src/check.js';
-import { toCheckError } from '../src/errors.js';
+import { defineCheck } from '../src/check.js';
+import { toCheckError } from './support/socket-errors.js';
 
-const options = z.strictObject({
-  host: z.string().min(1).describe('Host name or address.'),
-  port: z.number().int().min(1).max(65535).describe('TCP port.'),
-});
-export type TcpOptions = z.output<typeof options>;
-
-export const tcp: CheckKind<TcpOptions> = {
+export const tcp = defineCheck({
   type: 'tcp',
   componentType: 'system',
-  options,
+  options: {
+    host: z.string().min(1).describe('Host name or address.'),
+    port: z.number().int().min(1).max(65535).describe('TCP port.'),
+  },
   schemes: ['tcp'],
   fromUrl(url) {
     const parsed = new URL(url);
@@ -37,4 +34,4 @@ export const tcp: CheckKind<TcpOptions> = {
       socket.once('error', (error) => settle(toCheckError(error, target)));
     });
   },
-};
+});

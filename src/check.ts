@@ -1,6 +1,7 @@
-// The contract every check type implements (one module per type in checks/). The core owns
-// timeouts, scheduling, thresholds, state and metrics; a check only performs one attempt.
-import type { z } from 'zod';
+// The contract every check type implements (one module per type in checks/, made with
+// defineCheck). The core owns timeouts, scheduling, thresholds, state and metrics; a check only
+// performs one attempt.
+import { z } from 'zod';
 
 /** The IETF health draft's componentType. */
 export type ComponentType = 'datastore' | 'component' | 'system';
@@ -9,7 +10,12 @@ export type ComponentType = 'datastore' | 'component' | 'system';
 export type Observation = Readonly<Record<string, string | number | boolean>>;
 
 export interface CheckContext {
-  /** Aborted by the core when the attempt's timeout elapses or the agent stops: release everything. */
+  /**
+   * The attempt's own signal, aborted when its timeout elapses or the agent stops: release
+   * everything at once and reject. It belongs to this attempt only; a kind must leave no listener
+   * on it once the attempt settles (Node's `net.connect({ signal })` removes its own only on abort:
+   * add your own listener and remove it when the attempt ends).
+   */
   readonly signal: AbortSignal;
   /** The attempt's timeout in ms, for driver-level timeouts (the core enforces it regardless). */
   readonly timeoutMs: number;
@@ -17,11 +23,12 @@ export interface CheckContext {
   readonly name: string;
 }
 
-export interface CheckKind<Options = unknown> {
+/** A check type as the core sees it: made by defineCheck, its options already validated. */
+export interface CheckKind {
   /** The YAML `type:` value, e.g. 'redis'. */
   readonly type: string;
   readonly componentType: ComponentType;
-  /** The schema of the type's own keys (besides the common ones the core handles). */
+  /** The schema of the type's own keys (besides the common ones the core handles): a strict object. */
   readonly options: z.ZodObject<z.ZodRawShape>;
   /** URL schemes this type serves in environment-only mode (VIGIL_CHECK_<NAME>=<url>). */
   readonly schemes: readonly string[];
@@ -29,11 +36,49 @@ export interface CheckKind<Options = unknown> {
   fromUrl?(url: string): Record<string, unknown>;
   /** Loads what the type needs (a driver) once, before its first attempt, so that cost is not latency. */
   prepare?(): Promise<void>;
+  /** One attempt with options its schema accepted: see CheckDefinition.run. */
+  run(options: Readonly<Record<string, unknown>>, ctx: CheckContext): Promise<Observation | void>;
+}
+
+/** What a check type's module declares; `run`'s options are typed by the `options` shape. */
+export interface CheckDefinition<Shape extends z.ZodRawShape> {
+  readonly type: string;
+  readonly componentType: ComponentType;
+  /** The type's own keys as a zod shape; none may shadow a key every check has (type, interval, …). */
+  readonly options: Shape;
+  /** Rules between the type's own options (e.g. HEAD with bodyContains): add an issue per problem. */
+  readonly refine?: (options: z.output<z.ZodObject<Shape>>, ctx: z.RefinementCtx) => void;
+  readonly schemes: readonly string[];
+  fromUrl?(url: string): Record<string, unknown>;
+  prepare?(): Promise<unknown>;
   /**
    * One attempt. Resolve (optionally with measured values) when healthy; throw a CheckError when
-   * not. Must honour ctx.signal: on abort, close sockets and clients at once.
+   * not. Honour ctx.signal: on abort, close sockets and clients and reject at once.
    */
-  run(options: Options, ctx: CheckContext): Promise<Observation | void>;
+  run(options: z.output<z.ZodObject<Shape>>, ctx: CheckContext): Promise<Observation | void>;
+}
+
+/**
+ * Makes a check type from its definition. The options schema is a strict object of the shape (an
+ * unknown key is an error), with the definition's rules between options; `run` receives only
+ * options that schema accepted, typed by it.
+ */
+export function defineCheck<Shape extends z.ZodRawShape>(definition: CheckDefinition<Shape>): CheckKind {
+  const strict = z.strictObject(definition.options);
+  const refine = definition.refine;
+  const options = refine ? strict.superRefine((value, ctx) => refine(value, ctx)) : strict;
+  const { prepare, fromUrl } = definition;
+  return {
+    type: definition.type,
+    componentType: definition.componentType,
+    options,
+    schemes: definition.schemes,
+    ...(fromUrl ? { fromUrl: (url: string) => fromUrl(url) } : {}),
+    ...(prepare ? { prepare: async () => void (await prepare()) } : {}),
+    // The core validates every check's options with `options` before any attempt: the cast is the
+    // one place the schema's output type is taken on trust.
+    run: (values, ctx) => definition.run(values as z.output<z.ZodObject<Shape>>, ctx),
+  };
 }
 
 /** The outcome of one attempt, as recorded by the core. */

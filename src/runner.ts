@@ -1,6 +1,7 @@
 // Dispatch from a configured check to its kind: the one place that maps `type` to the kind's
 // run, componentType and driver loading, for the agent and the one-shot `vigil check` alike.
 import type { CheckKind, ComponentType } from './check.js';
+import { checkKinds } from './kinds.js';
 import type { CheckConfig } from './config/types.js';
 import type { RunCheck } from './scheduler.js';
 
@@ -12,7 +13,7 @@ export interface Runner {
 }
 
 export function createRunner(kinds: readonly CheckKind[]): Runner {
-  const kindOf = new Map(kinds.map((kind) => [kind.type, kind]));
+  const kindOf = new Map(checkKinds(kinds).map((kind) => [kind.type, kind]));
   // Validation guarantees every configured type is known.
   const kind = (type: string) => kindOf.get(type)!;
   return {

@@ -1,7 +1,9 @@
 // A socket a driver cannot turn against the process: what its listeners throw (a parser meeting a
-// reply it cannot handle) and more bytes than one attempt may receive end the socket with a
-// `protocol` failure of this attempt, never an uncaught exception or unbounded memory.
-import type { Socket } from 'node:net';
+// reply it cannot handle) and more bytes than one attempt may receive end the socket with a failure
+// of this attempt (`protocol` unless an inspector chose another reason), never an uncaught
+// exception or unbounded memory. One guard for every kind: a net.Socket, a tls.TLSSocket, or a
+// stream handed to a driver in place of its socket (connectable-stream.ts).
+import type { Duplex } from 'node:stream';
 import { CheckError } from '../../src/errors.js';
 import { peerText } from './peer-text.js';
 
@@ -14,8 +16,9 @@ export interface GuardOptions {
   /** Most bytes the peer may send over the socket's life. Default MAX_ATTEMPT_BYTES. */
   readonly maxBytes?: number;
   /**
-   * Sees every chunk before the listeners do (to check framing, say); what it throws ends the
-   * socket with a `protocol` failure carrying the thrown message, and the chunk is not delivered.
+   * Sees every chunk before the listeners do (to check framing, say): what it throws ends the socket
+   * with that failure (a CheckError keeps its reason; anything else is `protocol`), and the chunk is
+   * not delivered.
    */
   readonly inspect?: (chunk: Buffer) => void;
 }
@@ -23,28 +26,36 @@ export interface GuardOptions {
 export interface SocketGuard {
   /** The failure the guard ended the socket with, if any: it says more than a driver's "connection closed". */
   failure(): CheckError | undefined;
+  /** Rejects with the first failure; never resolves. Race a driver's promises against it. */
+  readonly failed: Promise<never>;
   /** Ends the socket with `error` (the first failure wins), as the guard itself does. */
   fail(error: CheckError): void;
   bytesReceived(): number;
 }
 
 /**
- * Guards `socket` (a net.Socket or tls.TLSSocket) for its whole life. Bytes are counted on 'data'
- * events, which is how pg and ioredis read; a reader in paused mode ('readable' + read()) is not
- * counted. After a failure no further data reaches the listeners.
+ * Guards `socket` for its whole life. Bytes are counted on 'data' events, which is how pg and ioredis
+ * read; a reader in paused mode ('readable' + read()) is not counted. After a failure no further
+ * data reaches the listeners.
  */
-export function guardSocket(socket: Socket, options: GuardOptions): SocketGuard {
+export function guardSocket(socket: Duplex, options: GuardOptions): SocketGuard {
   const maxBytes = options.maxBytes ?? MAX_ATTEMPT_BYTES;
   let received = 0;
   let failure: CheckError | undefined;
+  let reject!: (error: CheckError) => void;
+  const failed = new Promise<never>((_, rejecter) => (reject = rejecter));
+  // Nobody need be waiting on it: a failure is also delivered to the driver as a socket error.
+  failed.catch(() => undefined);
   const fail = (error: CheckError) => {
-    failure ??= error;
-    socket.destroy(failure);
+    if (failure) return;
+    failure = error;
+    reject(error);
+    socket.destroy(error);
   };
   // Destroying with an error emits 'error': without a listener of its own that would be thrown.
   socket.on('error', ignore);
   const emit = socket.emit;
-  socket.emit = function guardedEmit(this: Socket, event: string | symbol, ...args: unknown[]): boolean {
+  socket.emit = function guardedEmit(this: Duplex, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'data') {
       if (failure) return false;
       const chunk = args[0] as Buffer | string;
@@ -57,7 +68,7 @@ export function guardSocket(socket: Socket, options: GuardOptions): SocketGuard 
         try {
           options.inspect(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
         } catch (error) {
-          fail(new CheckError('protocol', `${options.target} violated its protocol: ${peerText(messageOf(error))}`, { cause: error }));
+          fail(error instanceof CheckError ? error : new CheckError('protocol', `${options.target} violated its protocol: ${peerText(messageOf(error))}`, { cause: error }));
           return false;
         }
       }
@@ -68,8 +79,8 @@ export function guardSocket(socket: Socket, options: GuardOptions): SocketGuard 
       fail(new CheckError('protocol', `${options.target} sent what the client could not handle: ${peerText(messageOf(error))}`, { cause: error }));
       return false;
     }
-  } as Socket['emit'];
-  return { failure: () => failure, fail, bytesReceived: () => received };
+  } as Duplex['emit'];
+  return { failure: () => failure, failed, fail, bytesReceived: () => received };
 }
 
 function ignore(): void {

@@ -7,6 +7,7 @@ import type { CheckKind } from '../check.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { parseDuration, formatDuration } from './duration.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
+import { checkKinds } from '../kinds.js';
 import { interpolate } from './interpolate.js';
 import { collectSecrets } from './secrets.js';
 import { MAX_CHECKS, yamlProblems } from './limits.js';
@@ -58,6 +59,7 @@ const TOP_KEYS = ['server', 'defaults', 'checks'];
 
 /** Parse and validate a config; text undefined means environment-only mode. */
 export function parseConfig(text: string | undefined, options: ParseOptions): AgentConfig {
+  checkKinds(options.kinds);
   const env = options.env ?? {};
   const readSecretFile = options.readFile ?? (() => {
     throw new Error('secret files are not available here');

@@ -1,9 +1,10 @@
-// The guarded socket any network kind may hand its driver, over real loopback sockets: a throw
-// from a listener, a byte over the budget or an inspector's verdict fails the connection, never
-// the process.
+// The stream a kind hands a driver in place of its socket, guarded like any socket, over real
+// loopback sockets: a throw from a listener, a byte over the budget or an inspector's verdict fails
+// the connection, never the process.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GuardedSocket } from '../../../../checks/support/guarded-stream.js';
+import { ConnectableStream } from '../../../../checks/support/connectable-stream.js';
+import { guardSocket } from '../../../../checks/support/guarded-socket.js';
 import { CheckError } from '../../../../src/errors.js';
 import { waitFor } from '../../../helpers/net.js';
 
@@ -33,63 +34,70 @@ const open = (port: number) => (_args: readonly unknown[], signal: AbortSignal) 
     signal.addEventListener('abort', () => socket.destroy(), { once: true });
   });
 
-describe('guarded socket (a malformed reply kills the whole agent)', () => {
+/** A ConnectableStream opened by `open`, guarded as the postgres check guards it. */
+function guarded(options: { maxBytes: number; open?: (args: readonly unknown[], signal: AbortSignal) => Promise<Socket>; inspect?: (chunk: Buffer) => void }) {
+  const socket = new ConnectableStream(options.open ? { open: options.open } : {});
+  const guard = guardSocket(socket, { target: 'test peer', maxBytes: options.maxBytes, ...(options.inspect ? { inspect: options.inspect } : {}) });
+  return { socket, guard };
+}
+
+describe('connectable stream, guarded (a malformed reply kills the whole agent)', () => {
   it('a throwing data listener fails the connection with protocol and destroys both streams', async () => {
     const port = await replying('garbage');
-    const socket = new GuardedSocket({ target: 'test peer', maxBytes: 1024, open: open(port) });
+    const { socket, guard } = guarded({ maxBytes: 1024, open: open(port) });
     const errors: unknown[] = [];
     socket.on('error', (error) => errors.push(error));
     socket.on('data', () => {
       throw new RangeError('Invalid array length');
     });
     socket.connect();
-    await expect(socket.failed).rejects.toMatchObject({ reason: 'protocol', message: 'test peer sent a reply its client could not handle: Invalid array length' });
-    await waitFor('the socket to close', () => socket.destroyed && errors.length === 1);
+    await expect(guard.failed).rejects.toMatchObject({ reason: 'protocol', message: 'test peer sent what the client could not handle: Invalid array length' });
+    await waitFor('the socket to close', () => socket.destroyed && errors.length >= 1);
     await waitFor('the peer to see the close', () => peers[0]?.destroyed || peers[0]?.readableEnded);
-    expect(socket.failure).toBeInstanceOf(CheckError);
+    expect(guard.failure()).toBeInstanceOf(CheckError);
   });
 
   it('more bytes than maxBytes fail with protocol, naming the limit, before the driver sees them', async () => {
     const port = await replying(Buffer.alloc(4096, 'x'));
-    const socket = new GuardedSocket({ target: 'test peer', maxBytes: 1024, open: open(port) });
+    const { socket, guard } = guarded({ maxBytes: 1024, open: open(port) });
     let delivered = 0;
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => (delivered += chunk.length));
     socket.connect();
-    await expect(socket.failed).rejects.toMatchObject({ reason: 'protocol', message: 'test peer sent more than 1 KiB, the most one attempt reads' });
+    await expect(guard.failed).rejects.toMatchObject({ reason: 'protocol', message: 'test peer sent more than 1 KiB, the most one attempt reads' });
     expect(delivered).toBeLessThanOrEqual(1024);
   });
 
   it("an inspector's CheckError is the failure, with its own reason", async () => {
     const port = await replying('R');
-    const socket = new GuardedSocket({
-      target: 'test peer',
+    const { socket, guard } = guarded({
       maxBytes: 1024,
       open: open(port),
       inspect: () => {
         throw new CheckError('auth', 'unsupported authentication');
       },
     });
-    socket.on('error', () => undefined);
+    socket.on('data', () => undefined); // a driver reading
     socket.connect();
-    await expect(socket.failed).rejects.toMatchObject({ reason: 'auth' });
+    await expect(guard.failed).rejects.toMatchObject({ reason: 'auth' });
   });
 
-  it('passes data both ways and reports the bytes read; attach() wraps an open stream', async () => {
+  it('passes data both ways and the guard counts the bytes read; attach() wraps an open stream', async () => {
     server = createServer((peer) => {
       peers.push(peer);
       peer.on('data', (chunk) => peer.write(chunk));
     });
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const inner = await open((server.address() as { port: number }).port)([], new AbortController().signal);
-    const socket = new GuardedSocket({ target: 'echo', maxBytes: 1024 }).attach(inner);
+    const { socket, guard } = guarded({ maxBytes: 1024 });
+    socket.attach(inner);
     const connected = new Promise((resolve) => socket.once('connect', resolve));
     socket.connect();
     await connected;
     const echoed = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString())));
     socket.write('ping');
     expect(await echoed).toBe('ping');
-    expect(socket.bytesRead).toBe(4);
+    expect(guard.bytesReceived()).toBe(4);
     socket.destroy();
     await waitFor('the inner stream to close', () => inner.destroyed);
   });
@@ -97,10 +105,9 @@ describe('guarded socket (a malformed reply kills the whole agent)', () => {
   it('destroyed while opening, it aborts the open and leaves nothing connected', async () => {
     const port = await replying('');
     let aborted = false;
-    const socket = new GuardedSocket({
-      target: 'test peer',
+    const { socket } = guarded({
       maxBytes: 1024,
-      open: (args, signal) => {
+      open: (args: readonly unknown[], signal: AbortSignal) => {
         signal.addEventListener('abort', () => (aborted = true), { once: true });
         return open(port)(args, signal);
       },
