@@ -34,7 +34,7 @@ export const redis = defineCheck({
   },
   refine(options, ctx) {
     if (options.tls && !options.url.startsWith('rediss:')) {
-      ctx.addIssue({ code: 'custom', path: ['tls'], input: options.tls, message: 'applies to rediss:// URLs only: this URL is plain redis://' });
+      ctx.addIssue({ code: 'custom', path: ['url'], input: options.url, message: 'is plain redis://, and the tls block applies to rediss:// URLs only' });
     }
   },
   schemes: ['redis', 'rediss'],
