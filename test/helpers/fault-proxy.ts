@@ -6,10 +6,11 @@
 //   refuse     stop listening: connections are refused
 //   latency    forward, delaying every chunk by `delayMs` in each direction
 //   drip       forward, but send the dependency's answer to the client one byte every `delayMs`
+//   garbage    accept, answer whatever the client sends with bytes no protocol means, keep it open
 // cut() destroys every live connection at once (a dependency restart, a network blip).
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
-export type FaultMode = 'pass' | 'blackhole' | 'reset' | 'refuse' | 'latency' | 'drip';
+export type FaultMode = 'pass' | 'blackhole' | 'reset' | 'refuse' | 'latency' | 'drip' | 'garbage';
 
 export interface FaultProxy {
   readonly port: number;
@@ -24,6 +25,9 @@ export interface FaultProxy {
   upstreamPorts(): number[];
   close(): Promise<void>;
 }
+
+/** Bytes no protocol here means: not a PostgreSQL message, not RESP, not HTTP. */
+const GARBAGE = Buffer.from('\u0000\u00ff\u00fe garbage \u0001\u0002 not a protocol \r\n\u0000', 'latin1');
 
 export async function startFaultProxy(targetHost: string, targetPort: number): Promise<FaultProxy> {
   let mode: FaultMode = 'pass';
@@ -67,6 +71,13 @@ export async function startFaultProxy(targetHost: string, targetPort: number): P
     }
     if (mode === 'reset') {
       client.resetAndDestroy();
+      return;
+    }
+    if (mode === 'garbage') {
+      // Answers at once and to every chunk: protocols where the server speaks first see it too.
+      const noise = () => !client.destroyed && client.write(GARBAGE);
+      noise();
+      client.on('data', noise);
       return;
     }
     const upstream = connect({ host: targetHost, port: targetPort });

@@ -8,7 +8,11 @@ import { configJsonSchema } from '../../../src/config/schema.js';
 import { ConfigError } from '../../../src/errors.js';
 
 const DIR = 'test/fixtures/config';
-const expected = JSON.parse(readFileSync(`${DIR}/expected.json`, 'utf8')) as Record<string, { line: number; path: string; message?: string }[]>;
+// {known} stands for the registered types, in registry order: a new type changes no expectation.
+const expected = JSON.parse(readFileSync(`${DIR}/expected.json`, 'utf8').replaceAll('{known}', kinds.map((k) => k.type).join(', '))) as Record<
+  string,
+  { line: number; path: string; message?: string }[]
+>;
 const fixtures = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
 /** Rules the JSON Schema cannot express: YAML-level problems and relations between keys. */
 const VALIDATOR_ONLY = new Set([

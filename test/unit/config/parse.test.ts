@@ -42,7 +42,7 @@ describe('parseConfig', () => {
   it('lists the known types for an unknown type', () => {
     const [issue] = issuesOf('checks:\n  q:\n    type: kafka\n');
     expect(issue).toMatchObject({ path: 'checks.q.type', line: 3 });
-    expect(issue!.message).toBe('"kafka" is not a known type (known: postgres, redis, http, tcp)');
+    expect(issue!.message).toBe(`"kafka" is not a known type (known: ${kinds.map((k) => k.type).join(', ')})`);
   });
 
   it('refuses an explicit timeout longer than the interval', () => {
