@@ -1,10 +1,10 @@
 // parseConfig: YAML text (and the environment) -> a validated, defaulted, frozen AgentConfig, or a
 // ConfigError listing every problem with its key path and, where it has one, line and column.
-import { hostname } from 'node:os';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import type { z } from 'zod';
 import type { CheckKind } from '../check.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { CONFIG_DEFAULTS } from './defaults.js';
 import { parseDuration, formatDuration } from './duration.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
 import { interpolate } from './interpolate.js';
@@ -12,7 +12,7 @@ import { collectSecrets } from './secrets.js';
 import { MAX_CHECKS, yamlProblems } from './limits.js';
 import { createRedactor } from '../redact.js';
 import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
-import type { AgentConfig, CheckConfig, DefaultsConfig, DrainMode, LogLevel, ServerConfig } from './types.js';
+import type { AgentConfig, CheckConfig, DefaultsConfig, ServerConfig } from './types.js';
 
 export interface ParseOptions {
   readonly kinds: readonly CheckKind[];
@@ -24,35 +24,7 @@ export interface ParseOptions {
   readonly source?: string;
 }
 
-export const SERVER_DEFAULTS = Object.freeze({
-  /** Dual-stack; the agent falls back to 0.0.0.0 where IPv6 is turned off. */
-  host: '::',
-  port: 9898,
-  /**
-   * The kubelet's probes, a Prometheus or two and a few people with curl need a handful; 256 is
-   * ample headroom while bounding what idle or slow clients can hold (each costs a socket and up to
-   * 16 KiB of headers).
-   */
-  maxConnections: 256,
-  drainDelay: '5s',
-  drainMode: 'delay' as DrainMode,
-  /** The port is reachable cluster-wide and entries name hosts, databases and roles. */
-  exposeDetails: false,
-  trustLoopback: true,
-  description: 'health of the application dependencies, as seen by vigil',
-  logLevel: 'info' as LogLevel,
-});
-
-export const CHECK_DEFAULTS = Object.freeze({
-  interval: '10s',
-  timeout: '2s',
-  failureThreshold: 1,
-  successThreshold: 1,
-  critical: true,
-  groups: Object.freeze(['ready']),
-  /** staleAfter, in intervals. */
-  staleIntervals: 3,
-});
+const { server: SERVER, defaults: DEFAULTS, check: CHECK } = CONFIG_DEFAULTS;
 
 const TOP_KEYS = ['server', 'defaults', 'checks'];
 
@@ -136,23 +108,23 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   }
 
   const resolvedServer: ServerConfig | undefined = server && {
-    host: server.host ?? SERVER_DEFAULTS.host,
-    port: server.port ?? SERVER_DEFAULTS.port,
-    maxConnections: server.maxConnections ?? SERVER_DEFAULTS.maxConnections,
-    drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay, { allowZero: true })!,
-    drainMode: server.drainMode ?? SERVER_DEFAULTS.drainMode,
-    exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
-    trustLoopback: server.trustLoopback ?? SERVER_DEFAULTS.trustLoopback,
+    host: server.host ?? SERVER.host.value,
+    port: server.port ?? SERVER.port.value,
+    maxConnections: server.maxConnections ?? SERVER.maxConnections.value,
+    drainDelayMs: parseDuration(server.drainDelay ?? SERVER.drainDelay.value, { allowZero: true })!,
+    drainMode: server.drainMode ?? SERVER.drainMode.value,
+    exposeDetails: server.exposeDetails ?? SERVER.exposeDetails.value,
+    trustLoopback: server.trustLoopback ?? SERVER.trustLoopback.value,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
-    serviceId: server.serviceId ?? hostname(),
-    description: server.description ?? SERVER_DEFAULTS.description,
-    logLevel: server.logLevel ?? SERVER_DEFAULTS.logLevel,
+    serviceId: server.serviceId ?? SERVER.serviceId.value(),
+    description: server.description ?? SERVER.description.value,
+    logLevel: server.logLevel ?? SERVER.logLevel.value,
   };
   const resolvedDefaults: DefaultsConfig | undefined = defaults && {
-    intervalMs: parseDuration(defaults.interval ?? CHECK_DEFAULTS.interval)!,
-    timeoutMs: parseDuration(defaults.timeout ?? CHECK_DEFAULTS.timeout)!,
-    failureThreshold: defaults.failureThreshold ?? CHECK_DEFAULTS.failureThreshold,
-    successThreshold: defaults.successThreshold ?? CHECK_DEFAULTS.successThreshold,
+    intervalMs: parseDuration(defaults.interval ?? DEFAULTS.interval.value)!,
+    timeoutMs: parseDuration(defaults.timeout ?? DEFAULTS.timeout.value)!,
+    failureThreshold: defaults.failureThreshold ?? DEFAULTS.failureThreshold.value,
+    successThreshold: defaults.successThreshold ?? DEFAULTS.successThreshold.value,
   };
   // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
   if (resolvedDefaults && resolvedDefaults.timeoutMs > resolvedDefaults.intervalMs) {
@@ -250,12 +222,12 @@ function resolveCheck(
     timeoutMs = Math.max(1, Math.floor(intervalMs / 2));
     warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
   }
-  const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK_DEFAULTS.staleIntervals : parseDuration(parsed.staleAfter)!;
+  const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK.staleAfter.value : parseDuration(parsed.staleAfter)!;
   if (staleAfterMs <= intervalMs) {
     fail(path, `${parsed.staleAfter ?? formatDuration(staleAfterMs)} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
     return undefined;
   }
-  const groups = [...new Set(parsed.groups ?? CHECK_DEFAULTS.groups)];
+  const groups = [...new Set(parsed.groups ?? CHECK.groups.value)];
   if (groups.includes('live')) {
     warnings.push(`checks.${name} joins the live group: while it fails, /health/live fails and an orchestrator restarts the pod`);
   }
@@ -269,7 +241,7 @@ function resolveCheck(
     intervalMs,
     timeoutMs,
     staleAfterMs,
-    critical: parsed.critical ?? CHECK_DEFAULTS.critical,
+    critical: parsed.critical ?? CHECK.critical.value,
     groups,
     failureThreshold: parsed.failureThreshold ?? defaults.failureThreshold,
     successThreshold: parsed.successThreshold ?? defaults.successThreshold,
