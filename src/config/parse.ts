@@ -1,15 +1,16 @@
 // parseConfig: YAML text (and the environment) -> a validated, defaulted, frozen AgentConfig, or a
 // ConfigError listing every problem with its key path and, where it has one, line and column.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
+import { isPair, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import type { CheckKind } from '../check.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
+import { locate, nodePlace, readDocument, sortIssues, type ConfigDocument } from './document.js';
 import { parseDuration, formatDuration } from './duration.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
 import { interpolate } from './interpolate.js';
 import { collectSecrets } from './secrets.js';
-import { MAX_CHECKS, yamlProblems } from './limits.js';
+import { MAX_CHECKS } from './limits.js';
 import { createRedactor } from '../redact.js';
 import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
 import type { AgentConfig, CheckConfig, DefaultsConfig, ServerConfig } from './types.js';
@@ -44,39 +45,22 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   const secrets = new Set<string>();
   /** Key paths of values that came from ${…}: only these may be read as numbers or booleans. */
   const interpolated = new Set<string>();
-  const lineCounter = new LineCounter();
-  let doc: Document | undefined;
+  let document: ConfigDocument | undefined;
   let raw: unknown = {};
 
   if (text !== undefined) {
-    // Duplicate keys are found by yamlProblems, in linear time.
-    doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: true });
-    const hinted = new Set<number>();
-    for (const error of [...doc.errors]) {
-      const pos = error.linePos?.[0];
-      // In a { } flow map, `${` opens a nested map: YAML's own words for it do not say so.
-      const line = pos ? text.split('\n', pos.line)[pos.line - 1] : undefined;
-      const reference = line === undefined ? -1 : unquotedFlowReference(line);
-      if (pos && reference !== -1) {
-        if (!hinted.has(pos.line)) issues.push({ path: '', message: 'YAML: an unquoted ${…} inside a { } flow map opens a nested map there; quote the value: key: "${VAR}"', line: pos.line, column: reference + 1 });
-        hinted.add(pos.line);
-        continue;
-      }
-      issues.push({ path: '', message: `YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col });
-    }
-    if (!issues.length) for (const { node, message } of yamlProblems(doc)) issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
-    if (issues.length) throw new ConfigError(sortIssues(issues), options.source);
-    interpolateDocument(doc, { env, readFile }, secrets, interpolated, (node, message) => {
-      issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
+    const read = readDocument(text);
+    if (read.issues.length) throw new ConfigError(sortIssues(read.issues), options.source);
+    document = read.document;
+    interpolateDocument(document.doc, { env, readFile }, secrets, interpolated, (node, message) => {
+      issues.push({ path: '', message, ...nodePlace(read.document, node) });
     });
     // yamlProblems bounded what aliases expand to.
-    raw = doc.toJS({ maxAliasCount: -1 }) ?? {};
+    raw = document.doc.toJS({ maxAliasCount: -1 }) ?? {};
   }
 
-  const locate = (path: readonly (string | number)[], key: string | undefined, atKey: boolean): { line?: number; column?: number } =>
-    doc ? locateIn(doc, lineCounter, path, key, atKey) : {};
   const fail: Fail = (path, message, key, atKey = false) =>
-    issues.push({ path: [...path, ...(key === undefined ? [] : [key])].join('.'), message, ...locate(path, key, atKey) });
+    issues.push({ path: [...path, ...(key === undefined ? [] : [key])].join('.'), message, ...(document ? locate(document, path, key, atKey) : {}) });
 
   if (!isRecord(raw)) {
     fail([], `the top level must be a map with ${TOP_KEYS.join(', ')}`);
@@ -365,55 +349,6 @@ function coerceInterpolated(value: unknown, path: readonly (string | number)[], 
 function readAs(expected: string, text: string): number | boolean | undefined {
   if (expected === 'boolean') return text === 'true' ? true : text === 'false' ? false : undefined;
   return /^-?\d+(\.\d+)?$/.test(text) && String(Number(text)) === text ? Number(text) : undefined;
-}
-
-function locateIn(doc: Document, lines: LineCounter, path: readonly (string | number)[], key: string | undefined, atKey: boolean) {
-  // Walk down as far as the document goes; a missing key is reported at its parent.
-  let node: unknown = doc.contents;
-  let offset = (doc.contents as Node | null)?.range?.[0];
-  for (const segment of key === undefined ? path : [...path, key]) {
-    if (isSeq(node)) {
-      const item = node.items[Number(segment)] as Node | undefined;
-      if (!item) break;
-      offset = item.range?.[0] ?? offset;
-      node = item;
-      continue;
-    }
-    if (!isMap(node)) break;
-    const pair = (node.items as Pair[]).find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
-    if (!pair) break;
-    const target = (atKey && segment === key) || pair.value === null ? pair.key : pair.value;
-    offset = (target as Node | null)?.range?.[0] ?? offset;
-    node = pair.value;
-  }
-  return position(lines, offset);
-}
-
-function position(lines: LineCounter, offset: number | undefined): { line?: number; column?: number } {
-  if (offset === undefined) return {};
-  const { line, col } = lines.linePos(offset);
-  return { line, column: col };
-}
-
-function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
-  return [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0));
-}
-
-/** Where a line has a `${` that is inside { } and outside quotes, or -1. */
-function unquotedFlowReference(line: string): number {
-  let depth = 0;
-  let quote: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const char = line[i]!;
-    if (quote) {
-      if (char === quote) quote = undefined;
-    } else if (char === '"' || char === "'") quote = char;
-    else if (char === '#' && (i === 0 || line[i - 1] === ' ')) return -1;
-    else if (char === '$' && line[i + 1] === '{' && depth > 0) return i;
-    else if (char === '{') depth++;
-    else if (char === '}') depth = Math.max(0, depth - 1);
-  }
-  return -1;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
