@@ -1,19 +1,18 @@
 // parseConfig: YAML text (and the environment) -> a validated, defaulted, frozen AgentConfig, or a
 // ConfigError listing every problem with its key path and, where it has one, line and column.
-import { isPair, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
-import type { z } from 'zod';
 import type { CheckKind } from '../check.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { locate, nodePlace, readDocument, sortIssues, type ConfigDocument } from './document.js';
 import { parseDuration, formatDuration } from './duration.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
-import { interpolate } from './interpolate.js';
+import { interpolateDocument, NOTHING_INTERPOLATED, type InterpolatedPaths } from './interpolate.js';
 import { collectSecrets } from './secrets.js';
 import { MAX_CHECKS } from './limits.js';
 import { createRedactor } from '../redact.js';
 import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
 import type { AgentConfig, CheckConfig, DefaultsConfig, ServerConfig } from './types.js';
+import { isRecord, show, validate, type Fail } from './validate.js';
 
 export interface ParseOptions {
   readonly kinds: readonly CheckKind[];
@@ -43,8 +42,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   };
   const issues: ConfigIssue[] = [];
   const secrets = new Set<string>();
-  /** Key paths of values that came from ${…}: only these may be read as numbers or booleans. */
-  const interpolated = new Set<string>();
+  let interpolated: InterpolatedPaths = NOTHING_INTERPOLATED;
   let document: ConfigDocument | undefined;
   let raw: unknown = {};
 
@@ -52,9 +50,9 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     const read = readDocument(text);
     if (read.issues.length) throw new ConfigError(sortIssues(read.issues), options.source);
     document = read.document;
-    interpolateDocument(document.doc, { env, readFile }, secrets, interpolated, (node, message) => {
-      issues.push({ path: '', message, ...nodePlace(read.document, node) });
-    });
+    const found = interpolateDocument(document.doc, { env, readFile }, (node, message) => issues.push({ path: '', message, ...nodePlace(read.document, node) }));
+    for (const secret of found.secrets) secrets.add(secret);
+    interpolated = found.paths;
     // yamlProblems bounded what aliases expand to.
     raw = document.doc.toJS({ maxAliasCount: -1 }) ?? {};
   }
@@ -164,9 +162,6 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   });
 }
 
-/** Reports an issue at path.key; atKey points at the key itself (an unknown key), else at its value. */
-type Fail = (path: readonly (string | number)[], message: string, key?: string, atKey?: boolean) => void;
-
 function resolveCheck(
   name: string,
   block: unknown,
@@ -174,7 +169,7 @@ function resolveCheck(
   defaults: DefaultsConfig | undefined,
   fail: Fail,
   warnings: string[],
-  interpolated: ReadonlySet<string>,
+  interpolated: InterpolatedPaths,
 ): CheckConfig | undefined {
   const path = ['checks', name];
   if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must start with a letter or digit and hold only letters, digits, ".", "-" and "_"', name, true);
@@ -231,128 +226,6 @@ function resolveCheck(
     successThreshold: parsed.successThreshold ?? defaults.successThreshold,
     options,
   };
-}
-
-function validate<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  path: readonly (string | number)[],
-  fail: Fail,
-  interpolated: ReadonlySet<string> = new Set(),
-): z.output<S> | undefined {
-  let result = schema.safeParse(value, { reportInput: true });
-  if (!result.success && coerceInterpolated(value, path, result.error.issues, interpolated)) result = schema.safeParse(value, { reportInput: true });
-  if (result.success) return result.data;
-  for (const issue of result.error.issues) {
-    const at = [...path, ...(issue.path as (string | number)[])];
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) fail(at, 'unknown key', key, true);
-    } else {
-      const key = at.length > path.length ? String(at.pop()) : undefined;
-      fail(at, describeIssue(issue), key);
-    }
-  }
-  return undefined;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const input = issue.input;
-  switch (issue.code) {
-    case 'invalid_type':
-      return input === undefined ? `is required (${issue.expected})` : `${show(input)} must be ${article(issue.expected)}`;
-    case 'too_small':
-      return `${show(input)} must be at least ${issue.minimum}${issue.origin === 'string' ? ' characters long' : ''}`;
-    case 'too_big':
-      return `${show(input)} must be at most ${issue.maximum}`;
-    case 'invalid_value':
-      return `${show(input)} must be one of ${issue.values.map((v) => show(v)).join(', ')}`;
-    default:
-      return `${show(input)} ${issue.message}`;
-  }
-}
-
-function article(expected: string): string {
-  if (expected === 'int') return 'a whole number';
-  if (expected === 'record' || expected === 'object') return 'a map';
-  if (expected === 'array') return 'a list';
-  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (typeof value === 'object') return Array.isArray(value) ? 'a list' : 'a map';
-  return String(value);
-}
-
-function interpolateDocument(
-  doc: Document,
-  source: { env: Readonly<Record<string, string | undefined>>; readFile: (path: string) => string },
-  secrets: Set<string>,
-  interpolated: Set<string>,
-  report: (node: Node, message: string) => void,
-): void {
-  visit(doc, {
-    Scalar(key, node, ancestors) {
-      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
-      const result = interpolate(node.value, source);
-      for (const message of result.errors) report(node, message);
-      for (const secret of result.secrets) secrets.add(secret);
-      // The exact string, never retyped here: validation reads it as a number or boolean only where
-      // the schema wants one (`port: ${PORT}`), so a numeric API key stays the string it is.
-      if (result.value !== node.value) interpolated.add(keyPath([...ancestors, node]));
-      node.value = result.value;
-    },
-  });
-}
-
-/** The key path of the last node of a chain of YAML nodes, as validation issues name it. */
-function keyPath(chain: readonly unknown[]): string {
-  const keys: string[] = [];
-  for (let i = 1; i < chain.length; i++) {
-    const parent = chain[i - 1];
-    if (isPair(parent) && parent.value === chain[i]) keys.push(String(isScalar(parent.key) ? parent.key.value : parent.key));
-    else if (isSeq(parent)) keys.push(String(parent.items.indexOf(chain[i])));
-  }
-  return keys.join('\0');
-}
-
-/**
- * Where the schema wants a number or a boolean and got a string from ${…}, reads it as one; only a
- * number written canonically (9898, not 09898 or 1e3), so a message about it shows the exact text,
- * which the redactor recognises. Returns whether anything changed.
- */
-function coerceInterpolated(value: unknown, path: readonly (string | number)[], issues: readonly z.core.$ZodIssue[], interpolated: ReadonlySet<string>): boolean {
-  let changed = false;
-  for (const issue of issues) {
-    if (issue.code === 'invalid_union') {
-      for (const branch of issue.errors) {
-        const nested = branch.map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
-        changed = coerceInterpolated(value, path, nested, interpolated) || changed;
-      }
-      continue;
-    }
-    if (issue.code !== 'invalid_type' || !['number', 'int', 'boolean'].includes(issue.expected)) continue;
-    if (issue.path.length === 0 || !interpolated.has([...path, ...issue.path].map(String).join('\0'))) continue;
-    let parent: unknown = value;
-    for (const segment of issue.path.slice(0, -1)) parent = (parent as Record<PropertyKey, unknown> | undefined)?.[segment];
-    const leaf = issue.path[issue.path.length - 1]!;
-    const text = (parent as Record<PropertyKey, unknown> | undefined)?.[leaf];
-    const read = typeof text === 'string' ? readAs(issue.expected, text) : undefined;
-    if (read === undefined) continue;
-    (parent as Record<PropertyKey, unknown>)[leaf] = read;
-    changed = true;
-  }
-  return changed;
-}
-
-function readAs(expected: string, text: string): number | boolean | undefined {
-  if (expected === 'boolean') return text === 'true' ? true : text === 'false' ? false : undefined;
-  return /^-?\d+(\.\d+)?$/.test(text) && String(Number(text)) === text ? Number(text) : undefined;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function deepFreeze<T>(value: T): T {
