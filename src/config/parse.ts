@@ -1,16 +1,16 @@
 // parseConfig: YAML text (and the environment) -> a validated, defaulted, frozen AgentConfig, or a
-// ConfigError listing every problem with its key path and, where it has one, line and column.
+// ConfigError listing every problem with its key path and, where it has one, line and column. This
+// module gathers the sources (file, VIGIL_* variables, secret files); the parts do the rest.
 import type { CheckKind } from '../check.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { CONFIG_DEFAULTS } from './defaults.js';
+import { createRedactor } from '../redact.js';
 import { locate, nodePlace, readDocument, sortIssues, type ConfigDocument } from './document.js';
-import { parseDuration, formatDuration } from './duration.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
 import { interpolateDocument, NOTHING_INTERPOLATED, type InterpolatedPaths } from './interpolate.js';
-import { collectSecrets } from './secrets.js';
 import { MAX_CHECKS } from './limits.js';
-import { createRedactor } from '../redact.js';
-import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
+import { resolveCheck, resolveDefaults, resolveServer } from './resolve.js';
+import { defaultsSchema, serverSchema } from './schema.js';
+import { collectSecrets } from './secrets.js';
 import type { AgentConfig, CheckConfig, DefaultsConfig, ServerConfig } from './types.js';
 import { isRecord, show, validate, type Fail } from './validate.js';
 
@@ -23,8 +23,6 @@ export interface ParseOptions {
   /** The file name, for messages. */
   readonly source?: string;
 }
-
-const { server: SERVER, defaults: DEFAULTS, check: CHECK } = CONFIG_DEFAULTS;
 
 const TOP_KEYS = ['server', 'defaults', 'checks'];
 
@@ -88,30 +86,8 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
       fail(['server'], `cannot read ${show(server.detailsTokenFile)}: ${why}`, 'detailsTokenFile');
     }
   }
-
-  const resolvedServer: ServerConfig | undefined = server && {
-    host: server.host ?? SERVER.host.value,
-    port: server.port ?? SERVER.port.value,
-    maxConnections: server.maxConnections ?? SERVER.maxConnections.value,
-    drainDelayMs: parseDuration(server.drainDelay ?? SERVER.drainDelay.value, { allowZero: true })!,
-    drainMode: server.drainMode ?? SERVER.drainMode.value,
-    exposeDetails: server.exposeDetails ?? SERVER.exposeDetails.value,
-    trustLoopback: server.trustLoopback ?? SERVER.trustLoopback.value,
-    ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
-    serviceId: server.serviceId ?? SERVER.serviceId.value(),
-    description: server.description ?? SERVER.description.value,
-    logLevel: server.logLevel ?? SERVER.logLevel.value,
-  };
-  const resolvedDefaults: DefaultsConfig | undefined = defaults && {
-    intervalMs: parseDuration(defaults.interval ?? DEFAULTS.interval.value)!,
-    timeoutMs: parseDuration(defaults.timeout ?? DEFAULTS.timeout.value)!,
-    failureThreshold: defaults.failureThreshold ?? DEFAULTS.failureThreshold.value,
-    successThreshold: defaults.successThreshold ?? DEFAULTS.successThreshold.value,
-  };
-  // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
-  if (resolvedDefaults && resolvedDefaults.timeoutMs > resolvedDefaults.intervalMs) {
-    fail(['defaults'], `${formatDuration(resolvedDefaults.timeoutMs)} must not be longer than defaults.interval (${formatDuration(resolvedDefaults.intervalMs)})`, 'timeout');
-  }
+  const resolvedServer: ServerConfig | undefined = server && resolveServer(server);
+  const resolvedDefaults: DefaultsConfig | undefined = defaults && resolveDefaults(defaults, fail);
 
   // checks: the file's map, merged with VIGIL_CHECK_* (a name in both is an error).
   const fileChecks = raw.checks ?? {};
@@ -138,11 +114,8 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   for (const [name, block] of isTooMany ? [] : entries) {
     const envVar = fromEnv.origin.get(name);
     // A check from the environment has no place in the file: name its variable instead.
-    const failCheck = envVar
-      ? (_path: readonly (string | number)[], message: string, key?: string) =>
-          issues.push({ path: `${envVar}${key ? ` (${key})` : ''}`, message })
-      : fail;
-    const check = resolveCheck(name, block, options.kinds, resolvedDefaults, failCheck, warnings, interpolated);
+    const failCheck: Fail = envVar ? (_path, message, key) => issues.push({ path: `${envVar}${key ? ` (${key})` : ''}`, message }) : fail;
+    const check = resolveCheck(name, block, { kinds: options.kinds, defaults: resolvedDefaults, fail: failCheck, warnings, interpolated });
     if (check) checks.push(check);
   }
 
@@ -160,72 +133,6 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     warnings,
     files: [...files],
   });
-}
-
-function resolveCheck(
-  name: string,
-  block: unknown,
-  kinds: readonly CheckKind[],
-  defaults: DefaultsConfig | undefined,
-  fail: Fail,
-  warnings: string[],
-  interpolated: InterpolatedPaths,
-): CheckConfig | undefined {
-  const path = ['checks', name];
-  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must start with a letter or digit and hold only letters, digits, ".", "-" and "_"', name, true);
-  if (!isRecord(block)) {
-    fail(path, 'must be a map with at least a type');
-    return undefined;
-  }
-  const known = kinds.map((k) => k.type).join(', ');
-  if (block.type === undefined) {
-    fail(path, `missing type (one of ${known})`, 'type');
-    return undefined;
-  }
-  const kind = kinds.find((k) => k.type === block.type);
-  if (!kind) {
-    fail(path, `${show(block.type)} is not a known type (known: ${known})`, 'type');
-    return undefined;
-  }
-  const parsed = validate(checkSchema(kind), block, path, fail, interpolated);
-  if (!parsed || !defaults) return undefined;
-
-  const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
-  let timeoutMs = parsed.timeout === undefined ? defaults.timeoutMs : parseDuration(parsed.timeout)!;
-  if (timeoutMs > intervalMs) {
-    if (parsed.timeout !== undefined) {
-      fail(path, `${parsed.timeout} must not be longer than interval (${formatDuration(intervalMs)})`, 'timeout');
-      return undefined;
-    }
-    // Only a default conflicts with this check's own interval: clamp rather than refuse.
-    timeoutMs = Math.max(1, Math.floor(intervalMs / 2));
-    warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
-  }
-  const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK.staleAfter.value : parseDuration(parsed.staleAfter)!;
-  if (staleAfterMs <= intervalMs) {
-    fail(path, `${parsed.staleAfter ?? formatDuration(staleAfterMs)} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
-    return undefined;
-  }
-  const groups = [...new Set(parsed.groups ?? CHECK.groups.value)];
-  if (groups.includes('live')) {
-    warnings.push(`checks.${name} joins the live group: while it fails, /health/live fails and an orchestrator restarts the pod`);
-  }
-  const options: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    if (key !== 'type' && !Object.hasOwn(commonCheckShape, key)) options[key] = value;
-  }
-  return {
-    name,
-    type: kind.type,
-    intervalMs,
-    timeoutMs,
-    staleAfterMs,
-    critical: parsed.critical ?? CHECK.critical.value,
-    groups,
-    failureThreshold: parsed.failureThreshold ?? defaults.failureThreshold,
-    successThreshold: parsed.successThreshold ?? defaults.successThreshold,
-    options,
-  };
 }
 
 export function deepFreeze<T>(value: T): T {
