@@ -3,9 +3,9 @@
 // `vigil probe` must find a running agent even when its file has since gained a problem elsewhere
 // (the agent refused that reload and runs on).
 import { isMap, parseDocument } from 'yaml';
+import { CONFIG_DEFAULTS } from './defaults.js';
 import { serverFromEnv } from './env.js';
 import { interpolate } from './interpolate.js';
-import { SERVER_DEFAULTS } from './parse.js';
 
 export interface ListenAddressOptions {
   /** The config file; undefined for environment-only mode. */
@@ -52,9 +52,9 @@ export function listenAddressOf({ path, env, readFile }: ListenAddressOptions): 
     notes.push(`${where} ${JSON.stringify(text)} is not a port number: assuming the default port`);
     return undefined;
   };
-  const port = portOf('VIGIL_PORT', fromEnv.port) ?? portOf(`${path}: server.port`, fromFile.port) ?? SERVER_DEFAULTS.port;
+  const port = portOf('VIGIL_PORT', fromEnv.port) ?? portOf(`${path}: server.port`, fromFile.port) ?? CONFIG_DEFAULTS.server.port.value;
   const host = value('host', 'VIGIL_HOST', fromEnv.host) ?? value('host', `${path}: server.host`, fromFile.host);
-  return { host: host || SERVER_DEFAULTS.host, port, notes };
+  return { host: host || CONFIG_DEFAULTS.server.host.value, port, notes };
 }
 
 /**

@@ -1,6 +1,7 @@
 // ${VAR} interpolation of config values: ${VAR}, ${VAR:-default}, VAR_FILE (the container-secrets
-// convention), ${secret:VAR} and $${ for a literal "${". Values that are secrets (see
-// config/secrets.ts) are returned apart, so the caller can scrub them from everything the agent prints.
+// convention), ${secret:VAR} and $${ for a literal "${", in one string or in every value of a document.
+// Values that are secrets (see config/secrets.ts) are returned apart, to be scrubbed from all output.
+import { isPair, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
 import { isSecretName } from './secrets.js';
 
 export interface InterpolationSource {
@@ -70,4 +71,50 @@ function lookup(name: string, source: InterpolationSource): { resolved?: string;
     const why = (error as { code?: string }).code ?? (error as Error).message;
     return { error: `cannot read ${name}_FILE (${file}): ${why}` };
   }
+}
+
+/** The key paths whose values came from ${…}: only these may be read as numbers or booleans. */
+export interface InterpolatedPaths {
+  has(path: readonly (string | number)[]): boolean;
+}
+
+export const NOTHING_INTERPOLATED: InterpolatedPaths = Object.freeze({ has: () => false });
+
+export interface InterpolatedDocument {
+  readonly secrets: readonly string[];
+  readonly paths: InterpolatedPaths;
+}
+
+/** Interpolates every value (never a key) of the document in place; a problem is reported at its node. */
+export function interpolateDocument(doc: Document, source: InterpolationSource, report: (node: Node, message: string) => void): InterpolatedDocument {
+  const secrets: string[] = [];
+  const paths = new Set<string>();
+  visit(doc, {
+    Scalar(key, node, ancestors) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
+      const result = interpolate(node.value, source);
+      for (const message of result.errors) report(node, message);
+      secrets.push(...result.secrets);
+      // The exact string, never retyped here: validation reads it as a number or boolean only where
+      // the schema wants one (`port: ${PORT}`), so a numeric API key stays the string it is.
+      if (result.value !== node.value) paths.add(pathKey(keyPath([...ancestors, node])));
+      node.value = result.value;
+    },
+  });
+  return { secrets, paths: { has: (path) => paths.has(pathKey(path)) } };
+}
+
+/** The key path of the last node of a chain of YAML nodes, as validation issues name it. */
+function keyPath(chain: readonly unknown[]): string[] {
+  const keys: string[] = [];
+  for (let i = 1; i < chain.length; i++) {
+    const parent = chain[i - 1];
+    if (isPair(parent) && parent.value === chain[i]) keys.push(String(isScalar(parent.key) ? parent.key.value : parent.key));
+    else if (isSeq(parent)) keys.push(String(parent.items.indexOf(chain[i])));
+  }
+  return keys;
+}
+
+function pathKey(path: readonly (string | number)[]): string {
+  return path.map(String).join('\0');
 }

@@ -1,19 +1,19 @@
 // parseConfig: YAML text (and the environment) -> a validated, defaulted, frozen AgentConfig, or a
-// ConfigError listing every problem with its key path and, where it has one, line and column.
-import { hostname } from 'node:os';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
-import type { z } from 'zod';
+// ConfigError listing every problem with its key path and, where it has one, line and column. This
+// module gathers the sources (file, VIGIL_* variables, secret files); the parts do the rest.
 import type { CheckKind } from '../check.js';
 import { ConfigError, type ConfigIssue } from '../errors.js';
-import { parseDuration, formatDuration } from './duration.js';
-import { checksFromEnv, serverFromEnv } from './env.js';
 import { checkKinds } from '../kinds.js';
-import { interpolate } from './interpolate.js';
-import { collectSecrets } from './secrets.js';
-import { MAX_CHECKS, yamlProblems } from './limits.js';
 import { createRedactor } from '../redact.js';
-import { checkNamePattern, checkSchema, commonCheckShape, defaultsSchema, serverSchema } from './schema.js';
-import type { AgentConfig, CheckConfig, DefaultsConfig, DrainMode, LogLevel, ServerConfig } from './types.js';
+import { locate, nodePlace, readDocument, sortIssues, type ConfigDocument } from './document.js';
+import { checksFromEnv, serverFromEnv } from './env.js';
+import { interpolateDocument, NOTHING_INTERPOLATED, type InterpolatedPaths } from './interpolate.js';
+import { MAX_CHECKS } from './limits.js';
+import { resolveCheck, resolveDefaults, resolveServer } from './resolve.js';
+import { defaultsSchema, serverSchema } from './schema.js';
+import { collectSecrets } from './secrets.js';
+import type { AgentConfig, CheckConfig, DefaultsConfig, ServerConfig } from './types.js';
+import { isRecord, show, validate, type Fail } from './validate.js';
 
 export interface ParseOptions {
   readonly kinds: readonly CheckKind[];
@@ -24,36 +24,6 @@ export interface ParseOptions {
   /** The file name, for messages. */
   readonly source?: string;
 }
-
-export const SERVER_DEFAULTS = Object.freeze({
-  /** Dual-stack; the agent falls back to 0.0.0.0 where IPv6 is turned off. */
-  host: '::',
-  port: 9898,
-  /**
-   * The kubelet's probes, a Prometheus or two and a few people with curl need a handful; 256 is
-   * ample headroom while bounding what idle or slow clients can hold (each costs a socket and up to
-   * 16 KiB of headers).
-   */
-  maxConnections: 256,
-  drainDelay: '5s',
-  drainMode: 'delay' as DrainMode,
-  /** The port is reachable cluster-wide and entries name hosts, databases and roles. */
-  exposeDetails: false,
-  trustLoopback: true,
-  description: 'health of the application dependencies, as seen by vigil',
-  logLevel: 'info' as LogLevel,
-});
-
-export const CHECK_DEFAULTS = Object.freeze({
-  interval: '10s',
-  timeout: '2s',
-  failureThreshold: 1,
-  successThreshold: 1,
-  critical: true,
-  groups: Object.freeze(['ready']),
-  /** staleAfter, in intervals. */
-  staleIntervals: 3,
-});
 
 const TOP_KEYS = ['server', 'defaults', 'checks'];
 
@@ -72,41 +42,23 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   };
   const issues: ConfigIssue[] = [];
   const secrets = new Set<string>();
-  /** Key paths of values that came from ${…}: only these may be read as numbers or booleans. */
-  const interpolated = new Set<string>();
-  const lineCounter = new LineCounter();
-  let doc: Document | undefined;
+  let interpolated: InterpolatedPaths = NOTHING_INTERPOLATED;
+  let document: ConfigDocument | undefined;
   let raw: unknown = {};
 
   if (text !== undefined) {
-    // Duplicate keys are found by yamlProblems, in linear time.
-    doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: true });
-    const hinted = new Set<number>();
-    for (const error of [...doc.errors]) {
-      const pos = error.linePos?.[0];
-      // In a { } flow map, `${` opens a nested map: YAML's own words for it do not say so.
-      const line = pos ? text.split('\n', pos.line)[pos.line - 1] : undefined;
-      const reference = line === undefined ? -1 : unquotedFlowReference(line);
-      if (pos && reference !== -1) {
-        if (!hinted.has(pos.line)) issues.push({ path: '', message: 'YAML: an unquoted ${…} inside a { } flow map opens a nested map there; quote the value: key: "${VAR}"', line: pos.line, column: reference + 1 });
-        hinted.add(pos.line);
-        continue;
-      }
-      issues.push({ path: '', message: `YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col });
-    }
-    if (!issues.length) for (const { node, message } of yamlProblems(doc)) issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
-    if (issues.length) throw new ConfigError(sortIssues(issues), options.source);
-    interpolateDocument(doc, { env, readFile }, secrets, interpolated, (node, message) => {
-      issues.push({ path: '', message, ...position(lineCounter, node.range?.[0]) });
-    });
+    const read = readDocument(text);
+    if (read.issues.length) throw new ConfigError(sortIssues(read.issues), options.source);
+    document = read.document;
+    const found = interpolateDocument(document.doc, { env, readFile }, (node, message) => issues.push({ path: '', message, ...nodePlace(read.document, node) }));
+    for (const secret of found.secrets) secrets.add(secret);
+    interpolated = found.paths;
     // yamlProblems bounded what aliases expand to.
-    raw = doc.toJS({ maxAliasCount: -1 }) ?? {};
+    raw = document.doc.toJS({ maxAliasCount: -1 }) ?? {};
   }
 
-  const locate = (path: readonly (string | number)[], key: string | undefined, atKey: boolean): { line?: number; column?: number } =>
-    doc ? locateIn(doc, lineCounter, path, key, atKey) : {};
   const fail: Fail = (path, message, key, atKey = false) =>
-    issues.push({ path: [...path, ...(key === undefined ? [] : [key])].join('.'), message, ...locate(path, key, atKey) });
+    issues.push({ path: [...path, ...(key === undefined ? [] : [key])].join('.'), message, ...(document ? locate(document, path, key, atKey) : {}) });
 
   if (!isRecord(raw)) {
     fail([], `the top level must be a map with ${TOP_KEYS.join(', ')}`);
@@ -136,30 +88,8 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
       fail(['server'], `cannot read ${show(server.detailsTokenFile)}: ${why}`, 'detailsTokenFile');
     }
   }
-
-  const resolvedServer: ServerConfig | undefined = server && {
-    host: server.host ?? SERVER_DEFAULTS.host,
-    port: server.port ?? SERVER_DEFAULTS.port,
-    maxConnections: server.maxConnections ?? SERVER_DEFAULTS.maxConnections,
-    drainDelayMs: parseDuration(server.drainDelay ?? SERVER_DEFAULTS.drainDelay, { allowZero: true })!,
-    drainMode: server.drainMode ?? SERVER_DEFAULTS.drainMode,
-    exposeDetails: server.exposeDetails ?? SERVER_DEFAULTS.exposeDetails,
-    trustLoopback: server.trustLoopback ?? SERVER_DEFAULTS.trustLoopback,
-    ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
-    serviceId: server.serviceId ?? hostname(),
-    description: server.description ?? SERVER_DEFAULTS.description,
-    logLevel: server.logLevel ?? SERVER_DEFAULTS.logLevel,
-  };
-  const resolvedDefaults: DefaultsConfig | undefined = defaults && {
-    intervalMs: parseDuration(defaults.interval ?? CHECK_DEFAULTS.interval)!,
-    timeoutMs: parseDuration(defaults.timeout ?? CHECK_DEFAULTS.timeout)!,
-    failureThreshold: defaults.failureThreshold ?? CHECK_DEFAULTS.failureThreshold,
-    successThreshold: defaults.successThreshold ?? CHECK_DEFAULTS.successThreshold,
-  };
-  // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
-  if (resolvedDefaults && resolvedDefaults.timeoutMs > resolvedDefaults.intervalMs) {
-    fail(['defaults'], `${formatDuration(resolvedDefaults.timeoutMs)} must not be longer than defaults.interval (${formatDuration(resolvedDefaults.intervalMs)})`, 'timeout');
-  }
+  const resolvedServer: ServerConfig | undefined = server && resolveServer(server);
+  const resolvedDefaults: DefaultsConfig | undefined = defaults && resolveDefaults(defaults, fail);
 
   // checks: the file's map, merged with VIGIL_CHECK_* (a name in both is an error).
   const fileChecks = raw.checks ?? {};
@@ -186,11 +116,8 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   for (const [name, block] of isTooMany ? [] : entries) {
     const envVar = fromEnv.origin.get(name);
     // A check from the environment has no place in the file: name its variable instead.
-    const failCheck = envVar
-      ? (_path: readonly (string | number)[], message: string, key?: string) =>
-          issues.push({ path: `${envVar}${key ? ` (${key})` : ''}`, message })
-      : fail;
-    const check = resolveCheck(name, block, options.kinds, resolvedDefaults, failCheck, warnings, interpolated);
+    const failCheck: Fail = envVar ? (_path, message, key) => issues.push({ path: `${envVar}${key ? ` (${key})` : ''}`, message }) : fail;
+    const check = resolveCheck(name, block, { kinds: options.kinds, defaults: resolvedDefaults, fail: failCheck, warnings, interpolated });
     if (check) checks.push(check);
   }
 
@@ -208,246 +135,6 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     warnings,
     files: [...files],
   });
-}
-
-/** Reports an issue at path.key; atKey points at the key itself (an unknown key), else at its value. */
-type Fail = (path: readonly (string | number)[], message: string, key?: string, atKey?: boolean) => void;
-
-function resolveCheck(
-  name: string,
-  block: unknown,
-  kinds: readonly CheckKind[],
-  defaults: DefaultsConfig | undefined,
-  fail: Fail,
-  warnings: string[],
-  interpolated: ReadonlySet<string>,
-): CheckConfig | undefined {
-  const path = ['checks', name];
-  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must start with a letter or digit and hold only letters, digits, ".", "-" and "_"', name, true);
-  if (!isRecord(block)) {
-    fail(path, 'must be a map with at least a type');
-    return undefined;
-  }
-  const known = kinds.map((k) => k.type).join(', ');
-  if (block.type === undefined) {
-    fail(path, `missing type (one of ${known})`, 'type');
-    return undefined;
-  }
-  const kind = kinds.find((k) => k.type === block.type);
-  if (!kind) {
-    fail(path, `${show(block.type)} is not a known type (known: ${known})`, 'type');
-    return undefined;
-  }
-  const parsed = validate(checkSchema(kind), block, path, fail, interpolated);
-  if (!parsed || !defaults) return undefined;
-
-  const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
-  let timeoutMs = parsed.timeout === undefined ? defaults.timeoutMs : parseDuration(parsed.timeout)!;
-  if (timeoutMs > intervalMs) {
-    if (parsed.timeout !== undefined) {
-      fail(path, `${parsed.timeout} must not be longer than interval (${formatDuration(intervalMs)})`, 'timeout');
-      return undefined;
-    }
-    // Only a default conflicts with this check's own interval: clamp rather than refuse.
-    timeoutMs = Math.max(1, Math.floor(intervalMs / 2));
-    warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
-  }
-  const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK_DEFAULTS.staleIntervals : parseDuration(parsed.staleAfter)!;
-  if (staleAfterMs <= intervalMs) {
-    fail(path, `${parsed.staleAfter ?? formatDuration(staleAfterMs)} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
-    return undefined;
-  }
-  const groups = [...new Set(parsed.groups ?? CHECK_DEFAULTS.groups)];
-  if (groups.includes('live')) {
-    warnings.push(`checks.${name} joins the live group: while it fails, /health/live fails and an orchestrator restarts the pod`);
-  }
-  const options: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    if (key !== 'type' && !Object.hasOwn(commonCheckShape, key)) options[key] = value;
-  }
-  return {
-    name,
-    type: kind.type,
-    intervalMs,
-    timeoutMs,
-    staleAfterMs,
-    critical: parsed.critical ?? CHECK_DEFAULTS.critical,
-    groups,
-    failureThreshold: parsed.failureThreshold ?? defaults.failureThreshold,
-    successThreshold: parsed.successThreshold ?? defaults.successThreshold,
-    options,
-  };
-}
-
-function validate<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  path: readonly (string | number)[],
-  fail: Fail,
-  interpolated: ReadonlySet<string> = new Set(),
-): z.output<S> | undefined {
-  let result = schema.safeParse(value, { reportInput: true });
-  if (!result.success && coerceInterpolated(value, path, result.error.issues, interpolated)) result = schema.safeParse(value, { reportInput: true });
-  if (result.success) return result.data;
-  for (const issue of result.error.issues) {
-    const at = [...path, ...(issue.path as (string | number)[])];
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) fail(at, 'unknown key', key, true);
-    } else {
-      const key = at.length > path.length ? String(at.pop()) : undefined;
-      fail(at, describeIssue(issue), key);
-    }
-  }
-  return undefined;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const input = issue.input;
-  switch (issue.code) {
-    case 'invalid_type':
-      return input === undefined ? `is required (${issue.expected})` : `${show(input)} must be ${article(issue.expected)}`;
-    case 'too_small':
-      return `${show(input)} must be at least ${issue.minimum}${issue.origin === 'string' ? ' characters long' : ''}`;
-    case 'too_big':
-      return `${show(input)} must be at most ${issue.maximum}`;
-    case 'invalid_value':
-      return `${show(input)} must be one of ${issue.values.map((v) => show(v)).join(', ')}`;
-    default:
-      return `${show(input)} ${issue.message}`;
-  }
-}
-
-function article(expected: string): string {
-  if (expected === 'int') return 'a whole number';
-  if (expected === 'record' || expected === 'object') return 'a map';
-  if (expected === 'array') return 'a list';
-  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (typeof value === 'object') return Array.isArray(value) ? 'a list' : 'a map';
-  return String(value);
-}
-
-function interpolateDocument(
-  doc: Document,
-  source: { env: Readonly<Record<string, string | undefined>>; readFile: (path: string) => string },
-  secrets: Set<string>,
-  interpolated: Set<string>,
-  report: (node: Node, message: string) => void,
-): void {
-  visit(doc, {
-    Scalar(key, node, ancestors) {
-      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('$')) return;
-      const result = interpolate(node.value, source);
-      for (const message of result.errors) report(node, message);
-      for (const secret of result.secrets) secrets.add(secret);
-      // The exact string, never retyped here: validation reads it as a number or boolean only where
-      // the schema wants one (`port: ${PORT}`), so a numeric API key stays the string it is.
-      if (result.value !== node.value) interpolated.add(keyPath([...ancestors, node]));
-      node.value = result.value;
-    },
-  });
-}
-
-/** The key path of the last node of a chain of YAML nodes, as validation issues name it. */
-function keyPath(chain: readonly unknown[]): string {
-  const keys: string[] = [];
-  for (let i = 1; i < chain.length; i++) {
-    const parent = chain[i - 1];
-    if (isPair(parent) && parent.value === chain[i]) keys.push(String(isScalar(parent.key) ? parent.key.value : parent.key));
-    else if (isSeq(parent)) keys.push(String(parent.items.indexOf(chain[i])));
-  }
-  return keys.join('\0');
-}
-
-/**
- * Where the schema wants a number or a boolean and got a string from ${…}, reads it as one; only a
- * number written canonically (9898, not 09898 or 1e3), so a message about it shows the exact text,
- * which the redactor recognises. Returns whether anything changed.
- */
-function coerceInterpolated(value: unknown, path: readonly (string | number)[], issues: readonly z.core.$ZodIssue[], interpolated: ReadonlySet<string>): boolean {
-  let changed = false;
-  for (const issue of issues) {
-    if (issue.code === 'invalid_union') {
-      for (const branch of issue.errors) {
-        const nested = branch.map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
-        changed = coerceInterpolated(value, path, nested, interpolated) || changed;
-      }
-      continue;
-    }
-    if (issue.code !== 'invalid_type' || !['number', 'int', 'boolean'].includes(issue.expected)) continue;
-    if (issue.path.length === 0 || !interpolated.has([...path, ...issue.path].map(String).join('\0'))) continue;
-    let parent: unknown = value;
-    for (const segment of issue.path.slice(0, -1)) parent = (parent as Record<PropertyKey, unknown> | undefined)?.[segment];
-    const leaf = issue.path[issue.path.length - 1]!;
-    const text = (parent as Record<PropertyKey, unknown> | undefined)?.[leaf];
-    const read = typeof text === 'string' ? readAs(issue.expected, text) : undefined;
-    if (read === undefined) continue;
-    (parent as Record<PropertyKey, unknown>)[leaf] = read;
-    changed = true;
-  }
-  return changed;
-}
-
-function readAs(expected: string, text: string): number | boolean | undefined {
-  if (expected === 'boolean') return text === 'true' ? true : text === 'false' ? false : undefined;
-  return /^-?\d+(\.\d+)?$/.test(text) && String(Number(text)) === text ? Number(text) : undefined;
-}
-
-function locateIn(doc: Document, lines: LineCounter, path: readonly (string | number)[], key: string | undefined, atKey: boolean) {
-  // Walk down as far as the document goes; a missing key is reported at its parent.
-  let node: unknown = doc.contents;
-  let offset = (doc.contents as Node | null)?.range?.[0];
-  for (const segment of key === undefined ? path : [...path, key]) {
-    if (isSeq(node)) {
-      const item = node.items[Number(segment)] as Node | undefined;
-      if (!item) break;
-      offset = item.range?.[0] ?? offset;
-      node = item;
-      continue;
-    }
-    if (!isMap(node)) break;
-    const pair = (node.items as Pair[]).find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
-    if (!pair) break;
-    const target = (atKey && segment === key) || pair.value === null ? pair.key : pair.value;
-    offset = (target as Node | null)?.range?.[0] ?? offset;
-    node = pair.value;
-  }
-  return position(lines, offset);
-}
-
-function position(lines: LineCounter, offset: number | undefined): { line?: number; column?: number } {
-  if (offset === undefined) return {};
-  const { line, col } = lines.linePos(offset);
-  return { line, column: col };
-}
-
-function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
-  return [...issues].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0));
-}
-
-/** Where a line has a `${` that is inside { } and outside quotes, or -1. */
-function unquotedFlowReference(line: string): number {
-  let depth = 0;
-  let quote: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const char = line[i]!;
-    if (quote) {
-      if (char === quote) quote = undefined;
-    } else if (char === '"' || char === "'") quote = char;
-    else if (char === '#' && (i === 0 || line[i - 1] === ' ')) return -1;
-    else if (char === '$' && line[i + 1] === '{' && depth > 0) return i;
-    else if (char === '{') depth++;
-    else if (char === '}') depth = Math.max(0, depth - 1);
-  }
-  return -1;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function deepFreeze<T>(value: T): T {

@@ -1,7 +1,9 @@
 // The one description of the config file: the validator (zod) and config.schema.json (generated
-// from it by `npm run schema`) both come from here, so they cannot disagree.
+// from it by `npm run schema`) both come from here, so they cannot disagree; each key's default and
+// its description come from config/defaults.ts.
 import { z } from 'zod';
 import type { CheckKind } from '../check.js';
+import { CONFIG_DEFAULTS, describeDefault, describeInherited } from './defaults.js';
 import { DURATION_PATTERN, readDuration } from './duration.js';
 
 /**
@@ -24,45 +26,45 @@ const threshold = () => z.number().int().min(1).max(100);
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const GROUP_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 
+const { server, defaults, check } = CONFIG_DEFAULTS;
+
 export const serverSchema = z
   .strictObject({
-    host: z.string().min(1).describe('Listen address. Default :: (IPv6 and IPv4; 0.0.0.0 where IPv6 is off).'),
-    port: z.number().int().min(0).max(65535).describe('Listen port; 0 picks a free one (logged at start). Default 9898.'),
-    maxConnections: z.number().int().min(1).describe('Open connections at most; beyond it the longest-waiting idle one is closed. Default 256.'),
-    drainDelay: duration({ allowZero: true }).describe('After SIGTERM: every group but live fails at once, liveness and metrics answer this long. Default 5s.'),
-    drainMode: z
-      .enum(['delay', 'requests'])
-      .describe('delay: answer for the whole drainDelay (classic sidecar). requests: exit once no request is in flight, at most drainDelay (native sidecar, whose app has already stopped). Default delay.'),
-    exposeDetails: z.boolean().describe('Show per-check entries to every caller. Default false: only to loopback callers (see trustLoopback) and bearers of the details token.'),
-    trustLoopback: z.boolean().describe('Loopback callers see details. false behind a reverse proxy in the pod, where every caller is loopback. Default true.'),
+    host: z.string().min(1).describe(describeDefault(server.host)),
+    port: z.number().int().min(0).max(65535).describe(describeDefault(server.port)),
+    maxConnections: z.number().int().min(1).describe(describeDefault(server.maxConnections)),
+    drainDelay: duration({ allowZero: true }).describe(describeDefault(server.drainDelay)),
+    drainMode: z.enum(['delay', 'requests']).describe(describeDefault(server.drainMode)),
+    exposeDetails: z.boolean().describe(describeDefault(server.exposeDetails)),
+    trustLoopback: z.boolean().describe(describeDefault(server.trustLoopback)),
     detailsTokenFile: z.string().min(1).describe('File with a bearer token that unlocks details when exposeDetails is false; watched for changes.'),
-    serviceId: z.string().min(1).describe('serviceId of health bodies. Default the host name.'),
-    description: z.string().describe('description of health bodies.'),
-    logLevel: z.enum(['debug', 'info', 'warn', 'error']).describe('Default info.'),
+    serviceId: z.string().min(1).describe(describeDefault(server.serviceId)),
+    description: z.string().describe(describeDefault(server.description)),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).describe(describeDefault(server.logLevel)),
   })
   .partial();
 
 export const defaultsSchema = z
   .strictObject({
-    interval: duration().describe('Time between attempts. Default 10s.'),
-    timeout: duration().describe('Hard deadline of one attempt; at most interval. Default 2s.'),
-    failureThreshold: threshold().describe('Consecutive failures before a check turns failing. Default 1.'),
-    successThreshold: threshold().describe('Consecutive successes before a check turns passing. Default 1.'),
+    interval: duration().describe(describeDefault(defaults.interval)),
+    timeout: duration().describe(describeDefault(defaults.timeout)),
+    failureThreshold: threshold().describe(describeDefault(defaults.failureThreshold)),
+    successThreshold: threshold().describe(describeDefault(defaults.successThreshold)),
   })
   .partial();
 
 /** Keys every check has, whatever its type. */
 export const commonCheckShape = {
-  interval: duration().optional().describe('Time between attempts. Default defaults.interval.'),
-  timeout: duration().optional().describe('Hard deadline of one attempt. Default defaults.timeout.'),
-  staleAfter: duration().optional().describe('A result older than this counts as failing. Default three intervals.'),
-  critical: z.boolean().optional().describe('false: a failure makes its groups warn, not fail. Default true.'),
+  interval: duration().optional().describe(describeInherited('interval')),
+  timeout: duration().optional().describe(describeInherited('timeout')),
+  staleAfter: duration().optional().describe(describeDefault(check.staleAfter)),
+  critical: z.boolean().optional().describe(describeDefault(check.critical)),
   groups: z
     .array(z.string().regex(GROUP_PATTERN, { message: 'must be lower-case letters, digits, - and _' }))
     .optional()
-    .describe('The /health/<group> endpoints it counts toward. Default [ready].'),
-  failureThreshold: threshold().optional(),
-  successThreshold: threshold().optional(),
+    .describe(describeDefault(check.groups)),
+  failureThreshold: threshold().optional().describe(describeInherited('failureThreshold')),
+  successThreshold: threshold().optional().describe(describeInherited('successThreshold')),
 };
 
 // One schema per kind, built once: zod compiles a schema on its first use, which costs far more

@@ -1,5 +1,6 @@
 // The resolved configuration: every default filled in, durations in ms, frozen. The input form is
-// whatever YAML holds; config/schema.ts describes it and config/parse.ts turns it into these types.
+// whatever YAML holds; config/schema.ts describes it, config/parse.ts turns it into these types, and
+// every default is written once, in config/defaults.ts.
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -7,23 +8,23 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type DrainMode = 'delay' | 'requests';
 
 export interface ServerConfig {
-  /** Listen address; default `::` (IPv6 and IPv4, or 0.0.0.0 where IPv6 is turned off). */
+  /** Listen address; `::` is IPv6 and IPv4 (or 0.0.0.0 where IPv6 is turned off). */
   readonly host: string;
-  /** Listen port; default 9898; 0 for an ephemeral port (the bound port is logged). */
+  /** Listen port; 0 for an ephemeral port (the bound port is logged). */
   readonly port: number;
-  /** Open connections at most; default 256. */
+  /** Open connections at most. */
   readonly maxConnections: number;
-  /** How long liveness and metrics keep answering after SIGTERM; default 5s. */
+  /** How long liveness and metrics keep answering after SIGTERM. */
   readonly drainDelayMs: number;
-  /** delay (default): answer for all of drainDelay; requests: exit once no request is in flight. */
+  /** delay: answer for all of drainDelay; requests: exit once no request is in flight. */
   readonly drainMode: DrainMode;
-  /** Show per-check entries to every caller; default false. */
+  /** Show per-check entries to every caller. */
   readonly exposeDetails: boolean;
-  /** Loopback callers see details when exposeDetails is false; default true. */
+  /** Loopback callers see details when exposeDetails is false. */
   readonly trustLoopback: boolean;
   /** File holding a bearer token that unlocks details when exposeDetails is false. */
   readonly detailsTokenFile?: string;
-  /** `serviceId` of health bodies; default the host name (the pod name under Kubernetes). */
+  /** `serviceId` of health bodies. */
   readonly serviceId: string;
   /** `description` of health bodies. */
   readonly description: string;
@@ -42,15 +43,15 @@ export interface CheckConfig {
   readonly type: string;
   readonly intervalMs: number;
   readonly timeoutMs: number;
-  /** A result older than this counts as failing (reason stale); default three intervals. */
+  /** A result older than this counts as failing (reason stale). */
   readonly staleAfterMs: number;
-  /** A failure fails its groups (true, the default) or only warns (false). */
+  /** A failure fails its groups (true) or only warns (false). */
   readonly critical: boolean;
-  /** The /health/<group> endpoints it counts toward; default [ready]. */
+  /** The /health/<group> endpoints it counts toward. */
   readonly groups: readonly string[];
-  /** Consecutive failures before a passing check turns failing; default 1. */
+  /** Consecutive failures before a passing check turns failing. */
   readonly failureThreshold: number;
-  /** Consecutive successes before a failing check turns passing; default 1. */
+  /** Consecutive successes before a failing check turns passing. */
   readonly successThreshold: number;
   /** The type's own options, as validated by its schema. */
   readonly options: Readonly<Record<string, unknown>>;

@@ -2,12 +2,12 @@
 // the config getting in the way.
 import { describe, expect, it } from 'vitest';
 import { listenAddressOf, loopbackAddresses } from '../../../src/config/address.js';
-import { SERVER_DEFAULTS } from '../../../src/config/parse.js';
+import { CONFIG_DEFAULTS } from '../../../src/config/defaults.js';
 
 describe('vigil probe must ask the port and host vigil serves on', () => {
   it('Kubernetes service links: vigil probe dials the configured port, not VIGIL_PORT=tcp://…', () => {
     const env = { VIGIL_SERVICE_HOST: '10.96.0.12', VIGIL_PORT: 'tcp://10.96.0.12:9898', VIGIL_PORT_9898_TCP_PORT: '9898' };
-    expect(listenAddressOf({ path: 'vigil.yaml', env, readFile: () => 'server: { port: 8181 }\n' })).toEqual({ host: SERVER_DEFAULTS.host, port: 8181, notes: [] });
+    expect(listenAddressOf({ path: 'vigil.yaml', env, readFile: () => 'server: { port: 8181 }\n' })).toEqual({ host: CONFIG_DEFAULTS.server.host.value, port: 8181, notes: [] });
   });
 
   const file = (text: string) => () => text;
@@ -21,7 +21,7 @@ describe('vigil probe must ask the port and host vigil serves on', () => {
 
   it('vigil probe address: a problem elsewhere in the file does not matter; one in the port falls back to the default, saying so', () => {
     const elsewhere = 'server: { port: 7004, prot: 1 }\nchecks:\n  x: { type: nope }\n';
-    expect(listenAddressOf({ path: 'v.yaml', env: {}, readFile: file(elsewhere) })).toEqual({ host: SERVER_DEFAULTS.host, port: 7004, notes: [] });
+    expect(listenAddressOf({ path: 'v.yaml', env: {}, readFile: file(elsewhere) })).toEqual({ host: CONFIG_DEFAULTS.server.host.value, port: 7004, notes: [] });
     const broken = listenAddressOf({ path: 'v.yaml', env: {}, readFile: file('server: { port: [\n') });
     expect(broken.port).toBe(9898);
     expect(broken.notes[0]).toMatch(/v.yaml is not valid YAML/);

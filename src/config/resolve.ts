@@ -1,0 +1,112 @@
+// Resolution: validated input -> the resolved types (config/types.ts), every default read from
+// config/defaults.ts, with the rules between keys (timeout within interval, staleAfter beyond it)
+// and the warnings they give.
+import type { z } from 'zod';
+import type { CheckKind } from '../check.js';
+import { CONFIG_DEFAULTS } from './defaults.js';
+import { formatDuration, parseDuration } from './duration.js';
+import type { InterpolatedPaths } from './interpolate.js';
+import { checkNamePattern, checkSchema, commonCheckShape, type defaultsSchema, type serverSchema } from './schema.js';
+import type { CheckConfig, DefaultsConfig, ServerConfig } from './types.js';
+import { isRecord, show, validate, type Fail } from './validate.js';
+
+const { server: SERVER, defaults: DEFAULTS, check: CHECK } = CONFIG_DEFAULTS;
+
+export function resolveServer(server: z.output<typeof serverSchema>): ServerConfig {
+  return {
+    host: server.host ?? SERVER.host.value,
+    port: server.port ?? SERVER.port.value,
+    maxConnections: server.maxConnections ?? SERVER.maxConnections.value,
+    drainDelayMs: parseDuration(server.drainDelay ?? SERVER.drainDelay.value, { allowZero: true })!,
+    drainMode: server.drainMode ?? SERVER.drainMode.value,
+    exposeDetails: server.exposeDetails ?? SERVER.exposeDetails.value,
+    trustLoopback: server.trustLoopback ?? SERVER.trustLoopback.value,
+    ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
+    serviceId: server.serviceId ?? SERVER.serviceId.value(),
+    description: server.description ?? SERVER.description.value,
+    logLevel: server.logLevel ?? SERVER.logLevel.value,
+  };
+}
+
+/** The defaults section resolved; a timeout longer than the interval is reported to fail. */
+export function resolveDefaults(defaults: z.output<typeof defaultsSchema>, fail: Fail): DefaultsConfig {
+  const resolved = {
+    intervalMs: parseDuration(defaults.interval ?? DEFAULTS.interval.value)!,
+    timeoutMs: parseDuration(defaults.timeout ?? DEFAULTS.timeout.value)!,
+    failureThreshold: defaults.failureThreshold ?? DEFAULTS.failureThreshold.value,
+    successThreshold: defaults.successThreshold ?? DEFAULTS.successThreshold.value,
+  };
+  // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
+  if (resolved.timeoutMs > resolved.intervalMs) {
+    fail(['defaults'], `${formatDuration(resolved.timeoutMs)} must not be longer than defaults.interval (${formatDuration(resolved.intervalMs)})`, 'timeout');
+  }
+  return resolved;
+}
+
+export interface CheckResolution {
+  readonly kinds: readonly CheckKind[];
+  /** Undefined when the defaults section is invalid: the check is then only validated. */
+  readonly defaults: DefaultsConfig | undefined;
+  readonly fail: Fail;
+  readonly warnings: string[];
+  readonly interpolated: InterpolatedPaths;
+}
+
+/** One check block, validated against its kind's schema and resolved; undefined when it has problems. */
+export function resolveCheck(name: string, block: unknown, { kinds, defaults, fail, warnings, interpolated }: CheckResolution): CheckConfig | undefined {
+  const path = ['checks', name];
+  if (!checkNamePattern.test(name)) fail(['checks'], 'a check name must start with a letter or digit and hold only letters, digits, ".", "-" and "_"', name, true);
+  if (!isRecord(block)) {
+    fail(path, 'must be a map with at least a type');
+    return undefined;
+  }
+  const known = kinds.map((k) => k.type).join(', ');
+  if (block.type === undefined) {
+    fail(path, `missing type (one of ${known})`, 'type');
+    return undefined;
+  }
+  const kind = kinds.find((k) => k.type === block.type);
+  if (!kind) {
+    fail(path, `${show(block.type)} is not a known type (known: ${known})`, 'type');
+    return undefined;
+  }
+  const parsed = validate(checkSchema(kind), block, path, fail, interpolated);
+  if (!parsed || !defaults) return undefined;
+
+  const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
+  let timeoutMs = parsed.timeout === undefined ? defaults.timeoutMs : parseDuration(parsed.timeout)!;
+  if (timeoutMs > intervalMs) {
+    if (parsed.timeout !== undefined) {
+      fail(path, `${parsed.timeout} must not be longer than interval (${formatDuration(intervalMs)})`, 'timeout');
+      return undefined;
+    }
+    // Only a default conflicts with this check's own interval: clamp rather than refuse.
+    timeoutMs = Math.max(1, Math.floor(intervalMs / 2));
+    warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
+  }
+  const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK.staleAfter.value : parseDuration(parsed.staleAfter)!;
+  if (staleAfterMs <= intervalMs) {
+    fail(path, `${parsed.staleAfter ?? formatDuration(staleAfterMs)} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
+    return undefined;
+  }
+  const groups = [...new Set(parsed.groups ?? CHECK.groups.value)];
+  if (groups.includes('live')) {
+    warnings.push(`checks.${name} joins the live group: while it fails, /health/live fails and an orchestrator restarts the pod`);
+  }
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key !== 'type' && !Object.hasOwn(commonCheckShape, key)) options[key] = value;
+  }
+  return {
+    name,
+    type: kind.type,
+    intervalMs,
+    timeoutMs,
+    staleAfterMs,
+    critical: parsed.critical ?? CHECK.critical.value,
+    groups,
+    failureThreshold: parsed.failureThreshold ?? defaults.failureThreshold,
+    successThreshold: parsed.successThreshold ?? defaults.successThreshold,
+    options,
+  };
+}
