@@ -44,6 +44,8 @@ export const postgres = defineCheck({
   componentType: 'datastore',
   options,
   schemes: ['postgres', 'postgresql'],
+  // postgres://app@db/orders: the role, logging in by trust, peer or certificate.
+  urlUserIsIdentity: true,
   async prepare() {
     await import('pg');
   },

@@ -34,6 +34,12 @@ export interface CheckKind {
   readonly schemes: readonly string[];
   /** The raw option block for a VIGIL_CHECK_<NAME> URL; defaults to `{ url }`. */
   fromUrl?(url: string): Record<string, unknown>;
+  /**
+   * In this type's URLs, a user name given without a password names an identity (a PostgreSQL role
+   * logging in by trust or certificate), not a credential: it is not masked wherever it appears.
+   * Otherwise a lone user name is taken for a token (`https://TOKEN@host/`). Default false.
+   */
+  readonly urlUserIsIdentity?: boolean;
   /** Loads what the type needs (a driver) once, before its first attempt, so that cost is not latency. */
   prepare?(): Promise<void>;
   /** One attempt with options its schema accepted: see CheckDefinition.run. */
@@ -50,6 +56,7 @@ export interface CheckDefinition<Shape extends z.ZodRawShape> {
   readonly refine?: (options: z.output<z.ZodObject<Shape>>, ctx: z.RefinementCtx) => void;
   readonly schemes: readonly string[];
   fromUrl?(url: string): Record<string, unknown>;
+  readonly urlUserIsIdentity?: boolean;
   prepare?(): Promise<unknown>;
   /**
    * One attempt. Resolve (optionally with measured values) when healthy; throw a CheckError when
@@ -73,6 +80,7 @@ export function defineCheck<Shape extends z.ZodRawShape>(definition: CheckDefini
     componentType: definition.componentType,
     options,
     schemes: definition.schemes,
+    ...(definition.urlUserIsIdentity ? { urlUserIsIdentity: true } : {}),
     ...(fromUrl ? { fromUrl: (url: string) => fromUrl(url) } : {}),
     ...(prepare ? { prepare: async () => void (await prepare()) } : {}),
     // The core validates every check's options with `options` before any attempt: the cast is the

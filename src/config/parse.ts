@@ -103,8 +103,9 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     } else entries.push([name, block]);
   }
   // Before validation: an error message may show a value.
-  for (const [, block] of entries) collectSecrets(block, secrets);
-  for (const [variable, url] of Object.entries(env)) if (variable.startsWith('VIGIL_CHECK_')) collectSecrets(url, secrets);
+  const identitySchemes = options.kinds.filter((kind) => kind.urlUserIsIdentity).flatMap((kind) => kind.schemes);
+  for (const [, block] of entries) collectSecrets(block, secrets, identitySchemes);
+  for (const [variable, url] of Object.entries(env)) if (variable.startsWith('VIGIL_CHECK_')) collectSecrets(url, secrets, identitySchemes);
   const isTooMany = entries.length > MAX_CHECKS;
   if (isTooMany) fail([], `${entries.length} checks, more than the limit of ${MAX_CHECKS} for one agent`, 'checks');
   if (text === undefined && entries.length === 0) {

@@ -8,8 +8,6 @@ const SECRET_WORDS = ['PASSWORD', 'PASSWD', 'PASSPHRASE', 'SECRET', 'TOKEN', 'CR
 const SECRET_PARTS = ['PASS', 'PWD', 'KEY', 'AUTH', 'CREDS', 'COOKIE', 'SIG', 'SIGNATURE', 'JWT', 'BEARER', 'PRIVATE'];
 /** TOKEN_FILE or KEY_PATH names where a secret is, not the secret. */
 const LOCATION_PARTS = ['FILE', 'PATH'];
-/** In these URLs a user name without a password is a role name (trust, peer or certificate login), not a token. */
-const ROLE_SCHEMES = ['postgres', 'postgresql'];
 
 /**
  * Whether a variable, option key, header or query parameter name says its value is a secret. Parts are
@@ -30,15 +28,15 @@ export function isSecretName(name: string): boolean {
  * secret-named query values in every string, and every value under a key whose name says secret
  * (`Authorization`, `X-Api-Key`). Numbers count as their text: a config error may show them.
  */
-export function collectSecrets(value: unknown, into: Set<string>, key?: string): void {
+export function collectSecrets(value: unknown, into: Set<string>, identitySchemes: readonly string[] = [], key?: string): void {
   if (typeof value === 'string' || typeof value === 'number') {
     const text = String(value);
     if (key !== undefined && isSecretName(key)) for (const secret of credentialValue(key, text)) add(secret, into);
-    for (const secret of urlSecrets(text)) add(secret, into);
+    for (const secret of urlSecrets(text, identitySchemes)) add(secret, into);
   } else if (Array.isArray(value)) {
-    for (const item of value) collectSecrets(item, into, key);
+    for (const item of value) collectSecrets(item, into, identitySchemes, key);
   } else if (value !== null && typeof value === 'object') {
-    for (const [name, item] of Object.entries(value)) collectSecrets(item, into, name);
+    for (const [name, item] of Object.entries(value)) collectSecrets(item, into, identitySchemes, name);
   }
 }
 
@@ -56,7 +54,7 @@ function credentialValue(key: string, value: string): string[] {
  * hold spaces or "@": the user info ends at the last "@" before the path), a user name given without
  * a password (a token), and values of query parameters whose names say secret (api_key, token, sig).
  */
-function urlSecrets(text: string): string[] {
+function urlSecrets(text: string, identitySchemes: readonly string[]): string[] {
   const scheme = /^\s*([a-z][a-z0-9+.-]*):\/\//i.exec(text);
   if (!scheme) return [];
   const rest = text.slice(scheme[0].length);
@@ -70,7 +68,7 @@ function urlSecrets(text: string): string[] {
     const password = colon === -1 ? '' : userinfo.slice(colon + 1);
     const user = colon === -1 ? userinfo : userinfo.slice(0, colon);
     if (password !== '') found.push(password);
-    else if (user !== '' && !ROLE_SCHEMES.includes(scheme[1]!.toLowerCase())) found.push(user);
+    else if (user !== '' && !identitySchemes.includes(scheme[1]!.toLowerCase())) found.push(user);
   }
   const query = authorityEnd === -1 ? '' : rest.slice(authorityEnd).split('#')[0]!;
   const start = query.indexOf('?');

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { kinds } from '../../../checks/index.js';
 import { collectSecrets, isSecretName } from '../../../src/config/secrets.js';
 
+// The schemes whose URLs name an identity by a lone user name, as the registry declares them.
+const identitySchemes = kinds.filter((kind) => kind.urlUserIsIdentity).flatMap((kind) => kind.schemes);
 const collect = (value: unknown) => {
   const into = new Set<string>();
-  collectSecrets(value, into);
+  collectSecrets(value, into, identitySchemes);
   return [...into];
 };
 
@@ -30,6 +33,10 @@ describe('what counts as a secret', () => {
     expect(collect('https://a%20b@h/')).toEqual(expect.arrayContaining(['a%20b', 'a b']));
     expect(collect('postgres://postgres@h/db')).toEqual([]);
     expect(collect('postgresql://app@h/db')).toEqual([]);
+    // Without the registry's word for it, a lone user name is a token in any scheme.
+    const bare = new Set<string>();
+    collectSecrets('postgres://app@h/db', bare);
+    expect([...bare]).toEqual(['app']);
     // Beside a password, the user name is masked inside URLs only.
     expect(collect('redis://default:pw-value@h:6379')).toEqual(['pw-value']);
   });
