@@ -33,7 +33,8 @@ export async function main(io: Io): Promise<number> {
   const log = io.log ?? createLogger({ write: io.stderr });
   try {
     if (args.includes('--help') || args.includes('-h') || command === 'help') {
-      io.stdout((await import('./cli/help.js')).HELP);
+      const [{ helpText }, { loadKinds }] = await Promise.all([import('./cli/help.js'), import('./cli/kinds.js')]);
+      io.stdout(helpText(await loadKinds()));
       return EXIT_OK;
     }
     if (args.includes('--version') || command === 'version') {

@@ -1,6 +1,10 @@
-// `vigil --help`: the usage text.
+// `vigil --help`: the usage text. The URL schemes of environment-only mode come from the registry
+// of kinds, so a new check type appears here without a change to this file.
+import type { CheckKind } from '../check.js';
 
-export const HELP = `vigil — health and metrics sidecar for an application's dependencies
+const WIDTH = 100;
+
+const USAGE = `vigil — health and metrics sidecar for an application's dependencies
 
 Usage:
   vigil serve    [-c FILE] [-p PORT] [--host ADDR] [LOG]    run the agent (the default command)
@@ -23,10 +27,38 @@ Options:
   -t, --timeout DURATION   probe: give up after DURATION (default 5s)
   LOG: --log-level LEVEL   debug, info, warn or error (overrides VIGIL_LOG_LEVEL and server.logLevel)
        --log-format FMT    json (default) or pretty (overrides VIGIL_LOG_FORMAT)
+`;
 
-Without a config file, checks can be declared as VIGIL_CHECK_<NAME>=<url> (postgres://, redis://,
-rediss://, http://, https://, tcp://host:port). VIGIL_PORT, VIGIL_HOST and VIGIL_LOG_LEVEL override
-server settings; VIGIL_LOG_FORMAT=pretty prints readable logs. Log lines go to standard error.
-Signals: SIGHUP reloads the config; SIGTERM drains and exits 0.
+const TRAILER = `Signals: SIGHUP reloads the config; SIGTERM drains and exits 0.
 Exit codes: 0 ok, 1 unhealthy, 2 usage or configuration error.
 `;
+
+export function helpText(kinds: readonly CheckKind[]): string {
+  const declarable = kinds.filter((kind) => kind.schemes.length > 0);
+  const environment = [
+    ...words('Without a config file, checks can be declared as VIGIL_CHECK_<NAME>=<url>, the type taken from the scheme:'),
+    // One kind's schemes and type stay on one line.
+    ...declarable.map((kind, i) => `${kind.schemes.map((scheme) => `${scheme}://`).join(', ')} (${kind.type})${i === declarable.length - 1 ? '.' : ','}`),
+    ...words('VIGIL_PORT, VIGIL_HOST and VIGIL_LOG_LEVEL override server settings; VIGIL_LOG_FORMAT=pretty prints readable logs. Log lines go to standard error.'),
+  ];
+  return `${USAGE}\n${wrap(environment, WIDTH)}\n${TRAILER}`;
+}
+
+function words(text: string): string[] {
+  return text.split(' ');
+}
+
+/** Lines of at most `width` characters (unless one piece is longer), pieces joined by spaces. */
+function wrap(pieces: readonly string[], width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const piece of pieces) {
+    if (line !== '' && line.length + 1 + piece.length > width) {
+      lines.push(line);
+      line = piece;
+    } else {
+      line = line === '' ? piece : `${line} ${piece}`;
+    }
+  }
+  return [...lines, line].join('\n');
+}
