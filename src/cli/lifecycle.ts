@@ -5,7 +5,7 @@ import type { Agent } from '../agent.js';
 import type { AgentConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ConfigWatcher } from '../watch.js';
+import type { ConfigWatcher, watchConfig } from '../watch.js';
 import { EXIT_OK } from './common.js';
 
 // SIGHUP last: its handler appearing (SigCgt in /proc/<pid>/status) means the others are installed
@@ -49,11 +49,12 @@ export interface LifecycleOptions {
   readonly path: string | undefined;
   /** Reads the config again for a reload, as serve read it at start. */
   readonly readConfig: () => Promise<AgentConfig>;
+  /** watch.ts's, loaded by serve with the agent: the watcher starts as soon as the agent serves. */
+  readonly watchConfig: typeof watchConfig;
 }
 
 /** Runs the started agent until signals stop it; resolves with the process's exit code. */
-export async function supervise({ agent, log, signals, path, readConfig }: LifecycleOptions): Promise<number> {
-  const { watchConfig } = await import('../watch.js');
+export async function supervise({ agent, log, signals, path, readConfig, watchConfig }: LifecycleOptions): Promise<number> {
   // Reloads run one after another: a SIGHUP during a file-triggered reload waits its turn.
   let watcher: ConfigWatcher | undefined;
   let reloading = Promise.resolve();

@@ -25,7 +25,7 @@ export async function serve(argv: readonly string[], io: Io, log: Logger): Promi
   // Signals that arrive from here on wait until the agent runs; the entry point catches them even earlier.
   const signals = io.signals ?? holdSignals();
   const path = configPath(values.config, io.env);
-  const [kinds, { createAgent }] = await Promise.all([loadKinds(), import('../agent.js')]);
+  const [kinds, { createAgent }, { watchConfig }] = await Promise.all([loadKinds(), import('../agent.js'), import('../watch.js')]);
   // The flags outrank the file and the environment, at start and on every reload.
   const readConfig = async (): Promise<AgentConfig> => {
     const config = await loadConfigOffThread(path, io.env);
@@ -67,7 +67,7 @@ export async function serve(argv: readonly string[], io: Io, log: Logger): Promi
     checks: config.checks.length,
     config: path ?? 'environment',
   });
-  return await supervise({ agent, log, signals, path, readConfig });
+  return await supervise({ agent, log, signals, path, readConfig, watchConfig });
 }
 
 /** A config error at start, logged: once serve logs, every line it writes is a log line. */

@@ -1,6 +1,9 @@
 // The serve lifecycle around a real agent (over a fake kind, not listening): signals held until the
 // agent runs, reloads one after another, SIGTERM's drain and the second signal that ends it at once.
 // Signals are emitted on the process object (its listeners run, nothing is sent to the process).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createAgent, type Agent } from '../../../src/agent.js';
@@ -9,6 +12,7 @@ import { holdSignals, supervise } from '../../../src/cli/lifecycle.js';
 import type { AgentConfig } from '../../../src/config/types.js';
 import { ConfigError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
+import { watchConfig } from '../../../src/watch.js';
 import { checkConfig } from '../../helpers/fixtures.js';
 import { waitFor } from '../../helpers/net.js';
 
@@ -64,7 +68,7 @@ describe('lifecycle: signals during start-up are held until the agent runs', () 
     const signals = holdSignals();
     emit('SIGTERM');
     const { agent, log, msgs } = await started(configWith({ drainDelayMs: 10 }));
-    expect(await supervise({ agent, log, signals, path: undefined, readConfig: async () => agent.config })).toBe(0);
+    expect(await supervise({ agent, log, signals, path: undefined, readConfig: async () => agent.config, watchConfig })).toBe(0);
     expect(msgs()).toEqual(expect.arrayContaining(['signal received during start-up: handled now', expect.stringMatching(/^draining/), 'vigil stopped']));
   });
 });
@@ -83,7 +87,7 @@ describe('lifecycle: reloads run one after another', () => {
       if (gates.length === 2) throw new ConfigError([{ path: 'checks.a.interval', message: 'broken' }]);
       return configWith();
     };
-    const exited = supervise({ agent, log, signals, path: undefined, readConfig });
+    const exited = supervise({ agent, log, signals, path: undefined, readConfig, watchConfig });
     emit('SIGHUP');
     await waitFor('the first reload', () => gates.length === 1);
     emit('SIGHUP');
@@ -104,13 +108,36 @@ describe('lifecycle: reloads run one after another', () => {
   });
 });
 
+describe('lifecycle: the config file is watched from the moment the agent runs', () => {
+  it('watched config: a change written as soon as supervise is called reloads, and the watcher closes with the drain', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'vigil-lifecycle-')), 'vigil.yaml');
+    writeFileSync(path, 'checks: {}\n');
+    const { agent, log } = await started(configWith({ drainDelayMs: 10 }));
+    let reads = 0;
+    const readConfig = async () => {
+      reads++;
+      return configWith({ drainDelayMs: 10 });
+    };
+    const exited = supervise({ agent, log, signals: holdSignals(), path, readConfig, watchConfig });
+    // The agent already answers here: a change now must not fall between serving and watching.
+    writeFileSync(path, 'checks: { a: { type: fake } }\n');
+    await waitFor('the reload of the changed file', () => reads === 1);
+    emit('SIGTERM');
+    expect(await exited).toBe(0);
+    writeFileSync(path, 'checks: {}\n');
+    // Well past the watcher's debounce (250 ms).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(reads).toBe(1);
+  });
+});
+
 describe('lifecycle: SIGTERM drains, a second signal ends it at once', () => {
   it.each([
     ['SIGTERM', 143],
     ['SIGINT', 130],
   ] as const)('second signal: %s while draining exits at once with %i, long before drainDelay', async (second, code) => {
     const { agent, log, msgs } = await started(configWith({ drainDelayMs: 60_000 }));
-    const exited = supervise({ agent, log, signals: holdSignals(), path: undefined, readConfig: async () => agent.config });
+    const exited = supervise({ agent, log, signals: holdSignals(), path: undefined, readConfig: async () => agent.config, watchConfig });
     emit('SIGTERM');
     await waitFor('the drain', () => msgs().some((msg) => msg.startsWith('draining')));
     expect((await agent.app.request('/health/ready')).status).toBe(503);
