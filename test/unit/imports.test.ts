@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** The one module of the core that may load the registry of check types: the CLI's wiring. */
-const REGISTRY_WIRING = ['src/cli.ts'];
+const REGISTRY_WIRING = ['src/cli/kinds.ts'];
 /** What a check type may use of the core: the contract and the errors. */
 const CONTRACT = ['src/check.ts', 'src/errors.ts'];
 
@@ -37,6 +37,6 @@ describe('import structure', () => {
 
   it('reads the imports it judges (a check of the test itself)', () => {
     expect(importsOf('checks/redis.ts')).toEqual(expect.arrayContaining(['src/check.ts', 'checks/support/guarded-socket.ts']));
-    expect(importsOf('src/cli.ts')).toContain('checks/index.ts');
+    expect(importsOf('src/cli/kinds.ts')).toContain('checks/index.ts');
   });
 });
