@@ -77,7 +77,8 @@ describe('vigil probe must ask the port and host vigil serves on', () => {
       const port = await freePort();
       const args = flags(port);
       const config = args[0] === '--config' ? [] : ['--config', tempConfig(CHECKS)];
-      const init = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, CLI, 'serve', '--host', '127.0.0.1', ...config, ...args], { env: cleanEnv(), stdio: 'ignore' });
+      // --kill-child: the agent dies with unshare, whatever ends the test.
+      const init = spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', process.execPath, CLI, 'serve', '--host', '127.0.0.1', ...config, ...args], { env: cleanEnv(), stdio: 'ignore' });
       try {
         await waitFor(`the agent in its own PID namespace on ${port}`, async () => (await fetch(`http://127.0.0.1:${port}/health/live`).catch(() => undefined))?.ok);
         // unshare forks the agent: its child is the namespace's PID 1.
@@ -85,7 +86,10 @@ describe('vigil probe must ask the port and host vigil serves on', () => {
         const probe = await run('nsenter', ['--target', pid, '--pid', '--mount', process.execPath, CLI, 'probe']);
         expect(probe, args.join(' ')).toMatchObject({ code: 0, stderr: '' });
       } finally {
+        // SIGKILL to unshare: with --kill-child the kernel kills the agent with it.
+        const exited = new Promise((resolve) => init.once('exit', resolve));
         init.kill('SIGKILL');
+        await exited;
       }
     }
   });

@@ -1,5 +1,7 @@
-// Before any test: the services must answer, or the run fails naming the one that does not.
-import { existsSync } from 'node:fs';
+// Before any test: the services must answer, or the run fails naming the one that does not. After
+// the last: no agent a test started may outlive the run (an orphan keeps polling the services).
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 import { PG_URL, REDIS_URL } from './services.js';
 
@@ -19,7 +21,7 @@ function reachable(url: string, defaultPort: number): Promise<string | undefined
   });
 }
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => void> {
   const problems: string[] = [];
   const pg = await reachable(PG_URL, 5432);
   if (pg) problems.push(`PostgreSQL (PG_URL=${PG_URL.replace(/:[^:@/]*@/, ':***@')}) is unreachable: ${pg}`);
@@ -27,4 +29,25 @@ export default async function setup(): Promise<void> {
   if (redis) problems.push(`Redis (REDIS_URL=${REDIS_URL}) is unreachable: ${redis}`);
   if (!existsSync(new URL('../../dist/src/cli.js', import.meta.url))) problems.push('dist/src/cli.js is missing: run `npm run build` (npm test does)');
   if (problems.length) throw new Error(`the test services are not ready:\n  - ${problems.join('\n  - ')}`);
+  return teardown;
+}
+
+const CLI = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
+
+/** Agents of this checkout's CLI whose parent is gone (reparented to PID 1): killed, and named. */
+function teardown(): void {
+  const orphans: string[] = [];
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (parent !== 1 || !argv.includes(CLI)) continue;
+      orphans.push(`${pid}: ${argv.join(' ').trim()}`);
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  if (orphans.length) throw new Error(`agents outlived the tests that started them (killed now):\n  - ${orphans.join('\n  - ')}`);
 }
