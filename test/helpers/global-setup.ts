@@ -49,5 +49,9 @@ function teardown(): void {
       // Gone meanwhile, or not ours to read.
     }
   }
-  if (orphans.length) throw new Error(`agents outlived the tests that started them (killed now):\n  - ${orphans.join('\n  - ')}`);
+  if (orphans.length) {
+    // A teardown that throws is only reported: the exit code is what makes the run fail.
+    process.exitCode = 1;
+    throw new Error(`agents outlived the tests that started them (killed now):\n  - ${orphans.join('\n  - ')}`);
+  }
 }
