@@ -2,15 +2,15 @@
 // object validated against the Kubernetes API schemas, the embedded vigil config validated by the
 // built CLI, and every probe's port and path answered by a real agent running that config.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConfigMap, Secret, Service } from 'kubernetes-models/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodMonitor, PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { runCli, serve } from '../helpers/cli.js';
+import { CLI, runCli, serve } from '../helpers/cli.js';
 import { freePort } from '../helpers/net.js';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [key: string]: any };
@@ -96,9 +96,11 @@ describe.each(Object.entries(variants))('k8s (%s sidecar)', (variant, objects) =
     expect(vigil.env.every((e: any) => e.name.endsWith('_FILE') && e.value.startsWith('/run/secrets/'))).toBe(true);
   });
 
-  it('exposes metrics through the Service and the PodMonitor on vigil\'s named port', () => {
+  it('exposes metrics per pod through the PodMonitor on vigil\'s named port, not through the Service', () => {
     const portName = vigilOf(podSpec(objects)).ports[0].name;
-    expect(find(objects, 'Service').spec.ports.map((p: any) => p.targetPort)).toContain(portName);
+    // A Service would hand each scrape to one pod at random (and resolves a native sidecar's named
+    // port only from Kubernetes 1.32).
+    expect(find(objects, 'Service').spec.ports.map((p: any) => p.targetPort)).not.toContain(portName);
     expect(find(objects, 'PodMonitor').spec.podMetricsEndpoints).toEqual([expect.objectContaining({ port: portName, path: '/metrics' })]);
     const selector = find(objects, 'PodMonitor').spec.selector.matchLabels;
     expect(find(objects, 'Deployment').spec.template.metadata.labels).toMatchObject(selector);
@@ -110,6 +112,30 @@ describe.each(Object.entries(variants))('k8s (%s sidecar)', (variant, objects) =
     expect(run.code, run.stderr).toBe(0);
     const containerPort = vigilOf(podSpec(objects)).ports[0].containerPort;
     expect((parseYaml(readFileSync(path, 'utf8')) as any).server.port).toBe(containerPort);
+  });
+
+  it('the secret files can be read by the user vigil runs as, owned and moded as the kubelet mounts them', () => {
+    // The kubelet mounts a Secret's files as root, with the volume's defaultMode, in the group
+    // fsGroup when the pod sets one (which it also adds to the container's groups); ConfigMap files
+    // are 0644. vigil reads them as runAsUser/runAsGroup: without fsGroup a 0440 file is unreadable.
+    const spec = podSpec(objects);
+    const vigil = vigilOf(spec);
+    const context = { ...spec.securityContext, ...vigil.securityContext };
+    const volume = spec.volumes.find((v: any) => v.secret);
+    const mode: number = volume.secret.defaultMode ?? 0o644;
+    const { path, env } = configFromManifests(objects);
+    chmodSync(dirname(path), 0o755);
+    chmodSync(path, 0o644);
+    for (const file of Object.values(env)) {
+      chownSync(file, 0, context.fsGroup ?? 0);
+      chmodSync(file, mode);
+    }
+    const groups = context.fsGroup === undefined ? ['--clear-groups'] : ['--groups', String(context.fsGroup)];
+    const run = spawnSync('setpriv', ['--reuid', String(context.runAsUser), '--regid', String(context.runAsGroup), ...groups, process.execPath, CLI, 'validate', '--config', path], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, ...env },
+    });
+    expect(run.status, `${run.stdout}${run.stderr}`).toBe(0);
   });
 
   it('answers every probe path with the agent as configured (never 404)', async () => {
