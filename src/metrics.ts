@@ -3,8 +3,8 @@
 // from state at scrape time; the default process metrics are on a second registry.
 import { collectDefaultMetrics, Counter, Gauge, type Registry } from 'prom-client';
 import { createCheckSeries } from './check-series.js';
-import type { CheckResult } from './check.js';
 import type { CheckConfig } from './config/types.js';
+import type { ResultSubscriber } from './result-feed.js';
 import { withSelf, type SelfEntry } from './self-health.js';
 import type { HealthStatus, State } from './state.js';
 
@@ -13,14 +13,13 @@ const PREFIX = 'vigil_';
 const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 const STATUSES: readonly HealthStatus[] = ['pass', 'warn', 'fail'];
 
-export interface Metrics {
+/** A result subscriber: each attempt lands in its check's series, with the status state decided. */
+export interface Metrics extends ResultSubscriber {
   /** The exposition of every series, encoded once and re-rendered only when something changed. */
   render(): Promise<Uint8Array<ArrayBuffer>>;
   readonly contentType: string;
   /** Starts a check's series at zero so rates work from its first attempt. */
   addCheck(check: CheckConfig, isUp?: boolean): void;
-  /** Records one attempt of a check; `isUp` is the check's thresholded status after it. */
-  observe(check: CheckConfig, result: CheckResult, isUp: boolean): void;
   /** Counts an attempt skipped because the previous one still runs past its timeout. */
   skipped(check: CheckConfig): void;
   /** Forgets every series of a removed check. */
@@ -106,9 +105,9 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
       changes++;
       series.add(check, isUp);
     },
-    observe(check, result, isUp) {
+    onResult(check, result) {
       changes++;
-      series.observe(check, result, isUp);
+      series.observe(check, result, state.get(check.name)?.healthy === true);
     },
     skipped(check) {
       changes++;
