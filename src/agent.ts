@@ -27,7 +27,7 @@ export interface AgentDeps {
   readonly log: Logger;
   readonly version: string;
   readonly now?: () => number;
-  /** Hear every result after state, metrics and the log, in this order. */
+  /** Hear every result after state, metrics and the log, in the order given (status history, heartbeats). */
   readonly subscribers?: readonly ResultSubscriber[];
 }
 

@@ -4,7 +4,11 @@
 import type { BodyMeta, RenderedHealth, RenderHealth } from './health.js';
 import type { HealthStatus, State, Verdict } from './state.js';
 
-/** Bodies are re-rendered at most this often while their status is unchanged. */
+/**
+ * With many checks, results land many times a second; re-rendering every body on each would make
+ * the agent's work (and its garbage) grow with the number of checks. Bodies are re-rendered at most
+ * this often while their status is unchanged.
+ */
 export const MIN_RERENDER_MS = 100;
 
 export interface BodyCacheOptions {
