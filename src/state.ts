@@ -122,16 +122,29 @@ function successesNeeded(check: CheckState): string {
 export function createState(): State {
   const checks = new Map<string, MutableCheckState>();
   let version = 0;
+  /** Every group some check declares; undefined after a change of checks until asked again. */
+  let declared: ReadonlySet<string> | undefined;
   let groupNames: readonly string[] | undefined;
   let isDraining = false;
   const latched = new Set<string>();
 
-  /** The group whose declared members count for `group` under its rule. */
-  const memberGroupOf = (group: string, rule: GroupRule): string => {
-    if (rule.fallbackTo === undefined) return group;
-    for (const check of checks.values()) if (check.config.groups.includes(group)) return group;
-    return rule.fallbackTo;
+  const declaredGroups = (): ReadonlySet<string> => {
+    if (!declared) {
+      const names = new Set<string>();
+      for (const check of checks.values()) for (const group of check.config.groups) names.add(group);
+      declared = names;
+    }
+    return declared;
   };
+  const checksChanged = () => {
+    version++;
+    declared = undefined;
+    groupNames = undefined;
+  };
+
+  /** The group whose declared members count for `group` under its rule. */
+  const memberGroupOf = (group: string, rule: GroupRule): string =>
+    rule.fallbackTo === undefined || declaredGroups().has(group) ? group : rule.fallbackTo;
 
   /** Whether every critical member has passed at least once. */
   const criticalMembersPassed = (group: string, rule: GroupRule): boolean => {
@@ -192,21 +205,18 @@ export function createState(): State {
         consecutiveFailures: 0,
         hasPassed: false,
       });
-      version++;
-      groupNames = undefined;
+      checksChanged();
     },
     update(config, componentType) {
       const check = checks.get(config.name);
       if (!check) throw new Error(`no check ${config.name} to update`);
       check.config = config;
       check.componentType = componentType;
-      version++;
-      groupNames = undefined;
+      checksChanged();
     },
     remove(name) {
       checks.delete(name);
-      version++;
-      groupNames = undefined;
+      checksChanged();
     },
     record(name, result) {
       const check = checks.get(name);
@@ -240,11 +250,7 @@ export function createState(): State {
     },
     get: (name) => checks.get(name),
     groups() {
-      if (!groupNames) {
-        const names = new Set<string>(BUILTIN_GROUPS);
-        for (const check of checks.values()) for (const group of check.config.groups) names.add(group);
-        groupNames = [...names];
-      }
+      groupNames ??= [...new Set([...BUILTIN_GROUPS, ...declaredGroups()])];
       return groupNames;
     },
     verdict(group, now) {
