@@ -12,12 +12,14 @@ import { createMetrics, type Metrics } from './metrics.js';
 import type { Logger } from './log.js';
 import { boundOutput } from './output.js';
 import { createRedactor, type Redact } from './redact.js';
+import { createResultFeed, type ResultSubscriber } from './result-feed.js';
 import { createRunner } from './runner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { createSelfHealth } from './self-health.js';
 import { createInFlight } from './in-flight.js';
 import { createApp, type DetailsPolicy } from './server.js';
 import { createState, type State } from './state.js';
+import { createTransitionLog } from './transition-log.js';
 import type { BodyMeta } from './health.js';
 
 export interface AgentDeps {
@@ -25,6 +27,8 @@ export interface AgentDeps {
   readonly log: Logger;
   readonly version: string;
   readonly now?: () => number;
+  /** Hear every result after state, metrics and the log, in the order given (status history, heartbeats). */
+  readonly subscribers?: readonly ResultSubscriber[];
 }
 
 export interface Agent {
@@ -65,19 +69,10 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   });
   const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries() });
 
+  // State records first: metrics and the log read the thresholded status it decides.
+  const results = createResultFeed((check, result) => state.record(check.name, result), [metrics, createTransitionLog(log), ...(deps.subscribers ?? [])]);
   const onResult = (check: CheckConfig, raw: CheckResult) => {
-    const result = raw.message === undefined ? raw : { ...raw, message: boundOutput(redact(raw.message)) };
-    const transition = state.record(check.name, result);
-    metrics.observe(check, result, state.get(check.name)?.healthy === true);
-    // Built only when a line is written: this runs on every attempt.
-    const fields = () => ({ check: check.name, type: check.type, durationMs: Math.round(result.durationMs * 100) / 100, reason: result.reason, output: result.message });
-    if (transition) {
-      const line = `check ${check.name} ${transition.to === 'pass' ? 'passes' : 'fails'}`;
-      const level = transition.to === 'pass' ? 'info' : check.critical ? 'warn' : 'info';
-      log[level](line, { ...fields(), from: transition.from, to: transition.to });
-    } else if (log.isLevelEnabled('debug')) {
-      log.debug('attempt', { ...fields(), ok: result.ok });
-    }
+    results.publish(check, raw.message === undefined ? raw : { ...raw, message: boundOutput(redact(raw.message)) });
   };
 
   const scheduler: Scheduler = createScheduler({

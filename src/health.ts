@@ -1,6 +1,6 @@
 // Health bodies in the shape of draft-inadarei-api-health-check-06 (application/health+json).
 import { withSelf, type SelfEntry } from './self-health.js';
-import type { Entry, Verdict } from './state.js';
+import type { Entry, GroupReason, Verdict } from './state.js';
 
 export const HEALTH_CONTENT_TYPE = 'application/health+json';
 
@@ -18,6 +18,9 @@ export interface RenderedHealth {
 
 const encoder = new TextEncoder();
 const toBytes = (text: string) => encoder.encode(text);
+
+/** What a group failing for a reason of its own says to a reader. */
+const GROUP_REASON_OUTPUT: Readonly<Record<GroupReason, string>> = { draining: 'the agent is shutting down' };
 
 export type RenderHealth = (verdict: Verdict, meta: BodyMeta, withDetails: boolean, self?: readonly SelfEntry[]) => RenderedHealth;
 
@@ -70,7 +73,7 @@ export function createHealthRenderer(): RenderHealth {
     };
     if (verdict.reason) {
       head.reason = verdict.reason;
-      head.output = verdict.reason === 'draining' ? 'the agent is shutting down' : verdict.reason;
+      head.output = GROUP_REASON_OUTPUT[verdict.reason];
     }
     if (verdict.output) head.output = verdict.output;
     const statusCode = status === 'fail' ? 503 : 200;

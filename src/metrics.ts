@@ -1,10 +1,11 @@
 // Every series the agent owns. The per-check series (check-series.ts) are updated when a result
-// lands; the agent-level ones live on a registry of the agent's own; vigil_health_status is derived
-// from state at scrape time; the default process metrics are on a second registry.
+// lands; the agent-level ones live on a registry of the agent's own (vigil_health_status derived from
+// state at scrape time); the process metrics on a second registry. /metrics composes them as sources.
 import { collectDefaultMetrics, Counter, Gauge, type Registry } from 'prom-client';
 import { createCheckSeries } from './check-series.js';
-import type { CheckResult } from './check.js';
 import type { CheckConfig } from './config/types.js';
+import { composeSources, refreshedEvery, type OutputSource } from './output-sources.js';
+import type { ResultSubscriber } from './result-feed.js';
 import { withSelf, type SelfEntry } from './self-health.js';
 import type { HealthStatus, State } from './state.js';
 
@@ -13,14 +14,13 @@ const PREFIX = 'vigil_';
 const NON_CONFORMING_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 const STATUSES: readonly HealthStatus[] = ['pass', 'warn', 'fail'];
 
-export interface Metrics {
+/** A result subscriber: each attempt lands in its check's series, with the status state decided. */
+export interface Metrics extends ResultSubscriber {
   /** The exposition of every series, encoded once and re-rendered only when something changed. */
   render(): Promise<Uint8Array<ArrayBuffer>>;
   readonly contentType: string;
   /** Starts a check's series at zero so rates work from its first attempt. */
   addCheck(check: CheckConfig, isUp?: boolean): void;
-  /** Records one attempt of a check; `isUp` is the check's thresholded status after it. */
-  observe(check: CheckConfig, result: CheckResult, isUp: boolean): void;
   /** Counts an attempt skipped because the previous one still runs past its timeout. */
   skipped(check: CheckConfig): void;
   /** Forgets every series of a removed check. */
@@ -34,26 +34,24 @@ export interface MetricsOptions {
   /** The agent's own entries, which count toward the live group as they do in /health/live. */
   readonly self?: () => readonly SelfEntry[];
   readonly now?: () => number;
+  /** More parts of the exposition, after the agent's own (e.g. the application's metrics). */
+  readonly sources?: readonly OutputSource[];
 }
 
 /** The process metrics (CPU, memory, event loop) change continuously: re-read at most this often. */
 const PROCESS_METRICS_TTL_MS = 1000;
-const NEWLINE = new Uint8Array([0x0a]);
 
 /**
  * Keeps the per-check series itself, the agent-level ones on `registry`, the default process metrics
- * on `processRegistry`;
- * render() caches each part: the first until a result, a reload or a staleness deadline changes
- * it, the second for a second.
+ * on `processRegistry`; render() composes them as output sources, each rendered again only when it
+ * changed: the check series when a result lands, the agent's series when state, a reload or a
+ * staleness deadline changes them, the process metrics once a second.
  */
 export function createMetrics(registry: Registry, processRegistry: Registry, options: MetricsOptions): Metrics {
   const now = options.now ?? Date.now;
-  let changes = 0;
   const series = createCheckSeries();
-  let checksText: { key: string; validUntil: number; series: Buffer; text: string } | undefined;
-  let processText: { at: number; text: string } | undefined;
-  let encoded: { checks: typeof checksText; process: typeof processText; bytes: Uint8Array<ArrayBuffer> } | undefined;
-  const encoder = new TextEncoder();
+  let seriesVersion = 0;
+  let reloadCount = 0;
   const { state } = options;
   const selfFails = () => options.self?.().some((entry) => entry.status === 'fail') === true;
   new Gauge({
@@ -82,44 +80,49 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
   collectDefaultMetrics({ register: processRegistry, prefix: PREFIX });
   for (const name of NON_CONFORMING_DEFAULTS) processRegistry.removeSingleMetric(`${PREFIX}${name}`);
 
+  let renderedSeriesVersion = -1;
+  const checkSeries: OutputSource = {
+    isCurrent: () => renderedSeriesVersion === seriesVersion,
+    render() {
+      renderedSeriesVersion = seriesVersion;
+      return series.render();
+    },
+  };
+  // vigil_health_status changes with state, with the agent's own entries (a stall begins or ends)
+  // and at staleness deadlines, when no result lands at all.
+  let agentRendered = { stateVersion: -1, reloadCount: -1, selfFails: false, validUntil: -Infinity };
+  const agentSeries: OutputSource = {
+    isCurrent: (at) =>
+      at < agentRendered.validUntil && agentRendered.stateVersion === state.version && agentRendered.reloadCount === reloadCount && agentRendered.selfFails === selfFails(),
+    render() {
+      agentRendered = { stateVersion: state.version, reloadCount, selfFails: selfFails(), validUntil: state.nextStaleAt() };
+      return registry.metrics();
+    },
+  };
+  const processMetrics = refreshedEvery(PROCESS_METRICS_TTL_MS, () => processRegistry.metrics());
+  const render = composeSources([checkSeries, agentSeries, processMetrics, ...(options.sources ?? [])]);
+
   return {
     contentType: registry.contentType,
-    async render() {
-      const at = now();
-      // The agent's own entries change with no result landing (a stall begins or ends).
-      const key = `${changes}/${state.version}/${selfFails()}`;
-      if (!checksText || checksText.key !== key || at >= checksText.validUntil) {
-        // Staleness changes vigil_health_status with no new result: re-render at the next deadline.
-        checksText = { key, validUntil: state.nextStaleAt(), series: series.render(), text: await registry.metrics() };
-      }
-      if (!processText || at - processText.at >= PROCESS_METRICS_TTL_MS) {
-        processText = { at, text: await processRegistry.metrics() };
-      }
-      // Encoded once per change, not per scrape: flattening and encoding 160 KB cost more than the rest.
-      if (!encoded || encoded.checks !== checksText || encoded.process !== processText) {
-        const bytes = Buffer.concat([checksText.series, NEWLINE, encoder.encode(checksText.text), NEWLINE, encoder.encode(processText.text)]);
-        encoded = { checks: checksText, process: processText, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) as Uint8Array<ArrayBuffer> };
-      }
-      return encoded.bytes;
-    },
+    render: () => render(now()),
     addCheck(check, isUp = false) {
-      changes++;
+      seriesVersion++;
       series.add(check, isUp);
     },
-    observe(check, result, isUp) {
-      changes++;
-      series.observe(check, result, isUp);
+    onResult(check, result) {
+      seriesVersion++;
+      series.observe(check, result, state.get(check.name)?.healthy === true);
     },
     skipped(check) {
-      changes++;
+      seriesVersion++;
       series.skipped(check.name);
     },
     removeCheck(check) {
-      changes++;
+      seriesVersion++;
       series.remove(check.name);
     },
     configReloaded(ok, at) {
-      changes++;
+      reloadCount++;
       reloads.inc({ result: ok ? 'success' : 'failure' });
       if (ok) lastReload.set(at / 1000);
     },

@@ -1,11 +1,12 @@
-// The HTTP face of the agent: /health, /health/<group> and /metrics. Handlers read cached state
-// only; a request never starts a probe. Bodies are rendered once per state change, not per request.
+// The HTTP face of the agent: /health, /health/<group> and /metrics, and who may see details.
+// Handlers read cached state only; a request never starts a probe. Bodies come from the body cache.
 import { timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
+import { createBodyCache } from './body-cache.js';
 import { createHealthRenderer, HEALTH_CONTENT_TYPE, type BodyMeta } from './health.js';
 import type { Logger } from './log.js';
 import type { SelfEntry } from './self-health.js';
-import type { HealthStatus, State, Verdict } from './state.js';
+import type { State } from './state.js';
 
 export interface DetailsPolicy {
   /** Per-check entries for every caller. */
@@ -32,12 +33,6 @@ export interface AppOptions {
 }
 
 const NO_STORE = 'no-store';
-/**
- * With many checks, results land many times a second; re-rendering every body on each would make
- * the agent busy (and its garbage) grow with the number of checks. Bodies are re-rendered at most
- * this often while their status is unchanged.
- */
-const MIN_RERENDER_MS = 100;
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 const BEARER = /^bearer[ \t]+(.+?)[ \t]*$/i;
 
@@ -46,19 +41,7 @@ export function createApp(options: AppOptions): Hono {
   const now = options.now ?? Date.now;
   const app = new Hono({ strict: false });
   const renderHealth = createHealthRenderer();
-  // Bodies encoded once per change of state, not per request.
-  interface Rendered {
-    version: number;
-    /** The state version whose status was last compared with this body's. */
-    checkedVersion: number;
-    renderedAt: number;
-    validUntil: number;
-    meta: BodyMeta;
-    status: HealthStatus;
-    statusCode: 200 | 503;
-    bytes: Uint8Array<ArrayBuffer>;
-  }
-  const cache = new Map<string, Rendered>();
+  const bodies = createBodyCache({ state, render: renderHealth, meta: options.meta, now });
 
   const mayShowDetails = (c: Context): boolean => {
     const policy = options.details();
@@ -90,39 +73,8 @@ export function createApp(options: AppOptions): Hono {
       const rendered = renderHealth(state.verdict(group, now()), options.meta(), withDetails, options.self());
       return c.body(rendered.bytes, rendered.statusCode, headers);
     }
-    const key = `${group ?? ''}\n${withDetails}`;
-    const at = now();
-    const meta = options.meta();
-    let hit = cache.get(key);
-    let verdict: Verdict | undefined;
-    if (hit && hit.version !== state.version && at < hit.validUntil && hit.meta === meta && at - hit.renderedAt < MIN_RERENDER_MS) {
-      // A new result landed right after the last render. The status is always exact: it is
-      // re-derived once per change; the per-check details may wait up to MIN_RERENDER_MS.
-      if (hit.checkedVersion !== state.version) {
-        verdict = state.verdict(group, at);
-        hit.checkedVersion = state.version;
-        if (verdict.status === hit.status) verdict = undefined;
-        else hit = undefined;
-      }
-    } else if (!hit || hit.version !== state.version || at >= hit.validUntil || hit.meta !== meta) {
-      hit = undefined;
-    }
-    if (!hit) {
-      verdict ??= state.verdict(group, at);
-      const rendered = renderHealth(verdict, meta, withDetails);
-      hit = {
-        version: state.version,
-        checkedVersion: state.version,
-        renderedAt: at,
-        validUntil: verdict.validUntil,
-        meta,
-        status: verdict.status,
-        statusCode: rendered.statusCode,
-        bytes: rendered.bytes,
-      };
-      cache.set(key, hit);
-    }
-    return c.body(hit.bytes, hit.statusCode, headers);
+    const body = bodies.get(group, withDetails);
+    return c.body(body.bytes, body.statusCode, headers);
   };
 
   app.get('/health', (c) => health(c, undefined));

@@ -1,9 +1,17 @@
 // What the agent knows: per check the latest result, consecutive counts and thresholded status;
-// per group the aggregated verdict. Endpoints and metrics read this; nothing here dials out.
+// per group the verdict, by the rules in GROUP_RULES. Endpoints and metrics read this; nothing here
+// dials out, and a query never changes what a later one answers.
 import type { CheckResult, ComponentType, Observation } from './check.js';
 import type { CheckConfig } from './config/types.js';
+import type { FailureReason } from './errors.js';
 
 export type HealthStatus = 'pass' | 'warn' | 'fail';
+
+/** Why a check counts as failing though no attempt of it failed: no decision yet, or no recent result. */
+export const AGENT_REASONS = ['pending', 'stale'] as const;
+export type AgentReason = (typeof AGENT_REASONS)[number];
+/** Why a whole group fails whatever its checks say. */
+export type GroupReason = 'draining';
 
 export interface CheckState {
   readonly config: CheckConfig;
@@ -28,8 +36,7 @@ export interface Transition {
 export interface Entry {
   readonly state: CheckState;
   readonly status: 'pass' | 'fail';
-  /** A failure reason, or the agent's own: pending, stale. */
-  readonly reason?: string;
+  readonly reason?: FailureReason | AgentReason;
   readonly message?: string;
   readonly observation?: Observation;
 }
@@ -37,15 +44,53 @@ export interface Entry {
 export interface Verdict {
   readonly status: HealthStatus;
   readonly entries: readonly Entry[];
-  /** A reason for the group as a whole (e.g. draining). */
-  readonly reason?: string;
+  readonly reason?: GroupReason;
   /** What the group as a whole says to a reader, when its entries do not (e.g. no checks at all). */
   readonly output?: string;
   /** Until when (epoch ms) this verdict holds without a new result: the next staleness deadline. */
   readonly validUntil: number;
 }
 
-const BUILTIN_GROUPS = ['live', 'ready', 'startup'] as const;
+/** How a group turns its members into a verdict. Unset flags are false. */
+export interface GroupRule {
+  /** Every check is a member, whatever groups it declares. */
+  readonly everyCheck?: boolean;
+  /** When no check declares this group, the members of this other group count instead. */
+  readonly fallbackTo?: string;
+  /** A member with no decision yet passes. */
+  readonly pendingPasses?: boolean;
+  /** A member that has passed once counts as passing from then on. */
+  readonly passedOnceCounts?: boolean;
+  /** Once every critical member has passed (recorded, not when asked), the group passes for good. */
+  readonly latches?: boolean;
+  /** Fails with reason draining while the agent drains. */
+  readonly failsWhileDraining?: boolean;
+  /** With no checks configured at all, passes saying so. */
+  readonly saysNoChecks?: boolean;
+}
+
+/** A group no built-in rule names: its critical members decide, and it gates traffic, so draining fails it. */
+const DECLARED_GROUP: GroupRule = { failsWhileDraining: true, saysNoChecks: true };
+
+/** The built-in groups. Any other group a check declares follows DECLARED_GROUP. */
+export const GROUP_RULES = {
+  // Liveness never depends on a dependency's lack of data, and keeps its meaning while draining:
+  // restarting a pod that is shutting down helps nobody.
+  live: { pendingPasses: true },
+  ready: DECLARED_GROUP,
+  // Kubernetes' startupProbe: once started, a pod is not started again; with no check declaring
+  // startup, the ready checks say when the application has started.
+  startup: { ...DECLARED_GROUP, fallbackTo: 'ready', passedOnceCounts: true, latches: true },
+} as const satisfies Readonly<Record<string, GroupRule>>;
+
+/** /health: the whole agent. It reports and gates nothing, so draining does not fail it. */
+const EVERY_CHECK: GroupRule = { everyCheck: true, saysNoChecks: true };
+
+const RULES: ReadonlyMap<string, GroupRule> = new Map(Object.entries(GROUP_RULES));
+const BUILTIN_GROUPS = [...RULES.keys()];
+const LATCHING_GROUPS = BUILTIN_GROUPS.filter((group) => RULES.get(group)!.latches);
+
+const ruleOf = (group: string | undefined): GroupRule => (group === undefined ? EVERY_CHECK : (RULES.get(group) ?? DECLARED_GROUP));
 
 export interface State {
   add(config: CheckConfig, componentType: ComponentType): void;
@@ -77,16 +122,37 @@ function successesNeeded(check: CheckState): string {
 export function createState(): State {
   const checks = new Map<string, MutableCheckState>();
   let version = 0;
+  /** Every group some check declares; undefined after a change of checks until asked again. */
+  let declared: ReadonlySet<string> | undefined;
   let groupNames: readonly string[] | undefined;
   let isDraining = false;
-  let startupDone = false;
+  const latched = new Set<string>();
 
-  const membersOf = (group: string): MutableCheckState[] => {
-    const all = [...checks.values()];
-    if (group !== 'startup' || all.some((c) => c.config.groups.includes('startup'))) {
-      return all.filter((c) => c.config.groups.includes(group));
+  const declaredGroups = (): ReadonlySet<string> => {
+    if (!declared) {
+      const names = new Set<string>();
+      for (const check of checks.values()) for (const group of check.config.groups) names.add(group);
+      declared = names;
     }
-    return all.filter((c) => c.config.groups.includes('ready'));
+    return declared;
+  };
+  const checksChanged = () => {
+    version++;
+    declared = undefined;
+    groupNames = undefined;
+  };
+
+  /** The group whose declared members count for `group` under its rule. */
+  const memberGroupOf = (group: string, rule: GroupRule): string =>
+    rule.fallbackTo === undefined || declaredGroups().has(group) ? group : rule.fallbackTo;
+
+  /** Whether every critical member has passed at least once. */
+  const criticalMembersPassed = (group: string, rule: GroupRule): boolean => {
+    const members = memberGroupOf(group, rule);
+    for (const check of checks.values()) {
+      if (check.config.critical && !check.hasPassed && check.config.groups.includes(members)) return false;
+    }
+    return true;
   };
 
   /** When the check's latest result turns stale; Infinity before its first decision. */
@@ -111,6 +177,12 @@ export function createState(): State {
     return { state: check, status: 'fail', reason: failure.reason, message, observation: last.observation };
   };
 
+  const entryUnder = (rule: GroupRule, check: MutableCheckState, now: number): Entry => {
+    if (rule.passedOnceCounts && check.hasPassed) return { state: check, status: 'pass', observation: check.last?.observation };
+    const entry = entryOf(check, now);
+    return rule.pendingPasses && entry.reason === 'pending' ? { ...entry, status: 'pass' } : entry;
+  };
+
   const aggregate = (entries: readonly Entry[]): HealthStatus => {
     let status: HealthStatus = 'pass';
     for (const entry of entries) {
@@ -133,21 +205,18 @@ export function createState(): State {
         consecutiveFailures: 0,
         hasPassed: false,
       });
-      version++;
-      groupNames = undefined;
+      checksChanged();
     },
     update(config, componentType) {
       const check = checks.get(config.name);
       if (!check) throw new Error(`no check ${config.name} to update`);
       check.config = config;
       check.componentType = componentType;
-      version++;
-      groupNames = undefined;
+      checksChanged();
     },
     remove(name) {
       checks.delete(name);
-      version++;
-      groupNames = undefined;
+      checksChanged();
     },
     record(name, result) {
       const check = checks.get(name);
@@ -158,7 +227,11 @@ export function createState(): State {
       if (result.ok) {
         check.consecutiveSuccesses++;
         check.consecutiveFailures = 0;
-        check.hasPassed = true;
+        if (!check.hasPassed) {
+          check.hasPassed = true;
+          // Runs once per check: a first pass is the only result that can complete a latching group.
+          for (const group of LATCHING_GROUPS) if (!latched.has(group) && criticalMembersPassed(group, ruleOf(group))) latched.add(group);
+        }
         if (check.healthy !== true && check.consecutiveSuccesses >= check.config.successThreshold) {
           check.healthy = true;
           check.lastFailure = undefined;
@@ -177,38 +250,27 @@ export function createState(): State {
     },
     get: (name) => checks.get(name),
     groups() {
-      if (!groupNames) {
-        const names = new Set<string>(BUILTIN_GROUPS);
-        for (const check of checks.values()) for (const group of check.config.groups) names.add(group);
-        groupNames = [...names];
-      }
+      groupNames ??= [...new Set([...BUILTIN_GROUPS, ...declaredGroups()])];
       return groupNames;
     },
     verdict(group, now) {
-      if (checks.size === 0 && group !== 'live' && !isDraining) {
+      const rule = ruleOf(group);
+      if (checks.size === 0 && rule.saysNoChecks && !isDraining) {
         return { status: 'pass', entries: [], output: 'no checks are configured', validUntil: Infinity };
       }
-      const members = group === undefined ? [...checks.values()] : membersOf(group);
+      const members = rule.everyCheck || group === undefined ? undefined : memberGroupOf(group, rule);
       const entries: Entry[] = [];
       let validUntil = Infinity;
-      for (const check of members) {
+      for (const check of checks.values()) {
+        if (members !== undefined && !check.config.groups.includes(members)) continue;
         validUntil = Math.min(validUntil, staleAt(check));
-        if (group === 'startup' && check.hasPassed) {
-          // startupProbe semantics: a member that passed once counts as passed for startup.
-          entries.push({ state: check, status: 'pass', observation: check.last?.observation });
-          continue;
-        }
-        const entry = entryOf(check, now);
-        // Liveness never fails for lack of data: a live check that has not answered yet passes.
-        entries.push(group === 'live' && entry.reason === 'pending' ? { ...entry, status: 'pass' } : entry);
+        entries.push(entryUnder(rule, check, now));
       }
-      // A draining agent is going away: every group that gates traffic or start-up says so; only
-      // liveness keeps its meaning (restarting a pod that is shutting down helps nobody).
-      if (isDraining && group !== undefined && group !== 'live') return { status: 'fail', entries, reason: 'draining', validUntil: Infinity };
-      if (group === 'startup') {
-        // Once every critical member has passed once, startup stays passed.
-        startupDone ||= aggregate(entries) !== 'fail';
-        return { status: startupDone ? 'pass' : 'fail', entries, validUntil: Infinity };
+      if (isDraining && rule.failsWhileDraining) return { status: 'fail', entries, reason: 'draining', validUntil: Infinity };
+      if (rule.latches && group !== undefined) {
+        // Passed-once members do not go stale: only a new result or a change of members changes this.
+        const hasStarted = latched.has(group) || criticalMembersPassed(group, rule);
+        return { status: hasStarted ? 'pass' : 'fail', entries, validUntil: Infinity };
       }
       return { status: aggregate(entries), entries, validUntil };
     },

@@ -1,6 +1,8 @@
 // Small builders for unit tests.
-import type { CheckResult } from '../../src/check.js';
-import type { CheckConfig } from '../../src/config/types.js';
+import { z } from 'zod';
+import type { CheckKind, CheckResult } from '../../src/check.js';
+import type { AgentConfig, CheckConfig } from '../../src/config/types.js';
+import { CheckError } from '../../src/errors.js';
 
 export function checkConfig(name: string, overrides: Partial<CheckConfig> = {}): CheckConfig {
   return {
@@ -26,3 +28,25 @@ export const fail = (startedAt: number, reason: CheckResult['reason'] = 'connect
   reason,
   message,
 });
+
+/** A kind of type `fake` whose check named `down` is refused; every other check passes. */
+export const downIsRefused: CheckKind = {
+  type: 'fake',
+  componentType: 'component',
+  schemes: [],
+  options: z.strictObject({}),
+  run: async (_options, ctx) => {
+    if (ctx.name === 'down') throw new CheckError('connect_refused', 'refused');
+  },
+};
+
+/** An agent's config for in-process tests: port 0, details exposed, errors only in the log. */
+export function agentConfig(checks: CheckConfig[]): AgentConfig {
+  return {
+    server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 0, drainMode: 'delay', exposeDetails: true, trustLoopback: true, serviceId: 'x', description: '', logLevel: 'error' },
+    defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
+    checks,
+    secrets: [],
+    warnings: [],
+  };
+}

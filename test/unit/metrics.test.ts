@@ -1,39 +1,21 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
-import { z } from 'zod';
 import { createAgent } from '../../src/agent.js';
-import type { CheckKind } from '../../src/check.js';
 import type { AgentConfig } from '../../src/config/types.js';
-import { CheckError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { createState } from '../../src/state.js';
-import { checkConfig } from '../helpers/fixtures.js';
+import { agentConfig, checkConfig, downIsRefused } from '../helpers/fixtures.js';
 
 const silent = createLogger({ write: () => undefined });
-const flaky: CheckKind = {
-  type: 'fake',
-  componentType: 'component',
-  schemes: [],
-  options: z.strictObject({}),
-  run: async (_options, ctx) => {
-    if (ctx.name === 'down') throw new CheckError('connect_refused', 'refused');
-  },
-};
 
 function config(): AgentConfig {
-  return {
-    server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 0, drainMode: 'delay', exposeDetails: true, trustLoopback: true, serviceId: 'x', description: '', logLevel: 'error' },
-    defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
-    checks: [checkConfig('up', { intervalMs: 60_000 }), checkConfig('down', { intervalMs: 60_000, critical: false })],
-    secrets: [],
-    warnings: [],
-  };
+  return agentConfig([checkConfig('up', { intervalMs: 60_000 }), checkConfig('down', { intervalMs: 60_000, critical: false })]);
 }
 
 async function scrape() {
-  const agent = createAgent(config(), { kinds: [flaky], log: silent, version: '9.9.9' });
+  const agent = createAgent(config(), { kinds: [downIsRefused], log: silent, version: '9.9.9' });
   await agent.start({ listen: false });
   await new Promise((resolve) => setTimeout(resolve, 30));
   const res = await agent.app.request('/metrics');
@@ -67,7 +49,7 @@ describe('/metrics', () => {
   });
 
   it('serves fresh series after a change, though it caches the rendered text', async () => {
-    const agent = createAgent(config(), { kinds: [flaky], log: silent, version: '9.9.9' });
+    const agent = createAgent(config(), { kinds: [downIsRefused], log: silent, version: '9.9.9' });
     await agent.start({ listen: false });
     await new Promise((resolve) => setTimeout(resolve, 30));
     const first = await (await agent.app.request('/metrics')).text();

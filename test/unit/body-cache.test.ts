@@ -1,0 +1,115 @@
+// The body cache of the health routes: bodies rendered once per change; the status always exact,
+// the details lagging a result by MIN_RERENDER_MS at most; staleness and a new meta re-render.
+import { describe, expect, it } from 'vitest';
+import { createBodyCache, MIN_RERENDER_MS } from '../../src/body-cache.js';
+import { createHealthRenderer, type BodyMeta } from '../../src/health.js';
+import { createState, type State } from '../../src/state.js';
+import { checkConfig, fail, pass } from '../helpers/fixtures.js';
+
+const T = 1_000_000;
+const json = (bytes: Uint8Array) => JSON.parse(Buffer.from(bytes).toString()) as { status: string; version: string; checks?: Record<string, [{ observedValue: number; reason?: string }]> };
+
+function cacheOver(state: State) {
+  let at = T;
+  let meta: BodyMeta = { version: '1', serviceId: 'pod', description: '' };
+  const calls = { renders: 0, verdicts: 0 };
+  const render = createHealthRenderer();
+  // The real state and renderer, counted.
+  const counted: State = Object.create(state, {
+    verdict: { value: (group: string | undefined, now: number) => (calls.verdicts++, state.verdict(group, now)) },
+  }) as State;
+  const bodies = createBodyCache({ state: counted, render: (...args) => (calls.renders++, render(...args)), meta: () => meta, now: () => at });
+  return {
+    bodies,
+    calls,
+    advance: (ms: number) => (at += ms),
+    now: () => at,
+    setMeta: (next: BodyMeta) => (meta = next),
+  };
+}
+
+function stateWithDb() {
+  const state = createState();
+  state.add(checkConfig('db', { staleAfterMs: 3000 }), 'datastore');
+  state.add(checkConfig('cache', { critical: false }), 'datastore');
+  return state;
+}
+
+describe('body cache', () => {
+  it('body cache: with no change, every request gets the same bytes, rendered once', () => {
+    const state = stateWithDb();
+    state.record('db', pass(T));
+    const { bodies, calls, advance } = cacheOver(state);
+    const first = bodies.get('ready', true);
+    advance(2000);
+    for (let i = 0; i < 100; i++) expect(bodies.get('ready', true)).toBe(first);
+    expect(calls.renders).toBe(1);
+  });
+
+  it('body cache: a result that keeps the status serves the previous details for up to MIN_RERENDER_MS, its status checked once', () => {
+    const state = stateWithDb();
+    state.record('db', pass(T, 1));
+    const { bodies, calls, advance, now } = cacheOver(state);
+    const first = bodies.get('ready', true);
+    advance(10);
+    state.record('db', pass(now(), 7));
+    for (let i = 0; i < 10; i++) expect(bodies.get('ready', true)).toBe(first);
+    expect(calls).toEqual({ renders: 1, verdicts: 2 });
+    advance(MIN_RERENDER_MS);
+    const later = bodies.get('ready', true);
+    expect(json(later.bytes).checks?.['db:responseTime']?.[0].observedValue).toBe(7);
+    expect(calls.renders).toBe(2);
+  });
+
+  it('body cache: a result that changes the status is served at once, the status always exact', () => {
+    const state = stateWithDb();
+    state.record('db', pass(T));
+    const { bodies, advance, now } = cacheOver(state);
+    expect(bodies.get('ready', false).statusCode).toBe(200);
+    advance(1);
+    state.record('db', fail(now(), 'auth', 'password refused'));
+    const failing = bodies.get('ready', false);
+    expect(failing.statusCode).toBe(503);
+    expect(json(failing.bytes).status).toBe('fail');
+    advance(1);
+    state.record('db', pass(now()));
+    expect(bodies.get('ready', false).statusCode).toBe(200);
+  });
+
+  it('body cache: a result turning stale re-renders with no new result (validUntil)', () => {
+    const state = stateWithDb();
+    state.record('db', pass(T, 1));
+    const { bodies, advance } = cacheOver(state);
+    expect(bodies.get('ready', true).statusCode).toBe(200);
+    advance(3000);
+    expect(bodies.get('ready', true).statusCode).toBe(200);
+    advance(2);
+    const stale = bodies.get('ready', true);
+    expect(stale.statusCode).toBe(503);
+    expect(json(stale.bytes).checks?.['db:responseTime']?.[0].reason).toBe('stale');
+  });
+
+  it('body cache: a new meta (a reload) re-renders, even within MIN_RERENDER_MS', () => {
+    const state = stateWithDb();
+    state.record('db', pass(T));
+    const { bodies, setMeta, calls } = cacheOver(state);
+    expect(json(bodies.get(undefined, false).bytes).version).toBe('1');
+    setMeta({ version: '2', serviceId: 'pod', description: '' });
+    expect(json(bodies.get(undefined, false).bytes).version).toBe('2');
+    expect(calls.renders).toBe(2);
+  });
+
+  it('body cache: each group, and callers with and without details, have bodies of their own', () => {
+    const state = stateWithDb();
+    state.record('db', pass(T));
+    const { bodies, calls } = cacheOver(state);
+    const detailed = bodies.get('ready', true);
+    const bare = bodies.get('ready', false);
+    const all = bodies.get(undefined, true);
+    expect(json(detailed.bytes).checks).toBeDefined();
+    expect(json(bare.bytes).checks).toBeUndefined();
+    expect(all).not.toBe(detailed);
+    expect([bodies.get('ready', true), bodies.get('ready', false), bodies.get(undefined, true)]).toEqual([detailed, bare, all]);
+    expect(calls.renders).toBe(3);
+  });
+});
