@@ -11,7 +11,7 @@ import { untilAborted } from './support/abort.js';
 import { ConnectableStream } from './support/connectable-stream.js';
 import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
-import { describeUrlTarget } from './support/target.js';
+import { describeUrlTarget, urlProblem } from './support/target.js';
 import { readPemFiles } from './support/tls.js';
 
 /** Most bytes one backend message may declare; a larger one fails at its header. */
@@ -29,6 +29,10 @@ const options = {
     .string()
     .regex(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
     .superRefine((url, ctx) => {
+      // The pattern above says what is wrong with another scheme (and is all a JSON Schema can say).
+      if (!/^postgres(ql)?:\/\//.test(url)) return;
+      const problem = urlProblem(url, ['postgres', 'postgresql']);
+      if (problem) return void ctx.addIssue({ code: 'custom', input: url, message: problem });
       const parsed = parseUrl(url);
       if ('problem' in parsed) ctx.addIssue({ code: 'custom', input: parsed.input, message: parsed.problem });
     })

@@ -12,7 +12,7 @@ import { guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guar
 import { peerText } from './support/peer-text.js';
 import { createRespScanner } from './support/resp.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
-import { describeUrlTarget } from './support/target.js';
+import { describeUrlTarget, urlProblem } from './support/target.js';
 import { tlsBlock, tlsConnectionOptions } from './support/tls.js';
 
 /**
@@ -29,7 +29,13 @@ export const redis = defineCheck({
     url: z
       .string()
       .regex(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
-      .describe('Connection URL, e.g. redis://:${REDIS_PASSWORD}@cache:6379/0; rediss:// for TLS.'),
+      .superRefine((url, ctx) => {
+        // The pattern above says what is wrong with another scheme (and is all a JSON Schema can say).
+        if (!/^rediss?:\/\//.test(url)) return;
+        const problem = urlProblem(url, ['redis', 'rediss']) ?? databaseProblem(url);
+        if (problem) ctx.addIssue({ code: 'custom', input: url, message: problem });
+      })
+      .describe('Connection URL, e.g. redis://:${REDIS_PASSWORD}@cache:6379/0; rediss:// for TLS. The path is the database number (default 0).'),
     tls: tlsBlock.optional().describe('TLS settings of a rediss:// URL: CA, client certificate, server name.'),
   },
   refine(options, ctx) {
@@ -81,6 +87,12 @@ export const redis = defineCheck({
     }
   },
 });
+
+/** The path of a Redis URL is its database: /0, /15, or nothing (0). */
+function databaseProblem(url: string): string | undefined {
+  const path = new URL(url).pathname;
+  return path === '' || path === '/' || /^\/\d+$/.test(path) ? undefined : `names database ${JSON.stringify(path.slice(1))}: the path of a redis URL is a database number, such as /0`;
+}
 
 /** A client for one health attempt: no offline queue, no retries, no reconnect, bounded waits. */
 export function clientOptions(timeoutMs: number): RedisClientOptions {

@@ -23,3 +23,27 @@ export function showUrl(href: string | URL): string {
   for (const key of new Set(url.searchParams.keys())) url.searchParams.set(key, MASK);
   return peerText(url.href);
 }
+
+/**
+ * What is wrong with a URL a network kind connects to, for its options schema, or undefined: a
+ * scheme it does not serve, a port that is not a number from 1 to 65535, or anything else the URL
+ * parser refuses. Caught at validation, it never becomes an attempt that fails with `unknown`.
+ */
+export function urlProblem(text: string, schemes: readonly string[]): string | undefined {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(text)?.[1]?.toLowerCase();
+  if (scheme === undefined || !schemes.includes(scheme)) return `must be a ${schemes.map((s) => `${s}://`).join(' or ')} URL`;
+  const authority = text.slice(scheme.length + 3).split(/[/?#]/)[0]!;
+  const hostPort = authority.slice(authority.lastIndexOf('@') + 1);
+  const bracketed = /^\[[^\]]*\]/.exec(hostPort)?.[0];
+  const rest = bracketed === undefined ? hostPort : hostPort.slice(bracketed.length);
+  const port = hostPort.startsWith('[') && bracketed === undefined ? undefined : rest.includes(':') ? rest.slice(rest.indexOf(':') + 1) : undefined;
+  if (port !== undefined && port !== '' && !(/^\d+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
+    return `has port ${JSON.stringify(port)}: a port is a number from 1 to 65535`;
+  }
+  try {
+    new URL(text);
+  } catch {
+    return 'is not a valid URL (check the host; percent-encode @, : and / in a user name or password)';
+  }
+  return undefined;
+}

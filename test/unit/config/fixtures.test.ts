@@ -23,6 +23,7 @@ const VALIDATOR_ONLY = new Set([
   'http-invalid-url.yaml',
   'http-reversed-status.yaml',
   'http-head-body.yaml',
+  'url-invalid.yaml',
   // A duration's bounds (whole ms, at least 1 ms, at most what a timer holds) are beyond a pattern.
   'duration-too-long.yaml',
   'duration-zero.yaml',
