@@ -22,7 +22,11 @@ export function readDocument(text: string): { readonly document: ConfigDocument;
   const document = { doc, lines };
   const issues: ConfigIssue[] = [];
   const hinted = new Set<number>();
-  for (const error of doc.errors) {
+  // After a syntax error the parser recovers as it can, and what it meets next is often no real
+  // problem (one unquoted ${…} in a flow map made forty): the first erroneous line is reported.
+  const firstLine = Math.min(...doc.errors.map((error) => error.linePos?.[0]?.line ?? Infinity));
+  const later = doc.errors.filter((error) => (error.linePos?.[0]?.line ?? Infinity) > firstLine);
+  for (const error of doc.errors.filter((e) => !later.includes(e))) {
     const pos = error.linePos?.[0];
     // In a { } flow map, `${` opens a nested map: YAML's own words for it do not say so.
     const line = pos ? text.split('\n', pos.line)[pos.line - 1] : undefined;
@@ -33,6 +37,10 @@ export function readDocument(text: string): { readonly document: ConfigDocument;
       continue;
     }
     issues.push({ path: '', message: `YAML: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, line: pos?.line, column: pos?.col });
+  }
+  if (later.length) {
+    const next = later[0]!.linePos?.[0];
+    issues.push({ path: '', message: `YAML: ${later.length} more problem${later.length === 1 ? '' : 's'} from here on, which may follow from the one above: fix it and validate again`, line: next?.line, column: next?.col });
   }
   if (!issues.length) for (const { node, message } of yamlProblems(doc)) issues.push({ path: '', message, ...nodePlace(document, node) });
   return { document, issues };

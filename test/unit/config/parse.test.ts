@@ -34,6 +34,14 @@ describe('parseConfig', () => {
     expect(config.checks.map((c) => c.name)).toEqual(['b', 'a']);
   });
 
+  it('reports the first line with a YAML syntax error, not the parser\'s recovery after it', () => {
+    const issues = issuesOf('checks:\n  cache: { type: redis, url: ${REDIS_URL} }\n  web: { type: http, url: "http://x/" }\n  db: { type: postgress }\n', { REDIS_URL: 'redis://h:6379' });
+    expect(issues.map((i) => [i.line, i.message])).toEqual([
+      [2, 'YAML: an unquoted ${…} inside a { } flow map opens a nested map there; quote the value: key: "${VAR}"'],
+      [3, expect.stringMatching(/^YAML: \d+ more problems from here on, which may follow from the one above: fix it and validate again$/)],
+    ]);
+  });
+
   it('names the key path and line of an unknown key', () => {
     const issues = issuesOf('server:\n  port: 9898\n  prot: 1\n');
     expect(issues).toEqual([{ path: 'server.prot', message: 'unknown key', line: 3, column: 3 }]);
