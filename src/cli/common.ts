@@ -85,3 +85,11 @@ function readVersion(): string {
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }
+
+/** A config error's problems, one line each (file:line:column: path: message), for a log line. */
+export function problemsOf(error: ConfigError): string[] {
+  return error.message
+    .split('\n')
+    .slice(1)
+    .map((line) => line.replace(/^ {2}- /, ''));
+}

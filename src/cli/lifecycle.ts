@@ -6,7 +6,7 @@ import type { AgentConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConfigWatcher, watchConfig } from '../watch.js';
-import { EXIT_OK } from './common.js';
+import { EXIT_OK, problemsOf } from './common.js';
 
 // SIGHUP last: its handler appearing (SigCgt in /proc/<pid>/status) means the others are installed
 // too; Node itself catches SIGTERM and SIGINT from its first instant, so their bits say nothing.
@@ -68,11 +68,10 @@ export async function supervise({ agent, log, signals, path, readConfig, watchCo
       watcher?.update([path!, ...(next.files ?? [])]);
     } catch (error) {
       agent.metrics.configReloaded(false, Date.now());
-      const issues = error instanceof ConfigError ? error.issues.length : 1;
+      // As at start: the problems as a list, one line each; anything else as its message.
       log.error(`configuration reload failed (${trigger}); the running configuration stays`, {
         trigger,
-        problems: issues,
-        error: (error as Error).message,
+        ...(error instanceof ConfigError ? { problems: problemsOf(error) } : { error: (error as Error).message }),
       });
     }
   };

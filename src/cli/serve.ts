@@ -5,7 +5,7 @@ import type { AgentConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createRedactor } from '../redact.js';
-import { configOptions, configPath, EXIT_UNHEALTHY, EXIT_USAGE, logOptions, logSettings, UsageError, VERSION, type Io } from './common.js';
+import { configOptions, configPath, EXIT_UNHEALTHY, EXIT_USAGE, logOptions, logSettings, problemsOf, UsageError, VERSION, type Io } from './common.js';
 import { loadKinds } from './kinds.js';
 import { holdSignals, supervise } from './lifecycle.js';
 import { loadConfigOffThread } from './load-config.js';
@@ -72,6 +72,5 @@ export async function serve(argv: readonly string[], io: Io, log: Logger): Promi
 
 /** A config error at start, logged: once serve logs, every line it writes is a log line. */
 function logConfigError(log: Logger, error: ConfigError): void {
-  const [head, ...problems] = error.message.split('\n');
-  log.fatal(`${head!}: vigil did not start`, { problems: problems.map((line) => line.replace(/^ {2}- /, '')) });
+  log.fatal(`${error.message.split('\n')[0]!}: vigil did not start`, { problems: problemsOf(error) });
 }
