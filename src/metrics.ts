@@ -71,11 +71,14 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
   });
   const reloads = new Counter({ name: `${PREFIX}config_reloads_total`, help: 'Configuration reloads by result (success, failure).', labelNames: ['result'], registers: [registry] });
   const lastReload = new Gauge({ name: `${PREFIX}config_last_reload_success_timestamp_seconds`, help: 'Unix time of the last successful configuration load, in seconds.', registers: [registry] });
+  // As Prometheus's own prometheus_config_last_reload_successful: an alert on it lasts as long as the refused edit.
+  const lastReloadOk = new Gauge({ name: `${PREFIX}config_last_reload_successful`, help: '1 when the last configuration load or reload succeeded, 0 when it was refused.', registers: [registry] });
   const buildInfo = new Gauge({ name: `${PREFIX}build_info`, help: 'Always 1; labels carry the agent and Node.js versions.', labelNames: ['version', 'node'], registers: [registry] });
   buildInfo.set({ version: options.version, node: process.version }, 1);
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
   lastReload.set(now() / 1000);
+  lastReloadOk.set(1);
 
   collectDefaultMetrics({ register: processRegistry, prefix: PREFIX });
   for (const name of NON_CONFORMING_DEFAULTS) processRegistry.removeSingleMetric(`${PREFIX}${name}`);
@@ -125,6 +128,7 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
       reloadCount++;
       reloads.inc({ result: ok ? 'success' : 'failure' });
       if (ok) lastReload.set(at / 1000);
+      lastReloadOk.set(ok ? 1 : 0);
     },
   };
 }

@@ -78,6 +78,18 @@ describe('/metrics', () => {
     expect(await text()).toContain('vigil_health_status{group="live",status="pass"} 1');
   });
 
+  it('vigil_config_last_reload_successful is 0 from a refused reload until one succeeds', async () => {
+    const agent = createAgent(config(), { kinds: [downIsRefused], log: silent, version: '9.9.9' });
+    await agent.start({ listen: false });
+    const gauge = async () => Number(/^vigil_config_last_reload_successful (\d)$/m.exec(await (await agent.app.request('/metrics')).text())?.[1]);
+    expect(await gauge()).toBe(1);
+    agent.metrics.configReloaded(false, Date.now());
+    expect(await gauge()).toBe(0);
+    await agent.reload(config());
+    expect(await gauge()).toBe(1);
+    await agent.stop();
+  });
+
   it('passes promtool check metrics', async () => {
     const { text } = await scrape();
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
