@@ -36,7 +36,7 @@ describe('alert rules', () => {
   });
 
   it('are the same in the PrometheusRule for the Prometheus Operator', () => {
-    const object = parseYaml(readFileSync('k8s/base/prometheusrule.yaml', 'utf8'));
+    const object = parseYaml(readFileSync('k8s/components/prometheus-operator/prometheusrule.yaml', 'utf8'));
     expect(object.spec.groups).toEqual(rules.groups);
   });
 });
