@@ -12,9 +12,10 @@ Usage:
                                                              checks pass, up to DURATION); exit 0 when
                                                              all critical checks pass, 1 otherwise
   vigil validate [-c FILE]                                  exit 0 when the config is valid, 2 otherwise
-  vigil probe    [URL] [-c FILE] [-t DURATION]              GET URL (default /health/live of the agent
-                                                             that FILE, VIGIL_CONFIG and VIGIL_PORT
-                                                             describe); exit 0 on 2xx, 1 otherwise
+  vigil probe    [URL|PATH] [-c FILE] [-t DURATION]         GET URL, or PATH (default /health/live) of
+                                                             the local agent where it listens (as
+                                                             FILE, VIGIL_CONFIG and VIGIL_PORT say);
+                                                             exit 0 on 2xx, 1 otherwise
   vigil schema                                              print the JSON Schema of the config file
   vigil -h | --help | --version
 

@@ -1,5 +1,6 @@
-// `vigil probe`: one GET of a URL, by default the local agent's /health/live, for a container
-// HEALTHCHECK without curl; exit 0 on 2xx, 1 otherwise. Its own small HTTP client: no agent code loads.
+// `vigil probe`: one GET of a URL, by default the local agent's /health/live (or another path of
+// it: `vigil probe /health/startup`), for a container HEALTHCHECK without curl; exit 0 on 2xx, 1
+// otherwise. Its own small HTTP client: no agent code loads.
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,9 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
   const timeout = readDuration(values.timeout ?? '5s');
   if (timeout.problem !== undefined) throw new UsageError(`--timeout ${values.timeout} ${timeout.problem}`);
   const timeoutMs = timeout.ms;
-  const targets = positionals[0] !== undefined ? [positionals[0]] : await ownAgentUrls(values.config, io);
+  const [given] = positionals;
+  // A URL as given; a path (or nothing: /health/live) on the local agent, wherever it listens.
+  const targets = given !== undefined && !given.startsWith('/') ? [given] : await ownAgentUrls(values.config, io, given ?? '/health/live');
   const urls = targets.map((target) => {
     let url: URL;
     try {
@@ -49,11 +52,11 @@ export async function probe(argv: readonly string[], io: Io): Promise<number> {
 }
 
 /**
- * The /health/live URLs of the agent's own address, on each loopback address its host answers on,
+ * The URLs of `path` at the agent's own address, on each loopback address its host answers on,
  * from the sources serve reads; a problem elsewhere in the file must not turn a running agent's
  * HEALTHCHECK unhealthy.
  */
-async function ownAgentUrls(configFlag: string | undefined, io: Io): Promise<string[]> {
+async function ownAgentUrls(configFlag: string | undefined, io: Io, path: string): Promise<string[]> {
   const [{ listenAddressOf, loopbackAddresses }, { readConfigFile }, { findServingAgent }] = await Promise.all([
     import('../config/address.js'),
     import('../config/read-file.js'),
@@ -65,14 +68,14 @@ async function ownAgentUrls(configFlag: string | undefined, io: Io): Promise<str
   const isTold = io.env.VIGIL_CONFIG !== undefined || io.env.VIGIL_PORT !== undefined;
   const serving = configFlag === undefined ? findServingAgent(CLI_SCRIPT, { onlyPid1: isTold }) : undefined;
   const env = serving ? { ...withoutVigilVariables(io.env), ...serving.env } : io.env;
-  const path = configFlag ?? serving?.config ?? (env.VIGIL_CONFIG || undefined);
-  const found = listenAddressOf({ path, env, readFile: readConfigFile });
+  const config = configFlag ?? serving?.config ?? (env.VIGIL_CONFIG || undefined);
+  const found = listenAddressOf({ path: config, env, readFile: readConfigFile });
   for (const note of found.notes) io.stderr(`vigil probe: ${note}\n`);
   // As serve reads them: its flags outrank the environment and the file.
   const flagPort = serving?.port !== undefined && /^\d+$/.test(serving.port) && Number(serving.port) <= 65535 ? Number(serving.port) : undefined;
   const address = { host: serving?.host ?? found.host, port: flagPort ?? found.port };
   if (address.port === 0) throw new UsageError('server.port is 0 (a port picked at start): give the URL to probe');
-  return loopbackAddresses(address.host).map((host) => `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/health/live`);
+  return loopbackAddresses(address.host).map((host) => `http://${host.includes(':') ? `[${host}]` : host}:${address.port}${path}`);
 }
 
 /** The status code of a GET, or why there was none. */

@@ -35,6 +35,16 @@ describe('vigil probe must ask the port and host vigil serves on', () => {
     expect(wrong.stderr).toMatch(/ECONNREFUSED/);
   });
 
+  it('vigil probe PATH asks that path of the local agent, wherever it listens', async () => {
+    const port = await freePort();
+    const path = tempConfig(`server: { port: ${port}, host: 127.0.0.1 }\n${CHECKS}`);
+    await serveOn(path);
+    expect(await runCli(['probe', '/health/startup', '-c', path])).toMatchObject({ code: 0 });
+    const missing = await runCli(['probe', '/health/no-such-group', '-c', path]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`http://127.0.0.1:${port}/health/no-such-group: HTTP 404`);
+  });
+
   it('vigil probe: a listener on :: or 0.0.0.0 is reached over loopback; an IPv6 address is dialled in brackets', async () => {
     for (const host of ['::', '0.0.0.0', '::1']) {
       const port = await freePort();
