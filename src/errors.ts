@@ -13,6 +13,12 @@ export const FAILURE_REASONS = [
   'status_code',
   'body',
   'protocol',
+  /** The dependency is up but what the check names is not there: an AMQP queue, a gRPC service. */
+  'not_found',
+  /** The dependency says it does not serve: gRPC health NOT_SERVING. */
+  'not_serving',
+  /** A TLS certificate has expired, is not yet valid, or expires within the check's failBefore. */
+  'cert_expiry',
   'unknown',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
