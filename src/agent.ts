@@ -67,7 +67,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     lastAttemptAt: () => scheduler.lastAttemptAt,
     longestIntervalMs: () => (config.checks.length ? Math.max(...config.checks.map((c) => c.intervalMs)) : undefined),
   });
-  const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries() });
+  const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries(), eventLoopLag: () => selfHealth.eventLoopLag() });
 
   // State records first: metrics and the log read the thresholded status it decides.
   const results = createResultFeed((check, result) => state.record(check.name, result), [metrics, createTransitionLog(log), ...(deps.subscribers ?? [])]);

@@ -6,6 +6,7 @@ import { createCheckSeries } from './check-series.js';
 import type { CheckConfig } from './config/types.js';
 import { composeSources, refreshedEvery, type OutputSource } from './output-sources.js';
 import type { ResultSubscriber } from './result-feed.js';
+import type { LagStats } from './event-loop-lag.js';
 import { withSelf, type SelfEntry } from './self-health.js';
 import type { HealthStatus, State } from './state.js';
 
@@ -33,10 +34,26 @@ export interface MetricsOptions {
   readonly state: State;
   /** The agent's own entries, which count toward the live group as they do in /health/live. */
   readonly self?: () => readonly SelfEntry[];
+  /** Event-loop lag since the previous read (self-health's sampler), for the nodejs_eventloop_lag_* series. */
+  readonly eventLoopLag?: () => LagStats;
   readonly now?: () => number;
   /** More parts of the exposition, after the agent's own (e.g. the application's metrics). */
   readonly sources?: readonly OutputSource[];
 }
+
+/** A resolution so long that prom-client's own event-loop monitor never wakes the process (about 24 days). */
+const NEVER_MS = 2 ** 31 - 1;
+/** The event-loop series, as prom-client names them: suffix, help, the statistic. */
+const LAG_SERIES: readonly (readonly [string, string, (lag: LagStats) => number])[] = [
+  ['seconds', 'Lateness of the event loop at its last sample, in seconds (sampled twice a second).', (lag) => lag.last],
+  ['min_seconds', 'The smallest event-loop lateness sampled since the previous scrape, in seconds.', (lag) => lag.min],
+  ['max_seconds', 'The largest event-loop lateness sampled since the previous scrape, in seconds.', (lag) => lag.max],
+  ['mean_seconds', 'The mean event-loop lateness sampled since the previous scrape, in seconds.', (lag) => lag.mean],
+  ['stddev_seconds', 'The standard deviation of event-loop lateness since the previous scrape, in seconds.', (lag) => lag.stddev],
+  ['p50_seconds', 'The median event-loop lateness since the previous scrape, in seconds.', (lag) => lag.p50],
+  ['p90_seconds', 'The 90th percentile of event-loop lateness since the previous scrape, in seconds.', (lag) => lag.p90],
+  ['p99_seconds', 'The 99th percentile of event-loop lateness since the previous scrape, in seconds.', (lag) => lag.p99],
+];
 
 /** The process metrics (CPU, memory, event loop) change continuously: re-read at most this often. */
 const PROCESS_METRICS_TTL_MS = 1000;
@@ -80,8 +97,26 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
   lastReload.set(now() / 1000);
   lastReloadOk.set(1);
 
-  collectDefaultMetrics({ register: processRegistry, prefix: PREFIX });
-  for (const name of NON_CONFORMING_DEFAULTS) processRegistry.removeSingleMetric(`${PREFIX}${name}`);
+  // prom-client's event-loop series come from a histogram that wakes the process every 10 ms: its
+  // monitor is made to (practically) never wake, its series removed, and the same names served from
+  // self-health's sampler, which wakes twice a second.
+  collectDefaultMetrics({ register: processRegistry, prefix: PREFIX, eventLoopMonitoringPrecision: NEVER_MS });
+  for (const name of [...NON_CONFORMING_DEFAULTS, ...LAG_SERIES.map(([suffix]) => `nodejs_eventloop_lag_${suffix}`)]) {
+    processRegistry.removeSingleMetric(`${PREFIX}${name}`);
+  }
+  let lag: LagStats | undefined;
+  if (options.eventLoopLag) {
+    for (const [suffix, help, pick] of LAG_SERIES) {
+      new Gauge({
+        name: `${PREFIX}nodejs_eventloop_lag_${suffix}`,
+        help,
+        registers: [processRegistry],
+        collect() {
+          if (lag) this.set(pick(lag));
+        },
+      });
+    }
+  }
 
   let renderedSeriesVersion = -1;
   const checkSeries: OutputSource = {
@@ -102,7 +137,10 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
       return registry.metrics();
     },
   };
-  const processMetrics = refreshedEvery(PROCESS_METRICS_TTL_MS, () => processRegistry.metrics());
+  const processMetrics = refreshedEvery(PROCESS_METRICS_TTL_MS, () => {
+    lag = options.eventLoopLag?.();
+    return processRegistry.metrics();
+  });
   const render = composeSources([checkSeries, agentSeries, processMetrics, ...(options.sources ?? [])]);
 
   return {

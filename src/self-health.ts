@@ -1,6 +1,6 @@
 // The agent watching itself, for /health/live: an event loop that stalls or a scheduler that stopped
 // starting attempts means a wedged agent, which the orchestrator should restart.
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { createLagSampler, type LagStats } from './event-loop-lag.js';
 import type { HealthStatus } from './state.js';
 
 /** An entry of the live body about the agent itself. */
@@ -24,6 +24,8 @@ export interface SelfHealthOptions {
 
 export interface SelfHealth {
   entries(): readonly SelfEntry[];
+  /** Event-loop lag statistics since the previous call, for /metrics (a scrape). */
+  eventLoopLag(): LagStats;
   stop(): void;
 }
 
@@ -38,18 +40,11 @@ const WEDGED_INTERVALS = 3;
 export function createSelfHealth(options: SelfHealthOptions): SelfHealth {
   const now = options.now ?? Date.now;
   const maxDelayMs = options.maxEventLoopDelayMs ?? 2000;
-  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: 20 });
-  histogram.enable();
-  let previousMaxMs = 0;
-  const rotate = setInterval(() => {
-    previousMaxMs = histogram.max / 1e6;
-    histogram.reset();
-  }, STALL_WINDOW_MS / 2);
-  rotate.unref();
+  const lag = createLagSampler({ windowMs: STALL_WINDOW_MS });
 
   return {
     entries() {
-      const delayMs = Math.max(previousMaxMs, histogram.max / 1e6);
+      const delayMs = lag.stallMs();
       const entries: SelfEntry[] = [
         {
           key: 'vigil:eventLoopDelay',
@@ -73,9 +68,9 @@ export function createSelfHealth(options: SelfHealthOptions): SelfHealth {
       }
       return entries;
     },
+    eventLoopLag: () => lag.drain(),
     stop() {
-      clearInterval(rotate);
-      histogram.disable();
+      lag.stop();
     },
   };
 }
