@@ -142,6 +142,8 @@ function judge(socket: TLSSocket, opts: TlsOptions, connection: ConnectionOption
   const expiring = `${first.name} expires in ${days(chainLeftMs)} days, at ${iso(first.notAfter)}`;
   if (chainLeftMs < failMs) throw new CheckError('cert_expiry', `${target}: ${expiring}, within failBefore (${formatSpan(failMs)})`);
   const isWarning = chainLeftMs < warnMs;
+  // `warn` marks a passing attempt that needs attention and `warning` says why: what a status per
+  // check, or a threshold on observations, can take up without this check changing.
   return {
     leafDaysLeft: days(leafLeftMs),
     chainDaysLeft: days(chainLeftMs),

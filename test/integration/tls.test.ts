@@ -1,8 +1,7 @@
-// The tls check against node:tls servers serving certificates made for the test by openssl, each
-// with its own validity period: valid for 30 days, expiring in 5 days (warn) and in 2 (fail),
-// expired, not yet valid, behind an intermediate CA that expires before its leaf; and certificates
-// that fail verification (self-signed, an unknown CA, another name).
-import { mkdtempSync, readFileSync } from 'node:fs';
+// The tls check against node:tls servers with certificates openssl dated for the test: valid for 30
+// days, expiring in 5 (warn) and 2 (fail), expired, not yet valid, under an intermediate CA expiring
+// before its leaf; and certificates that fail verification (self-signed, unknown CA, another name).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,10 +30,12 @@ const serve = async (label: string, chain: Buffer, key: string, extra = {}) => {
 };
 let sni: TlsServer;
 let clientFiles: { certFile: string; keyFile: string };
+let dir: string;
 let plainHttp: ReturnType<typeof createHttpServer>;
 
 beforeAll(async () => {
-  const certs = datedCertificates(mkdtempSync(join(tmpdir(), 'vigil-tls-check-')));
+  dir = mkdtempSync(join(tmpdir(), 'vigil-tls-check-'));
+  const certs = datedCertificates(dir);
   root = certs.root('vigil-test-root', { notAfter: daysFromNow(3650) });
   otherRoot = certs.root('vigil-other-root', { notAfter: daysFromNow(3650) });
   const leaf = (label: string, issued: Issued, ...intermediates: Issued[]) => serve(label, chainOf(issued, ...intermediates), issued.key);
@@ -70,6 +71,7 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()));
   plainHttp?.closeAllConnections();
   await new Promise((resolve) => plainHttp?.close(resolve));
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 /** Options for the server of `label`, trusting the test's root CA. */
 const at = (label: string, extra: Record<string, unknown> = {}, block: Record<string, unknown> = {}) => ({
@@ -218,7 +220,8 @@ describe('tls check: verification against the system CAs or caFile, and the host
 describe('tls check: closing', () => {
   it('leaves the server a completed handshake at every attempt, never one reset by its peer (TLS 1.3 and 1.2)', async () => {
     for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
-      const certs = datedCertificates(mkdtempSync(join(tmpdir(), 'vigil-tls-close-')));
+      const closeDir = mkdtempSync(join(tmpdir(), 'vigil-tls-close-'));
+      const certs = datedCertificates(closeDir);
       const leafCert = certs.selfSigned('close', { notAfter: daysFromNow(30) });
       const server = await startTlsServer(chainOf(leafCert), leafCert.key, { maxVersion });
       try {
@@ -227,6 +230,7 @@ describe('tls check: closing', () => {
         expect(server.handshakes(), maxVersion).toEqual({ completed: 20, failed: 0 });
       } finally {
         await server.close();
+        rmSync(closeDir, { recursive: true, force: true });
       }
     }
   });
