@@ -2,8 +2,10 @@
 // the same client settings, at a fixed rate. Prints the number of attempts when it gets SIGTERM.
 //   node bench/floor.mjs TYPE TARGET RATE_PER_S
 //   node bench/floor.mjs burst URL N     N requests at once; prints the ms from the first start to the last end
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { request } from 'node:http';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 
 const [type, target, rateArg] = process.argv.slice(2);
 if (type === 'burst') {
@@ -60,6 +62,24 @@ const attempt = {
     } finally {
       client.disconnect();
     }
+  },
+  // The tls check's work: its CA file read (at every attempt, as the check reads it), a handshake
+  // verified afterwards, the chain read, the name checked, the connection ended.
+  tls: async () => {
+    const url = new URL(target);
+    const ca = await readFile(url.searchParams.get('ca'));
+    await new Promise((resolve, reject) => {
+      const socket = tlsConnect({ host: url.hostname, port: Number(url.port), ca, rejectUnauthorized: false, checkServerIdentity: () => undefined });
+      socket.once('secureConnect', () => {
+        const chain = socket.getPeerCertificate(true);
+        const wrongName = socket.authorized ? checkServerIdentity(url.hostname, chain) : new Error(String(socket.authorizationError));
+        socket.end();
+        socket.destroy();
+        if (wrongName) reject(wrongName);
+        else resolve();
+      });
+      socket.on('error', reject);
+    });
   },
   postgres: async () => {
     const client = new pg.Client({ connectionString: target, application_name: 'vigil', connectionTimeoutMillis: 1000, statement_timeout: 1000, query_timeout: 1000 });

@@ -372,6 +372,17 @@ function pgPostmasterPid() {
   return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
+/** A CA and a server certificate for 127.0.0.1 it signed, for the tls check: [caFile, certFile, keyFile]. */
+function tlsCertificates() {
+  const openssl = (args) => execFileSync('openssl', args, { cwd: tmp, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  openssl(['req', '-x509', ...ec, '-keyout', 'bench-ca.key', '-out', 'bench-ca.crt', '-days', '3650', '-subj', '/CN=vigil bench CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+  openssl(['req', ...ec, '-keyout', 'bench-tls.key', '-out', 'bench-tls.csr', '-subj', '/CN=127.0.0.1']);
+  writeFileSync(join(tmp, 'bench-tls.ext'), 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n');
+  openssl(['x509', '-req', '-in', 'bench-tls.csr', '-CA', 'bench-ca.crt', '-CAkey', 'bench-ca.key', '-CAcreateserial', '-out', 'bench-tls.crt', '-days', '30', '-extfile', 'bench-tls.ext']);
+  return ['bench-ca.crt', 'bench-tls.crt', 'bench-tls.key'].map((name) => join(tmp, name));
+}
+
 function redisPid() {
   const port = new URL(REDIS_URL).port || '6379';
   const out = spawnSync('redis-cli', ['-p', port, 'INFO', 'server'], { encoding: 'utf8' }).stdout;
@@ -382,11 +393,15 @@ async function cpuPerAttempt() {
   const seconds = QUICK ? 3 : 6;
   const upstreamPort = await freePort();
   const upstream = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'upstream', String(upstreamPort), '0'], { ready: 'ipc', core: '1' });
+  const tlsPort = await freePort();
+  const [caFile, tlsCert, tlsKey] = tlsCertificates();
+  const tlsServer = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'tls', String(tlsPort), tlsCert, tlsKey], { ready: 'ipc', core: '1' });
   const targets = {
     tcp: { floor: `127.0.0.1:${upstreamPort}`, yaml: `type: tcp, host: 127.0.0.1, port: ${upstreamPort}` },
     http: { floor: `http://127.0.0.1:${upstreamPort}/`, yaml: `type: http, url: "http://127.0.0.1:${upstreamPort}/"` },
     redis: { floor: REDIS_URL, yaml: `type: redis, url: "${REDIS_URL}"` },
     postgres: { floor: PG_URL, yaml: `type: postgres, url: "${PG_URL}"` },
+    tls: { floor: `tls://127.0.0.1:${tlsPort}/?ca=${encodeURIComponent(caFile)}`, yaml: `type: tls, host: 127.0.0.1, port: ${tlsPort}, tls: { caFile: "${caFile}" }` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
   const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid() };
@@ -444,6 +459,7 @@ async function cpuPerAttempt() {
   }
 
   // blackbox_exporter at the same probe rate, for tcp and http.
+  await stop(tlsServer);
   if (process.env.BENCH_TYPES) {
     await stop(upstream);
     return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, round(median(v), 3)]));

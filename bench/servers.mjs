@@ -3,8 +3,10 @@
 //   node bench/servers.mjs hono PORT FILE TYPE       bare hono + @hono/node-server serving FILE's bytes
 //   node bench/servers.mjs http PORT FILE TYPE       plain node:http serving FILE's bytes
 //   node bench/servers.mjs idle                      a node process doing nothing (the floor's idle cost)
+//   node bench/servers.mjs tls PORT CERT KEY         a TLS server: completes handshakes, answers nothing
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:tls';
 
 const [mode, portArg, third, contentType] = process.argv.slice(2);
 const port = Number(portArg);
@@ -31,6 +33,13 @@ if (mode === 'upstream') {
     res.end(body);
   });
   server.listen(port, '127.0.0.1', () => process.send?.('ready'));
+} else if (mode === 'tls') {
+  const server = createTlsServer({ cert: readFileSync(third), key: readFileSync(contentType) }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.resume();
+  });
+  server.on('tlsClientError', () => undefined);
+  server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => process.send?.('ready'));
 } else if (mode === 'idle') {
   setInterval(() => undefined, 1000);
   process.send?.('ready');

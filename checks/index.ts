@@ -4,5 +4,6 @@ import { http } from './http.js';
 import { postgres } from './postgres.js';
 import { redis } from './redis.js';
 import { tcp } from './tcp.js';
+import { tls } from './tls.js';
 
-export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp];
+export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, tls];
