@@ -4,6 +4,7 @@
 //   node bench/floor.mjs burst URL N     N requests at once; prints the ms from the first start to the last end
 import { connect } from 'node:net';
 import { request } from 'node:http';
+import { Resolver } from 'node:dns/promises';
 
 const [type, target, rateArg] = process.argv.slice(2);
 if (type === 'burst') {
@@ -67,6 +68,17 @@ const attempt = {
     await client.connect();
     await client.query('SELECT 1');
     await client.end();
+  },
+  // TARGET is SERVER/NAME; a fresh channel per attempt, one try, as vigil's dns check.
+  dns: async () => {
+    const [server, name] = target.split('/');
+    const resolver = new Resolver({ timeout: 1000, tries: 1 });
+    resolver.setServers([server]);
+    try {
+      await resolver.resolve4(name);
+    } finally {
+      resolver.cancel();
+    }
   },
 }[type];
 
