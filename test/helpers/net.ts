@@ -28,13 +28,13 @@ export interface UdpPeer {
 }
 
 /**
- * A UDP socket on 127.0.0.1 that answers each datagram with what `answer` returns for it (nothing:
- * no answer). Without `answer` it never answers: a hung datagram service.
+ * A UDP socket on 127.0.0.1 (on `port`, default any free one) that answers each datagram with what
+ * `answer` returns for it (nothing: no answer). Without `answer` it never answers: a hung datagram
+ * service. Rejects when the port is taken.
  */
-export async function startUdpPeer(answer?: (datagram: Buffer) => Buffer | readonly Buffer[] | undefined): Promise<UdpPeer> {
+export async function startUdpPeer(answer?: (datagram: Buffer) => Buffer | readonly Buffer[] | undefined, port = 0): Promise<UdpPeer> {
   const socket = createSocket('udp4');
   let received = 0;
-  socket.on('error', () => undefined);
   socket.on('message', (datagram, from) => {
     received++;
     const reply = answer?.(datagram);
@@ -42,7 +42,14 @@ export async function startUdpPeer(answer?: (datagram: Buffer) => Buffer | reado
       socket.send(message, from.port, from.address);
     }
   });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, '127.0.0.1', () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  socket.on('error', () => undefined);
   return {
     port: socket.address().port,
     received: () => received,

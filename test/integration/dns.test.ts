@@ -1,6 +1,6 @@
 // The dns check against a real resolver (dnsmasq on a loopback port, test/helpers/dnsmasq.ts): each
 // record type, the expect block, every reason it reports, its options and its environment-only URL.
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dns } from '../../checks/dns.js';
 import { kinds } from '../../checks/index.js';
@@ -160,20 +160,21 @@ describe('dns check: every reason it reports', () => {
   });
 
   it('connect_refused: a truncated answer whose TCP retry is reset (c-ares reports any failed TCP exchange as refused)', async () => {
-    // The UDP peer answers every query as truncated (TC), sending the resolver to TCP on the same port.
-    const peer = await startUdpPeer((query) => {
-      const reply = Buffer.from(query);
-      reply[2] = 0x80 | 0x02 | (query[2]! & 0x01);
-      reply[3] = 0x80;
-      return reply;
-    });
     let connections = 0;
-    const tcp = createServer((socket: Socket) => {
-      connections++;
-      socket.on('error', () => undefined);
-      socket.resetAndDestroy();
-    });
-    await new Promise<void>((resolve) => tcp.listen(peer.port, '127.0.0.1', resolve));
+    // The UDP peer answers every query as truncated (TC), sending the resolver to TCP on the same port.
+    const { peer, tcp } = await udpAndTcpPeer(
+      (query) => {
+        const reply = Buffer.from(query);
+        reply[2] = 0x80 | 0x02 | (query[2]! & 0x01);
+        reply[3] = 0x80;
+        return reply;
+      },
+      (socket) => {
+        connections++;
+        socket.on('error', () => undefined);
+        socket.resetAndDestroy();
+      },
+    );
     try {
       const result = await runOnce(dns, { name: 'app.test', server: `127.0.0.1:${peer.port}` });
       expect(result).toMatchObject({ ok: false, reason: 'connect_refused' });
@@ -184,6 +185,21 @@ describe('dns check: every reason it reports', () => {
     }
   });
 });
+
+/** A UDP peer and a TCP server on the same port number of 127.0.0.1, as a DNS server listens. */
+async function udpAndTcpPeer(answer: (datagram: Buffer) => Buffer, onConnection: (socket: Socket) => void): Promise<{ peer: UdpPeer; tcp: Server }> {
+  for (let tries = 0; ; tries++) {
+    const tcp = createServer(onConnection);
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    try {
+      return { peer: await startUdpPeer(answer, (tcp.address() as { port: number }).port), tcp };
+    } catch (error) {
+      // The UDP port of that number is taken: another pair.
+      await new Promise((resolve) => tcp.close(resolve));
+      if (tries === 5) throw error;
+    }
+  }
+}
 
 describe('dns check: options', () => {
   const issues = (block: string) => {
