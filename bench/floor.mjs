@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { request } from 'node:http';
 import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
+import { Resolver } from 'node:dns/promises';
 
 const [type, target, rateArg] = process.argv.slice(2);
 if (type === 'burst') {
@@ -87,6 +88,17 @@ const attempt = {
     await client.connect();
     await client.query('SELECT 1');
     await client.end();
+  },
+  // TARGET is SERVER/NAME; a fresh channel per attempt, one try, as vigil's dns check.
+  dns: async () => {
+    const [server, name] = target.split('/');
+    const resolver = new Resolver({ timeout: 1000, tries: 1 });
+    resolver.setServers([server]);
+    try {
+      await resolver.resolve4(name);
+    } finally {
+      resolver.cancel();
+    }
   },
 }[type];
 

@@ -3,6 +3,7 @@
 // alternating sides, medians quoted. Servers under test run on core 0, load generators on core 1.
 // Prints a table and writes bench/results.json.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { createServer } from 'node:net';
@@ -74,6 +75,19 @@ async function stop(child) {
   child.kill('SIGTERM');
   await Promise.race([exited, sleep(3000)]);
   if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** dnsmasq (Debian's dnsmasq-base) on a free loopback port, answering app.bench with one address. */
+async function startDnsmasq() {
+  const port = await freePort();
+  const server = `127.0.0.1:${port}`;
+  const args = ['/usr/sbin/dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--pid-file=', '--log-facility=-', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts', '--host-record=app.bench,127.0.0.10'];
+  const answers = async () => {
+    const resolver = new Resolver({ timeout: 200, tries: 1 });
+    resolver.setServers([server]);
+    return (await resolver.resolve4('app.bench')).length === 1;
+  };
+  return { server, child: await startPinned(args, { ready: answers, core: '1' }) };
 }
 
 async function waitUntil(probe, what, timeoutMs = 30_000) {
@@ -396,16 +410,18 @@ async function cpuPerAttempt() {
   const tlsPort = await freePort();
   const [caFile, tlsCert, tlsKey] = tlsCertificates();
   const tlsServer = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'tls', String(tlsPort), tlsCert, tlsKey], { ready: 'ipc', core: '1' });
+  const resolver = await startDnsmasq();
   const targets = {
     tcp: { floor: `127.0.0.1:${upstreamPort}`, yaml: `type: tcp, host: 127.0.0.1, port: ${upstreamPort}` },
     http: { floor: `http://127.0.0.1:${upstreamPort}/`, yaml: `type: http, url: "http://127.0.0.1:${upstreamPort}/"` },
     redis: { floor: REDIS_URL, yaml: `type: redis, url: "${REDIS_URL}"` },
     postgres: { floor: PG_URL, yaml: `type: postgres, url: "${PG_URL}"` },
     tls: { floor: `tls://127.0.0.1:${tlsPort}/?ca=${encodeURIComponent(caFile)}`, yaml: `type: tls, host: 127.0.0.1, port: ${tlsPort}, tls: { caFile: "${caFile}" }` },
+    dns: { floor: `${resolver.server}/app.bench`, yaml: `type: dns, name: app.bench, server: "${resolver.server}"` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid() };
-  const dependencyCpu = { redis: () => treeCpuMs(dependencyPid.redis), postgres: () => treeCpuMs(dependencyPid.postgres) };
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child) };
+  const dependencyCpu = { redis: () => treeCpuMs(dependencyPid.redis), postgres: () => treeCpuMs(dependencyPid.postgres), dns: () => treeCpuMs(dependencyPid.dns) };
 
   // Idle baselines: an agent with one check an hour, a node process doing nothing, the dependencies at rest.
   const idleAgent = await startVigil(writeConfig('idle', [`  idle: { type: tcp, host: 127.0.0.1, port: ${upstreamPort}, interval: 1h, timeout: 1s }`]));
@@ -415,9 +431,9 @@ async function cpuPerAttempt() {
     await sleep(seconds * 1000);
     return (cpuMs(pid) - before) / seconds;
   };
-  const depIdleBefore = { redis: dependencyCpu.redis(), postgres: dependencyCpu.postgres() };
+  const depIdleBefore = { redis: dependencyCpu.redis(), postgres: dependencyCpu.postgres(), dns: dependencyCpu.dns() };
   const idle = { agentMsPerS: await measureIdle(pidOf(idleAgent)), nodeMsPerS: await measureIdle(pidOf(idleNode)) };
-  const depIdle = { redis: (dependencyCpu.redis() - depIdleBefore.redis) / (2 * seconds), postgres: (dependencyCpu.postgres() - depIdleBefore.postgres) / (2 * seconds) };
+  const depIdle = Object.fromEntries(Object.entries(dependencyCpu).map(([type, cpu]) => [type, (cpu() - depIdleBefore[type]) / (2 * seconds)]));
   await stop(idleAgent);
   await stop(idleNode);
 
@@ -460,6 +476,7 @@ async function cpuPerAttempt() {
 
   // blackbox_exporter at the same probe rate, for tcp and http.
   await stop(tlsServer);
+  await stop(resolver.child);
   if (process.env.BENCH_TYPES) {
     await stop(upstream);
     return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, round(median(v), 3)]));

@@ -1,9 +1,10 @@
 // The registry of check types: adding a type is one module and one line here.
 import type { CheckKind } from '../src/check.js';
+import { dns } from './dns.js';
 import { http } from './http.js';
 import { postgres } from './postgres.js';
 import { redis } from './redis.js';
 import { tcp } from './tcp.js';
 import { tls } from './tls.js';
 
-export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, tls];
+export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, dns, tls];

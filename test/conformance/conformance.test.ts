@@ -1,7 +1,8 @@
 // The properties every registered check type must have, proven once for all of them with each kind's
 // fixture (fixtures/<type>.ts): a real server of the kind, a closed port, and the shared fault proxy
-// in front of the real server (blackhole, reset, garbage, drip). A kind registered without a fixture
-// fails here.
+// in front of the real server (blackhole, reset, garbage, drip); for a kind that speaks UDP, UDP
+// peers that never answer or answer garbage, and the faults of a connection reported not applicable.
+// A kind registered without a fixture fails here.
 import { getEventListeners } from 'node:events';
 import { readdirSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
@@ -14,10 +15,10 @@ import { parseConfig } from '../../src/config/parse.js';
 import { configJsonSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { attempt } from '../../src/scheduler.js';
-import { startFaultProxy, type FaultMode, type FaultProxy } from '../helpers/fault-proxy.js';
+import { GARBAGE, startFaultProxy, type FaultMode, type FaultProxy } from '../helpers/fault-proxy.js';
 import { checkConfig } from '../helpers/fixtures.js';
-import { freePort, startBlackhole, waitFor, type Blackhole } from '../helpers/net.js';
-import type { Address, ConformanceFixture, Server } from './fixture.js';
+import { freePort, freeUdpPort, startBlackhole, startUdpPeer, waitFor, type Blackhole, type UdpPeer } from '../helpers/net.js';
+import type { Address, ConformanceFixture, NotApplicable, Server } from './fixture.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);
 const fixtures = new Map<string, ConformanceFixture>();
@@ -37,6 +38,8 @@ const CANARY = 'Canary-7f3e9 Secret@Value';
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
+const isNotApplicable = (expected: unknown): expected is NotApplicable => typeof expected === 'object' && expected !== null && 'notApplicable' in expected;
+
 describe('every registered check type has a conformance fixture', () => {
   it('a fixture per registered kind, and no fixture without a kind', () => {
     expect(kinds.map((k) => k.type).filter((type) => !fixtures.has(type))).toEqual([]);
@@ -46,19 +49,28 @@ describe('every registered check type has a conformance fixture', () => {
 
 describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kind.type, kind] as const))('conformance: %s', (_type, kind) => {
   const fixture = fixtures.get(kind.type)!;
+  const transport = fixture.transport ?? 'tcp';
   let server: Server;
   let proxy: FaultProxy;
   let blackhole: Blackhole;
+  let udpBlackhole: UdpPeer | undefined;
+  let udpGarbage: UdpPeer | undefined;
 
   beforeAll(async () => {
     await kind.prepare?.();
     server = await fixture.start();
     proxy = await startFaultProxy(server.host, server.port);
     blackhole = await startBlackhole();
+    if (transport === 'udp') {
+      udpBlackhole = await startUdpPeer();
+      udpGarbage = await startUdpPeer(() => GARBAGE);
+    }
   });
   afterAll(async () => {
     await proxy?.close();
     await blackhole?.close();
+    await udpBlackhole?.close();
+    await udpGarbage?.close();
     await server?.stop();
     await fixture.close?.();
   });
@@ -78,6 +90,17 @@ describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kin
     await proxy.set(mode, { delayMs });
     return { host: '127.0.0.1', port: proxy.port };
   };
+  // The peers of the kind's transport: over UDP the suite's own, since the fault proxy speaks TCP.
+  const closedAddress = async () => ({ host: '127.0.0.1', port: transport === 'udp' ? await freeUdpPort() : await freePort() });
+  const hungAddress = () => ({ host: '127.0.0.1', port: transport === 'udp' ? udpBlackhole!.port : blackhole.port });
+  const garbageAddress = async () => (transport === 'udp' ? { host: '127.0.0.1', port: udpGarbage!.port } : viaProxy('garbage'));
+  const passAddress = async () => (transport === 'udp' ? { host: server.host, port: server.port } : viaProxy('pass'));
+  /** A fault declared not applicable is reported as such, by its title; only a kind without connections may declare it. */
+  const itNotApplicable = (fault: string, declared: NotApplicable) =>
+    it(`${fault}: not applicable over ${transport} (${declared.notApplicable})`, () => {
+      expect(transport, 'over TCP every fault applies').toBe('udp');
+      expect(declared.notApplicable.trim()).not.toBe('');
+    });
   const expectOutcome = (result: CheckResult, expected: 'pass' | string) =>
     expect(result.ok ? 'pass' : result.reason, result.message).toBe(expected);
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -90,7 +113,7 @@ describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kin
   it('fails with connect_refused against a closed port, within 100 ms', async () => {
     const durations: number[] = [];
     for (let i = 0; i < 5; i++) {
-      const { result } = await attemptAt({ host: '127.0.0.1', port: await freePort() }, 2000);
+      const { result } = await attemptAt(await closedAddress(), 2000);
       expectOutcome(result, 'connect_refused');
       durations.push(result.durationMs);
     }
@@ -100,7 +123,7 @@ describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kin
   it(`against a server that accepts and never answers: ${fixture.expects.hang}, at the timeout`, async () => {
     const durations: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const { result } = await attemptAt({ host: '127.0.0.1', port: blackhole.port });
+      const { result } = await attemptAt(hungAddress());
       expectOutcome(result, fixture.expects.hang);
       durations.push(result.durationMs);
     }
@@ -110,26 +133,31 @@ describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kin
     }
   });
 
-  it(`against a peer that resets the connection after accepting it: ${fixture.expects.reset.join(' or ')}`, async () => {
-    const { result } = await attemptAt(await viaProxy('reset'));
-    expect(fixture.expects.reset, result.message).toContain(result.ok ? 'pass' : result.reason);
-  });
+  const reset = fixture.expects.reset;
+  if (isNotApplicable(reset)) itNotApplicable('against a peer that resets the connection after accepting it', reset);
+  else {
+    it(`against a peer that resets the connection after accepting it: ${reset.join(' or ')}`, async () => {
+      const { result } = await attemptAt(await viaProxy('reset'));
+      expect(reset, result.message).toContain(result.ok ? 'pass' : result.reason);
+    });
+  }
 
   it(`against a peer that speaks garbage: ${fixture.expects.garbage}`, async () => {
-    const { result } = await attemptAt(await viaProxy('garbage'));
+    const { result } = await attemptAt(await garbageAddress());
     expectOutcome(result, fixture.expects.garbage);
   });
 
-  it(`against a real server whose answer drips in a byte at a time: ${fixture.expects.drip}`, async () => {
-    const { result } = await attemptAt(await viaProxy('drip', 50));
-    expectOutcome(result, fixture.expects.drip);
-  });
+  const drip = fixture.expects.drip;
+  if (isNotApplicable(drip)) itNotApplicable('against a real server whose answer drips in a byte at a time', drip);
+  else {
+    it(`against a real server whose answer drips in a byte at a time: ${drip}`, async () => {
+      const { result } = await attemptAt(await viaProxy('drip', 50));
+      expectOutcome(result, drip);
+    });
+  }
 
   it(`leaves nothing behind over ${MIXED_ATTEMPTS} attempts mixing pass, refused and hung: no listener on any signal, fds back to baseline, no server-side connection, a flat live heap`, async () => {
-    await proxy.set('pass');
-    const closed = { host: '127.0.0.1', port: await freePort() };
-    const hung = { host: '127.0.0.1', port: blackhole.port };
-    const targets = [{ host: '127.0.0.1', port: proxy.port }, closed, hung];
+    const targets = [await passAddress(), await closedAddress(), hungAddress()];
     const fds = () => readdirSync('/proc/self/fd').length;
     const run = async (count: number) => {
       let next = 0;
@@ -175,7 +203,7 @@ describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kin
     const lines: string[] = [];
     const log = createLogger({ level: 'debug', write: (line) => void lines.push(line) });
     const block = (address: Address) => JSON.stringify({ type: kind.type, interval: '1s', timeout: `${TIMEOUT_MS}ms`, ...fixture.options(address, '${secret:CANARY}') });
-    const yaml = `server: { exposeDetails: true }\nchecks:\n  up: ${block(server)}\n  refused: ${block({ host: '127.0.0.1', port: await freePort() })}\n  garbled: ${block(await viaProxy('garbage'))}\n`;
+    const yaml = `server: { exposeDetails: true }\nchecks:\n  up: ${block(server)}\n  refused: ${block(await closedAddress())}\n  garbled: ${block(await garbageAddress())}\n`;
     const config = parseConfig(yaml, { kinds, env: { CANARY } });
     log.configure({ redact: (await import('../../src/redact.js')).createRedactor(config.secrets) });
     const agent = createAgent(config, { kinds, log, version: 'test' });

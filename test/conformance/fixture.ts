@@ -12,7 +12,20 @@ export interface Server extends Address {
   stop(): Promise<void>;
 }
 
+/** A fault the kind's transport cannot meet, and why: the suite reports the fault as not applicable, with the reason. */
+export interface NotApplicable {
+  readonly notApplicable: string;
+}
+
 export interface ConformanceFixture {
+  /**
+   * How the kind talks to its server. 'tcp' (the default): the faults come from the shared TCP fault
+   * proxy and blackhole. 'udp': datagrams; the suite's UDP peers play the server that never answers
+   * and the one that speaks garbage, the closed port is a UDP one, and the mixed run asks the real
+   * server directly. Only such a kind may declare the faults of a connection (reset, drip) not
+   * applicable.
+   */
+  readonly transport?: 'tcp' | 'udp';
   /** A real server of the kind, healthy (the shared local service, or one the fixture starts). */
   start(): Promise<Server>;
   /**
@@ -26,10 +39,10 @@ export interface ConformanceFixture {
   /** What the kind reports for each fault; 'pass' for a fault it cannot see (a tcp connect to a hung server). */
   readonly expects: {
     /** The outcomes any of which is right for a peer that resets the connection after accepting it. */
-    readonly reset: readonly (FailureReason | 'pass')[];
+    readonly reset: readonly (FailureReason | 'pass')[] | NotApplicable;
     readonly garbage: 'pass' | FailureReason;
     readonly hang: 'pass' | 'timeout';
-    readonly drip: 'pass' | 'timeout';
+    readonly drip: 'pass' | 'timeout' | NotApplicable;
   };
   /**
    * Connections of this kind open on the real server right now, among those coming from `ports`

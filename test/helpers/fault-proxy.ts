@@ -27,7 +27,7 @@ export interface FaultProxy {
 }
 
 /** Bytes no protocol here means: not a PostgreSQL message, not RESP, not HTTP. */
-const GARBAGE = Buffer.from('\u0000\u00ff\u00fe garbage \u0001\u0002 not a protocol \r\n\u0000', 'latin1');
+export const GARBAGE = Buffer.from('\u0000\u00ff\u00fe garbage \u0001\u0002 not a protocol \r\n\u0000', 'latin1');
 
 export async function startFaultProxy(targetHost: string, targetPort: number): Promise<FaultProxy> {
   let mode: FaultMode = 'pass';

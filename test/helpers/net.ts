@@ -1,4 +1,5 @@
-// Real sockets for tests: free ports, a server that accepts and never answers, HTTP upstreams.
+// Real sockets for tests: free ports, a server that accepts and never answers, HTTP upstreams, UDP peers.
+import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
 
@@ -8,6 +9,52 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** A UDP port of 127.0.0.1 nothing is bound to (a datagram sent there meets ICMP port unreachable). */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(resolve));
+  return port;
+}
+
+export interface UdpPeer {
+  readonly port: number;
+  /** Datagrams received in all. */
+  received(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A UDP socket on 127.0.0.1 (on `port`, default any free one) that answers each datagram with what
+ * `answer` returns for it (nothing: no answer). Without `answer` it never answers: a hung datagram
+ * service. Rejects when the port is taken.
+ */
+export async function startUdpPeer(answer?: (datagram: Buffer) => Buffer | readonly Buffer[] | undefined, port = 0): Promise<UdpPeer> {
+  const socket = createSocket('udp4');
+  let received = 0;
+  socket.on('message', (datagram, from) => {
+    received++;
+    const reply = answer?.(datagram);
+    for (const message of reply === undefined ? [] : Buffer.isBuffer(reply) ? [reply] : (reply as readonly Buffer[])) {
+      socket.send(message, from.port, from.address);
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, '127.0.0.1', () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  socket.on('error', () => undefined);
+  return {
+    port: socket.address().port,
+    received: () => received,
+    close: () => new Promise<void>((resolve) => socket.close(resolve)),
+  };
 }
 
 export interface Blackhole {
