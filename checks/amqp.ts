@@ -96,7 +96,7 @@ export const amqp = defineCheck({
           const observation = await client.step(probe(client, queue));
           // The broker logs a connection dropped without its closing handshake as a warning: at every
           // attempt, that would be noise in its log.
-          await client.step(client.close());
+          await client.close();
           return observation;
         },
         () => client.destroy(),
@@ -223,10 +223,14 @@ function openClient(driver: Driver, endpoint: Endpoint, tls: import('node:tls').
   connection.on('error', ignore);
   const model = new driver.ChannelModel(connection);
   model.on('error', ignore);
+  // amqplib leaves a close it initiated waiting forever when the socket ends instead of close-ok.
+  const socketClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const step = <T>(work: Promise<T>): Promise<T> => {
     // The socket's failure may win the race: the driver's own rejection is then nobody's concern.
     work.catch(ignore);
-    return Promise.race([work, guard.failed]);
+    const ended = socketClosed.then(() => Promise.reject(new CheckError('protocol', `${target} closed the connection`)));
+    ended.catch(ignore);
+    return Promise.race([work, guard.failed, ended]);
   };
   const opened = step(
     new Promise<void>((resolve, reject) => {
@@ -243,8 +247,8 @@ function openClient(driver: Driver, endpoint: Endpoint, tls: import('node:tls').
     opened,
     step,
     model,
-    /** Closes the connection with the broker's consent (connection.close, close-ok). */
-    close: () => model.close(),
+    /** Closes the connection with the broker's consent (connection.close, close-ok); a socket closed instead will do. */
+    close: () => Promise.race([model.close(), socketClosed]),
     /** Ends the socket at once, whatever state the connection is in. */
     destroy: () => socket.destroy(),
     /** The attempt's failure in the operator's words: the broker's own close says most. */
