@@ -295,6 +295,21 @@ describe('amqps: the shared tls block, through a TLS-terminating proxy in front 
   });
 });
 
+describe('amqp driver loading', () => {
+  it('amqplib is loaded only once an amqp check is prepared, never by the registry alone', async () => {
+    const script = `
+      import { createRequire } from 'node:module';
+      const cache = createRequire(import.meta.url).cache;
+      const loaded = () => Object.keys(cache).some((path) => path.includes('/node_modules/amqplib/'));
+      const { kinds } = await import('./dist/checks/index.js');
+      const before = loaded();
+      await kinds.find((kind) => kind.type === 'amqp').prepare();
+      console.log(JSON.stringify({ before, after: loaded() }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8' });
+    expect(JSON.parse(stdout)).toEqual({ before: false, after: true });
+  });
+});
+
 describe('amqp options', () => {
   const problems = (block: Record<string, unknown>) => {
     try {
