@@ -33,6 +33,7 @@ const pg = type === 'postgres' ? (await import('pg')).default : undefined;
 const { Redis } = type === 'redis' ? await import('ioredis') : {};
 // The same client settings as vigil's redis check.
 const { clientOptions: redisClientOptions } = type === 'redis' ? await import('../dist/checks/redis.js') : {};
+const amqplib = type === 'amqp' ? (await import('amqplib')).default : undefined;
 
 const attempt = {
   tcp: () =>
@@ -99,6 +100,17 @@ const attempt = {
     } finally {
       resolver.cancel();
     }
+  },
+  amqp: async () => {
+    // The settings of vigil's amqp check: no heartbeat, 4 KiB frames, one channel, a closing handshake.
+    const url = new URL(target);
+    const connection = await amqplib.connect(
+      { protocol: 'amqp', hostname: url.hostname, port: Number(url.port || 5672), username: decodeURIComponent(url.username), password: decodeURIComponent(url.password), vhost: decodeURIComponent(url.pathname.slice(1)) || '/', heartbeat: 0, frameMax: 4096, channelMax: 1, maxFrameSize: 4096 },
+      { clientProperties: { product: 'vigil', connection_name: 'vigil' }, timeout: 1000 },
+    );
+    connection.on('error', () => undefined);
+    await connection.createChannel();
+    await connection.close();
   },
 }[type];
 

@@ -14,6 +14,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli.js');
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/%2F';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUICK = process.env.BENCH_QUICK === '1';
 const SERVER_CORE = '0';
@@ -397,6 +398,11 @@ function tlsCertificates() {
   return ['bench-ca.crt', 'bench-tls.crt', 'bench-tls.key'].map((name) => join(tmp, name));
 }
 
+function rabbitPid() {
+  const out = spawnSync('rabbitmqctl', ['status', '--formatter', 'json'], { encoding: 'utf8' }).stdout;
+  return Number(JSON.parse(out).pid);
+}
+
 function redisPid() {
   const port = new URL(REDIS_URL).port || '6379';
   const out = spawnSync('redis-cli', ['-p', port, 'INFO', 'server'], { encoding: 'utf8' }).stdout;
@@ -418,10 +424,11 @@ async function cpuPerAttempt() {
     postgres: { floor: PG_URL, yaml: `type: postgres, url: "${PG_URL}"` },
     tls: { floor: `tls://127.0.0.1:${tlsPort}/?ca=${encodeURIComponent(caFile)}`, yaml: `type: tls, host: 127.0.0.1, port: ${tlsPort}, tls: { caFile: "${caFile}" }` },
     dns: { floor: `${resolver.server}/app.bench`, yaml: `type: dns, name: app.bench, server: "${resolver.server}"` },
+    amqp: { floor: AMQP_URL, yaml: `type: amqp, url: "${AMQP_URL}"` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child) };
-  const dependencyCpu = { redis: () => treeCpuMs(dependencyPid.redis), postgres: () => treeCpuMs(dependencyPid.postgres), dns: () => treeCpuMs(dependencyPid.dns) };
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid() };
+  const dependencyCpu = Object.fromEntries(Object.entries(dependencyPid).map(([type, pid]) => [type, () => treeCpuMs(pid)]));
 
   // Idle baselines: an agent with one check an hour, a node process doing nothing, the dependencies at rest.
   const idleAgent = await startVigil(writeConfig('idle', [`  idle: { type: tcp, host: 127.0.0.1, port: ${upstreamPort}, interval: 1h, timeout: 1s }`]));
@@ -431,9 +438,9 @@ async function cpuPerAttempt() {
     await sleep(seconds * 1000);
     return (cpuMs(pid) - before) / seconds;
   };
-  const depIdleBefore = { redis: dependencyCpu.redis(), postgres: dependencyCpu.postgres(), dns: dependencyCpu.dns() };
+  const depIdleBefore = Object.fromEntries(Object.entries(dependencyCpu).map(([type, cpu]) => [type, cpu()]));
   const idle = { agentMsPerS: await measureIdle(pidOf(idleAgent)), nodeMsPerS: await measureIdle(pidOf(idleNode)) };
-  const depIdle = Object.fromEntries(Object.entries(dependencyCpu).map(([type, cpu]) => [type, (cpu() - depIdleBefore[type]) / (2 * seconds)]));
+  const depIdle = Object.fromEntries(Object.entries(depIdleBefore).map(([type, before]) => [type, (dependencyCpu[type]() - before) / (2 * seconds)]));
   await stop(idleAgent);
   await stop(idleNode);
 

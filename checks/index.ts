@@ -1,5 +1,6 @@
 // The registry of check types: adding a type is one module and one line here.
 import type { CheckKind } from '../src/check.js';
+import { amqp } from './amqp.js';
 import { dns } from './dns.js';
 import { http } from './http.js';
 import { postgres } from './postgres.js';
@@ -7,4 +8,4 @@ import { redis } from './redis.js';
 import { tcp } from './tcp.js';
 import { tls } from './tls.js';
 
-export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, dns, tls];
+export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, amqp, dns, tls];
