@@ -317,8 +317,10 @@ function openClient(createConnection: CreateConnection, settings: Settings, encr
       },
     );
   };
-  // Errors reach the callbacks below; one that arrives with none waiting must not be thrown.
-  connection.on('error', () => undefined);
+  // Errors reach the callbacks below; one that arrives with none waiting (a packet no command asked
+  // for) must not be thrown, and fails the attempt when it closes.
+  let strayError: unknown;
+  connection.on('error', (error) => (strayError ??= error));
   stream.connect();
 
   const step = <T>(work: Promise<T>): Promise<T> => {
@@ -335,12 +337,13 @@ function openClient(createConnection: CreateConnection, settings: Settings, encr
     connected,
     probe: (query, deadline) =>
       step(new Promise<void>((resolve, reject) => void connection.query(boundedQuery(query, greeting?.version ?? '', deadline), (error) => (error ? reject(error) : resolve())))),
-    close() {
+    async close() {
       phase = 'close';
       const closed = stream.destroyed ? Promise.resolve() : new Promise<void>((resolve) => stream.once('close', () => resolve()));
-      connection.end();
+      if (strayError === undefined) connection.end();
       stream.end();
-      return step(closed);
+      await step(closed);
+      if (strayError !== undefined) throw strayError;
     },
     destroy: () => stream.destroy(),
     failure: () => guard.failure() ?? tlsFailure,
@@ -538,6 +541,8 @@ const DRIVER_ERRORS: Record<string, [FailureReason, string]> = {
   PROTOCOL_UNEXPECTED_PACKET: ['protocol', 'sent a packet no command asked for'],
   // The server asks for an authentication method mysql2 does not have (MariaDB's ed25519, say).
   AUTH_SWITCH_PLUGIN_ERROR: ['auth', 'asks for an authentication method vigil does not support'],
+  // mysql_clear_password: the password in the clear, which mysql2 (and so vigil) never sends.
+  MYSQL_CLEAR_PASSWORD_NOT_ENABLED: ['auth', 'asks for the password in cleartext, which vigil never sends'],
 };
 
 /**
@@ -567,7 +572,7 @@ function translate(error: unknown, target: string, phase: Phase): CheckError {
   const known = typeof code === 'string' ? DRIVER_ERRORS[code] : undefined;
   if (known) return fail(known[0], `${target} ${known[1]}${phase === 'query' ? ' during the query' : phase === 'close' ? '' : ' during the login'}: ${message}`);
   // What mysql2's parsers throw on a packet that is not what it claims (a read past its end, say).
-  if (error instanceof RangeError || error instanceof TypeError || code === 'ERR_OUT_OF_RANGE' || code === 'ERR_BUFFER_OUT_OF_BOUNDS') {
+  if (error instanceof RangeError || error instanceof TypeError || code === 'ERR_OUT_OF_RANGE' || code === 'ERR_BUFFER_OUT_OF_BOUNDS' || /^Should not reach here/.test(message)) {
     return fail('protocol', `${target} sent a packet the client could not read: ${message}`);
   }
   return fail('unknown', `${target}: ${message}`);
