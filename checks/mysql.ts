@@ -56,8 +56,6 @@ const options = {
     .superRefine((url, ctx) => {
       // The pattern above says what is wrong with another scheme (and is all a JSON Schema can say).
       if (!/^mysql:\/\//.test(url)) return;
-      const problem = urlProblem(url, ['mysql']);
-      if (problem) return void ctx.addIssue({ code: 'custom', input: url, message: problem });
       const parsed = parseUrl(url);
       if ('problem' in parsed) ctx.addIssue({ code: 'custom', input: parsed.input, message: parsed.problem });
     })
@@ -142,6 +140,8 @@ interface ParsedUrl {
 
 /** A mysql:// URL's parts, or what is wrong with them (for validation: no attempt could use them). */
 function parseUrl(url: string): ParsedUrl | { problem: string; input: string } {
+  const problem = urlProblem(url, ['mysql']);
+  if (problem) return { problem, input: url };
   const parsed = new URL(url);
   const decode = (text: string) => {
     try {
