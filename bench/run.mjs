@@ -13,6 +13,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli.js');
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUICK = process.env.BENCH_QUICK === '1';
 const SERVER_CORE = '0';
@@ -378,6 +379,12 @@ function redisPid() {
   return Number(/process_id:(\d+)/.exec(out)[1]);
 }
 
+function mysqlPid() {
+  const { hostname, port } = new URL(MYSQL_URL);
+  const file = spawnSync('mariadb', ['--protocol=tcp', '-h', hostname, '-P', port || '3306', '-u', 'root', '-N', '-e', 'SELECT @@pid_file'], { encoding: 'utf8' }).stdout.trim();
+  return Number(readFileSync(file, 'utf8').trim());
+}
+
 async function cpuPerAttempt() {
   const seconds = QUICK ? 3 : 6;
   const upstreamPort = await freePort();
@@ -387,10 +394,11 @@ async function cpuPerAttempt() {
     http: { floor: `http://127.0.0.1:${upstreamPort}/`, yaml: `type: http, url: "http://127.0.0.1:${upstreamPort}/"` },
     redis: { floor: REDIS_URL, yaml: `type: redis, url: "${REDIS_URL}"` },
     postgres: { floor: PG_URL, yaml: `type: postgres, url: "${PG_URL}"` },
+    mysql: { floor: MYSQL_URL, yaml: `type: mysql, url: "${MYSQL_URL}"` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid() };
-  const dependencyCpu = { redis: () => treeCpuMs(dependencyPid.redis), postgres: () => treeCpuMs(dependencyPid.postgres) };
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), mysql: mysqlPid() };
+  const dependencyCpu = Object.fromEntries(Object.entries(dependencyPid).map(([type, pid]) => [type, () => treeCpuMs(pid)]));
 
   // Idle baselines: an agent with one check an hour, a node process doing nothing, the dependencies at rest.
   const idleAgent = await startVigil(writeConfig('idle', [`  idle: { type: tcp, host: 127.0.0.1, port: ${upstreamPort}, interval: 1h, timeout: 1s }`]));
@@ -400,9 +408,9 @@ async function cpuPerAttempt() {
     await sleep(seconds * 1000);
     return (cpuMs(pid) - before) / seconds;
   };
-  const depIdleBefore = { redis: dependencyCpu.redis(), postgres: dependencyCpu.postgres() };
+  const depIdleBefore = Object.fromEntries(Object.entries(dependencyCpu).map(([type, cpu]) => [type, cpu()]));
   const idle = { agentMsPerS: await measureIdle(pidOf(idleAgent)), nodeMsPerS: await measureIdle(pidOf(idleNode)) };
-  const depIdle = { redis: (dependencyCpu.redis() - depIdleBefore.redis) / (2 * seconds), postgres: (dependencyCpu.postgres() - depIdleBefore.postgres) / (2 * seconds) };
+  const depIdle = Object.fromEntries(Object.entries(dependencyCpu).map(([type, cpu]) => [type, (cpu() - depIdleBefore[type]) / (2 * seconds)]));
   await stop(idleAgent);
   await stop(idleNode);
 
