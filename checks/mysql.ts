@@ -99,10 +99,8 @@ export const mysql = defineCheck({
     const driver = await import('mysql2');
     const target = describeUrlTarget('mysql', url, DEFAULT_PORT);
     // Validation guarantees the URL parses.
-    const settings = settingsOf(parseUrl(url) as ParsedUrl, tls);
-    const encryption = settings.mode === 'DISABLED' ? undefined : await tlsOptions(settings, target);
-    if (signal.aborted) throw signal.reason;
-    const client = openClient(driver.createConnection, settings, encryption, target);
+    const settings = settingsOf(parseUrl(url, { isValidated: true }) as ParsedUrl, tls);
+    const client = openClient(driver.createConnection, settings, target);
     try {
       await untilAborted(
         signal,
@@ -139,8 +137,8 @@ interface ParsedUrl {
 }
 
 /** A mysql:// URL's parts, or what is wrong with them (for validation: no attempt could use them). */
-function parseUrl(url: string): ParsedUrl | { problem: string; input: string } {
-  const problem = urlProblem(url, ['mysql']);
+function parseUrl(url: string, { isValidated = false } = {}): ParsedUrl | { problem: string; input: string } {
+  const problem = isValidated ? undefined : urlProblem(url, ['mysql']);
   if (problem) return { problem, input: url };
   const parsed = new URL(url);
   const decode = (text: string) => {
@@ -266,7 +264,8 @@ interface Greeting {
   readonly offersTls: boolean;
 }
 
-function openClient(createConnection: CreateConnection, settings: Settings, encryption: ConnectionOptions | undefined, target: string): Client {
+function openClient(createConnection: CreateConnection, settings: Settings, target: string): Client {
+  const wantsTls = settings.mode !== 'DISABLED';
   let phase: Phase = 'connect';
   let greeting: Greeting | undefined;
   let tlsFailure: CheckError | undefined;
@@ -276,7 +275,7 @@ function openClient(createConnection: CreateConnection, settings: Settings, encr
     phase = 'login';
     // PREFERRED: TLS when the server offers it, in plain when it does not (mysql2 would refuse).
     if (settings.mode === 'PREFERRED' && !said.offersTls) connection.config.ssl = undefined;
-    if (encryption && !said.offersTls && settings.mode !== 'PREFERRED') {
+    if (wantsTls && !said.offersTls && settings.mode !== 'PREFERRED') {
       throw new CheckError('tls', `${target} does not offer TLS (ssl-mode=${settings.mode})`);
     }
   });
@@ -296,7 +295,7 @@ function openClient(createConnection: CreateConnection, settings: Settings, encr
     database: settings.database,
     stream,
     // Any object makes mysql2 ask for TLS after the greeting; vigil then does the handshake (below).
-    ssl: encryption ? {} : undefined,
+    ssl: wantsTls ? {} : undefined,
     // The attempt's deadline is the core's: no driver timer.
     connectTimeout: 0,
     connectAttributes: { program_name: PROGRAM_NAME },
@@ -309,7 +308,8 @@ function openClient(createConnection: CreateConnection, settings: Settings, encr
   // verification, and mysql2 goes on reading plaintext from the same stream.
   const asked = connection as unknown as { startTLS(onSecure: (error?: Error) => void): void };
   asked.startTLS = (onSecure) => {
-    stream.upgrade((inner) => handshake(inner, encryption!, target)).then(
+    // The certificate files are read now, at every attempt that encrypts: a rotated one applies at the next.
+    stream.upgrade(async (inner) => handshake(inner, await tlsOptions(settings, target), target)).then(
       () => onSecure(),
       (error: unknown) => {
         tlsFailure = error instanceof CheckError ? error : new CheckError('tls', `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error });
@@ -431,7 +431,8 @@ function createPacketScanner(target: string, onGreeting: (greeting: Greeting) =>
   let greeting: Buffer[] | undefined;
   let greetingLeft = 0;
 
-  const framer = (onHeader: (length: number, sequence: number) => void, onPayload?: (bytes: Buffer) => void) => {
+  /** Calls onHeader per packet header, and onPayload with each piece of payload (chunk[start, end)). */
+  const framer = (onHeader: (length: number, sequence: number) => void, onPayload?: (chunk: Buffer, start: number, end: number) => void) => {
     const header = Buffer.alloc(4);
     let have = 0;
     let remaining = 0;
@@ -440,7 +441,7 @@ function createPacketScanner(target: string, onGreeting: (greeting: Greeting) =>
       while (offset < chunk.length) {
         if (remaining > 0) {
           const taken = Math.min(remaining, chunk.length - offset);
-          onPayload?.(chunk.subarray(offset, offset + taken));
+          onPayload?.(chunk, offset, offset + taken);
           remaining -= taken;
           offset += taken;
           continue;
@@ -453,7 +454,7 @@ function createPacketScanner(target: string, onGreeting: (greeting: Greeting) =>
         have = 0;
         remaining = header.readUIntLE(0, 3);
         onHeader(remaining, header[3]!);
-        if (remaining === 0) onPayload?.(Buffer.alloc(0));
+        if (remaining === 0) onPayload?.(chunk, offset, offset);
       }
     };
   };
@@ -477,10 +478,11 @@ function createPacketScanner(target: string, onGreeting: (greeting: Greeting) =>
         greetingLeft = length;
       }
     },
-    (bytes) => {
+    (chunk, start, end) => {
+      // Only the greeting is kept.
       if (!greeting) return;
-      greeting.push(bytes);
-      greetingLeft -= bytes.length;
+      greeting.push(chunk.subarray(start, end));
+      greetingLeft -= end - start;
       if (greetingLeft > 0) return;
       const payload = Buffer.concat(greeting);
       greeting = undefined;
