@@ -170,6 +170,12 @@ describe('a MySQL peer refusing the session', () => {
     }
   });
 
+  it('a login error that says neither who nor how many (1105, unknown error) fails with unknown', async () => {
+    const result = await attemptAgainst({ onLogin: (socket) => socket.end(error(2, 1105, 'HY000', 'Unknown error')) });
+    expect(outcome(result), result.message).toBe('unknown');
+    expect(result.message).toMatch(/failed the login: Unknown error \(error 1105, SQLSTATE HY000\)/);
+  });
+
   it('the server ending the session during the query (1927, connection killed) fails with protocol', async () => {
     const result = await attemptAgainst({ onCommand: (socket) => socket.end(error(1, 1927, '70100', 'Connection was killed')) });
     expect(outcome(result), result.message).toBe('protocol');
