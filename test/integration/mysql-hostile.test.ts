@@ -181,6 +181,18 @@ describe('a MySQL peer refusing the session', () => {
     expect(outcome(result), result.message).toBe('protocol');
   });
 
+  it('a server that offers TLS and then does not speak it fails with tls, PREFERRED included (no second connection in plain)', async () => {
+    for (const mode of ['PREFERRED', 'REQUIRED']) {
+      // Its answer to the TLS request is a plain OK packet, which no TLS client can read.
+      server = await startFakeMySql({ onConnect: (socket) => socket.write(greeting({ tls: true })) });
+      const result = await runOnce(mysql, { url: `${server.url}?ssl-mode=${mode}` });
+      expect(outcome(result), result.message).toBe('tls');
+      expect(result.message).toMatch(/TLS handshake with mysql 127\.0\.0\.1:\d+\/test failed/);
+      await server.close();
+      server = undefined;
+    }
+  });
+
   it('a server that offers no TLS when ssl-mode requires it fails with tls before sending credentials', async () => {
     server = await startFakeMySql({ onConnect: (socket) => socket.write(greeting()) });
     const result = await runOnce(mysql, { url: `${server.url.replace('root@', 'root:pw@')}?ssl-mode=REQUIRED` });
