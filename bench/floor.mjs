@@ -35,6 +35,10 @@ const { Redis } = type === 'redis' ? await import('ioredis') : {};
 const { clientOptions: redisClientOptions } = type === 'redis' ? await import('../dist/checks/redis.js') : {};
 const amqplib = type === 'amqp' ? (await import('amqplib')).default : undefined;
 
+const mysql2 = type === 'mysql' ? await import('mysql2') : undefined;
+// The same statement as vigil's mysql check sends: the query under the server-side bound.
+const { boundedQuery } = type === 'mysql' ? await import('../dist/checks/mysql.js') : {};
+
 const attempt = {
   tcp: () =>
     new Promise((resolve, reject) => {
@@ -112,6 +116,30 @@ const attempt = {
     await connection.createChannel();
     await connection.close();
   },
+  mysql: () =>
+    new Promise((resolve, reject) => {
+      const url = new URL(target);
+      // The same client settings as vigil's mysql check (its own socket here: the floor is the bare driver).
+      const connection = mysql2.createConnection({
+        host: url.hostname,
+        port: Number(url.port || 3306),
+        user: decodeURIComponent(url.username) || undefined,
+        database: url.pathname.slice(1) || undefined,
+        connectTimeout: 0,
+        connectAttributes: { program_name: 'vigil' },
+        flags: ['-LOCAL_FILES'],
+        disableEval: true,
+      });
+      connection.on('error', () => undefined);
+      connection.connect((error, handshake) => {
+        if (error) return reject(error);
+        connection.query(boundedQuery('SELECT 1', handshake.serverVersion, Date.now() + 1000), (queryError) => {
+          if (queryError) return reject(queryError);
+          connection.stream.once('close', resolve);
+          connection.end();
+        });
+      });
+    }),
 }[type];
 
 // Attempts spread evenly, as vigil's loops spread them.

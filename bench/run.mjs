@@ -15,6 +15,7 @@ const CLI = join(ROOT, 'dist/src/cli.js');
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/%2F';
+const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUICK = process.env.BENCH_QUICK === '1';
 const SERVER_CORE = '0';
@@ -409,6 +410,12 @@ function redisPid() {
   return Number(/process_id:(\d+)/.exec(out)[1]);
 }
 
+function mysqlPid() {
+  const { hostname, port } = new URL(MYSQL_URL);
+  const file = spawnSync('mariadb', ['--protocol=tcp', '-h', hostname, '-P', port || '3306', '-u', 'root', '-N', '-e', 'SELECT @@pid_file'], { encoding: 'utf8' }).stdout.trim();
+  return Number(readFileSync(file, 'utf8').trim());
+}
+
 async function cpuPerAttempt() {
   const seconds = QUICK ? 3 : 6;
   const upstreamPort = await freePort();
@@ -425,9 +432,10 @@ async function cpuPerAttempt() {
     tls: { floor: `tls://127.0.0.1:${tlsPort}/?ca=${encodeURIComponent(caFile)}`, yaml: `type: tls, host: 127.0.0.1, port: ${tlsPort}, tls: { caFile: "${caFile}" }` },
     dns: { floor: `${resolver.server}/app.bench`, yaml: `type: dns, name: app.bench, server: "${resolver.server}"` },
     amqp: { floor: AMQP_URL, yaml: `type: amqp, url: "${AMQP_URL}"` },
+    mysql: { floor: MYSQL_URL, yaml: `type: mysql, url: "${MYSQL_URL}"` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid() };
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid(), mysql: mysqlPid() };
   const dependencyCpu = Object.fromEntries(Object.entries(dependencyPid).map(([type, pid]) => [type, () => treeCpuMs(pid)]));
 
   // Idle baselines: an agent with one check an hour, a node process doing nothing, the dependencies at rest.

@@ -3,9 +3,10 @@ import type { CheckKind } from '../src/check.js';
 import { amqp } from './amqp.js';
 import { dns } from './dns.js';
 import { http } from './http.js';
+import { mysql } from './mysql.js';
 import { postgres } from './postgres.js';
 import { redis } from './redis.js';
 import { tcp } from './tcp.js';
 import { tls } from './tls.js';
 
-export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, amqp, dns, tls];
+export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, mysql, amqp, dns, tls];

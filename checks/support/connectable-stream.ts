@@ -1,6 +1,7 @@
-// A stream a driver takes in place of its socket (node-postgres's `stream` option) and connects as
-// if it were one: connect() opens the real connection with the kind's own code (a TLS negotiation
-// the kind does itself, say) and data passes through. Guard it like any socket (guarded-socket.ts).
+// A stream a driver takes in place of its socket (node-postgres's and mysql2's `stream` option) and
+// connects as if it were one: connect() opens the real connection with the kind's own code (a TLS
+// negotiation the kind does itself, say), upgrade() wraps it mid-stream (a STARTTLS the kind does in
+// place of the driver), and data passes through. Guard it like any socket (guarded-socket.ts).
 import { Duplex } from 'node:stream';
 
 export interface ConnectableStreamOptions {
@@ -15,6 +16,9 @@ export interface ConnectableStreamOptions {
 export class ConnectableStream extends Duplex {
   readonly #options: ConnectableStreamOptions;
   #inner: Duplex | undefined;
+  /** The stream being upgraded: no longer read from, still to be destroyed with this one. */
+  #upgrading: Duplex | undefined;
+  #detach: (() => void) | undefined;
   #opening: AbortController | undefined;
   #noDelay: boolean | undefined;
   #keepAlive: [boolean, number | undefined] | undefined;
@@ -34,18 +38,44 @@ export class ConnectableStream extends Duplex {
     const socketLike = inner as Partial<SocketLike>;
     if (this.#noDelay !== undefined) socketLike.setNoDelay?.(this.#noDelay);
     if (this.#keepAlive) socketLike.setKeepAlive?.(...this.#keepAlive);
-    inner.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       if (!this.destroyed && !this.push(chunk)) inner.pause();
-    });
-    inner.on('end', () => this.push(null));
-    inner.on('error', (error) => this.destroy(error));
-    inner.on('close', () => {
+    };
+    const onEnd = () => this.push(null);
+    const onError = (error: Error) => this.destroy(error);
+    const onClose = () => {
       this.push(null);
       // Whatever was received is delivered first (the driver reads synchronously).
       setImmediate(() => this.destroy());
-    });
+    };
+    inner.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+    this.#detach = () => void inner.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
     inner.resume();
     return this;
+  }
+
+  /**
+   * Hands the underlying stream to `wrap` (a TLS handshake over it, say) and reads and writes through
+   * what it resolves with from then on. Nothing is read from the stream meanwhile; a rejection
+   * destroys this stream with that error (and rejects with it).
+   */
+  async upgrade(wrap: (inner: Duplex) => Promise<Duplex>): Promise<void> {
+    const inner = this.#inner;
+    if (!inner || this.destroyed) throw new Error('upgrade of a stream that is not open');
+    this.#detach?.();
+    this.#inner = undefined;
+    this.#upgrading = inner;
+    inner.pause();
+    try {
+      const upgraded = await wrap(inner);
+      this.#upgrading = undefined;
+      this.attach(upgraded);
+    } catch (error) {
+      this.#upgrading = undefined;
+      inner.destroy();
+      this.destroy(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
   }
 
   /** Opens the underlying stream with `options.open`, or announces the attached one. */
@@ -116,6 +146,7 @@ export class ConnectableStream extends Duplex {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#opening?.abort();
+    this.#upgrading?.destroy();
     this.#inner?.destroy();
     callback(error);
   }

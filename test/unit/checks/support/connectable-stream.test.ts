@@ -116,4 +116,54 @@ describe('connectable stream, guarded (a malformed reply kills the whole agent)'
     socket.destroy();
     await waitFor('the open to be aborted', () => aborted);
   });
+
+  it('upgrade: reads and writes through what the wrap resolves with, the first stream no longer read', async () => {
+    const first = await replying('');
+    const upgradedTo = createServer((peer) => {
+      peers.push(peer);
+      peer.on('error', () => undefined);
+      peer.on('data', (chunk: Buffer) => peer.write(`upgraded ${chunk.toString()}`));
+    });
+    await new Promise<void>((resolve) => upgradedTo.listen(0, '127.0.0.1', resolve));
+    try {
+      const { socket, guard } = guarded({ maxBytes: 1024, open: open(first) });
+      const connected = new Promise((resolve) => socket.once('connect', resolve));
+      socket.connect();
+      await connected;
+      let replaced: Socket | undefined;
+      await socket.upgrade(async (inner) => {
+        replaced = inner as Socket;
+        return open((upgradedTo.address() as { port: number }).port)([], new AbortController().signal);
+      });
+      // What the first peer sends now reaches nobody: the wrap owns that stream.
+      peers[0]!.write('stale');
+      const answered = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+      socket.write('hello');
+      expect(await answered).toBe('upgraded hello');
+      expect(guard.bytesReceived()).toBe('upgraded hello'.length);
+      socket.destroy();
+      replaced!.destroy();
+    } finally {
+      await new Promise((resolve) => upgradedTo.close(resolve));
+    }
+  });
+
+  it('upgrade: a wrap that fails destroys the stream with its error, and the first stream with it', async () => {
+    const port = await replying('');
+    const { socket } = guarded({ maxBytes: 1024, open: open(port) });
+    const errors: unknown[] = [];
+    socket.on('error', (error) => errors.push(error));
+    const connected = new Promise((resolve) => socket.once('connect', resolve));
+    socket.connect();
+    await connected;
+    let first: Socket | undefined;
+    await expect(
+      socket.upgrade(async (inner) => {
+        first = inner as Socket;
+        throw new CheckError('tls', 'handshake refused');
+      }),
+    ).rejects.toMatchObject({ reason: 'tls' });
+    await waitFor('both streams to be destroyed, the error delivered', () => socket.destroyed && first!.destroyed && errors.length > 0);
+    expect(errors).toEqual([expect.objectContaining({ message: 'handshake refused' })]);
+  });
 });
