@@ -148,6 +148,8 @@ function clientOptions(url: string, timeoutMs: number): ConnectionOptions {
     timeout: timeoutMs,
     verbose: false,
     pedantic: false,
+    // No stack captured per request and flush: nobody reads them.
+    noAsyncTraces: true,
   };
 }
 
@@ -264,6 +266,10 @@ function createWire(target: string) {
     maxControlLine: MAX_CONTROL_LINE,
     maxPayloadBytes: MAX_ATTEMPT_BYTES,
     onError: (text) => fail(serverError(text, target)),
+    onInfo(info) {
+      // nats.js would upgrade the connection, and with TLS refused (tls: null) it throws instead.
+      if (info.tls_required === true) throw new CheckError('tls', `${target} requires TLS, and the nats check speaks plain NATS only`);
+    },
   });
 
   return {
@@ -336,9 +342,6 @@ function translate(error: unknown, target: string): CheckError {
   }
   const message = peerText(typeof natsError?.message === 'string' ? natsError.message : String(error));
   const code = typeof natsError?.code === 'string' ? natsError.code : '';
-  if (code === 'SERVER_OPT_NA' && message === 'tls') {
-    return new CheckError('tls', `${target} requires TLS, and a nats:// check speaks plain NATS`, { cause: error });
-  }
   if (code === 'CONNECTION_REFUSED') return new CheckError('protocol', `${target} closed the connection before it was established`, { cause: error });
   const reason = REASON_OF_CODE[code];
   if (reason === 'auth') return new CheckError('auth', `${target} refused the login: ${message}`, { cause: error });

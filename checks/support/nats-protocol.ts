@@ -99,7 +99,7 @@ export function createNatsScanner(limits: NatsLimits): NatsScanner {
             }
             // The operation is known by its first letters: refuse at once what starts no operation.
             if (line.length < 5 && !OPERATIONS.some((op) => startsLike(op, line + String.fromCharCode(byte)))) {
-              throw new Error(`${describe(line + String.fromCharCode(byte))} starts no NATS operation`);
+              throw new Error(`${describe(line + chunk.subarray(i, i + 24).toString('latin1'))} starts no NATS operation`);
             }
             line += String.fromCharCode(byte);
             break;

@@ -87,11 +87,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`nats-server exited with ${code}: ${log()}`))));
+  exited.catch(() => undefined);
   try {
-    await waitFor(`nats-server on ${port}`, async () => {
-      if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}: ${log()}`);
-      return (await monitor('/healthz').catch(() => undefined)) !== undefined;
-    });
+    await Promise.race([waitFor(`nats-server on ${port}`, async () => (await monitor('/healthz').catch(() => undefined)) !== undefined), exited]);
   } catch (error) {
     await stop();
     throw error;

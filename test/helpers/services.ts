@@ -1,3 +1,5 @@
-// The real PostgreSQL and Redis the integration and end-to-end tests talk to.
+// The real PostgreSQL, Redis and NATS the integration and end-to-end tests talk to.
 export const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+/** The local NATS server, JetStream on. */
+export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
