@@ -30,6 +30,9 @@ const pg = type === 'postgres' ? (await import('pg')).default : undefined;
 const { Redis } = type === 'redis' ? await import('ioredis') : {};
 // The same client settings as vigil's redis check.
 const { clientOptions: redisClientOptions } = type === 'redis' ? await import('../dist/checks/redis.js') : {};
+const { connect: natsConnect } = type === 'nats' ? await import('nats') : {};
+// The same client settings as vigil's nats check, on nats.js's own transport.
+const { clientOptions: natsClientOptions } = type === 'nats' ? await import('../dist/checks/nats.js') : {};
 
 const attempt = {
   tcp: () =>
@@ -67,6 +70,14 @@ const attempt = {
     await client.connect();
     await client.query('SELECT 1');
     await client.end();
+  },
+  nats: async () => {
+    const connection = await natsConnect(natsClientOptions(target, 1000));
+    try {
+      await connection.flush();
+    } finally {
+      await connection.close();
+    }
   },
 }[type];
 

@@ -13,6 +13,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli.js');
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUICK = process.env.BENCH_QUICK === '1';
 const SERVER_CORE = '0';
@@ -378,6 +379,22 @@ function redisPid() {
   return Number(/process_id:(\d+)/.exec(out)[1]);
 }
 
+/** The nats-server serving NATS_URL's port, found by its command line (it has no command that tells). */
+function natsPid() {
+  const port = new URL(NATS_URL).port || '4222';
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const args = (() => {
+      try {
+        return readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      } catch {
+        return [];
+      }
+    })();
+    if (/nats-server$/.test(args[0] ?? '') && args.some((arg, i) => arg === port && ['-p', '--port'].includes(args[i - 1]))) return Number(entry);
+  }
+  return undefined;
+}
+
 async function cpuPerAttempt() {
   const seconds = QUICK ? 3 : 6;
   const upstreamPort = await freePort();
@@ -387,10 +404,12 @@ async function cpuPerAttempt() {
     http: { floor: `http://127.0.0.1:${upstreamPort}/`, yaml: `type: http, url: "http://127.0.0.1:${upstreamPort}/"` },
     redis: { floor: REDIS_URL, yaml: `type: redis, url: "${REDIS_URL}"` },
     postgres: { floor: PG_URL, yaml: `type: postgres, url: "${PG_URL}"` },
+    nats: { floor: NATS_URL, yaml: `type: nats, url: "${NATS_URL}"` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid() };
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), nats: natsPid() };
   const dependencyCpu = { redis: () => treeCpuMs(dependencyPid.redis), postgres: () => treeCpuMs(dependencyPid.postgres) };
+  if (dependencyPid.nats) dependencyCpu.nats = () => treeCpuMs(dependencyPid.nats);
 
   // Idle baselines: an agent with one check an hour, a node process doing nothing, the dependencies at rest.
   const idleAgent = await startVigil(writeConfig('idle', [`  idle: { type: tcp, host: 127.0.0.1, port: ${upstreamPort}, interval: 1h, timeout: 1s }`]));
@@ -400,9 +419,9 @@ async function cpuPerAttempt() {
     await sleep(seconds * 1000);
     return (cpuMs(pid) - before) / seconds;
   };
-  const depIdleBefore = { redis: dependencyCpu.redis(), postgres: dependencyCpu.postgres() };
+  const depIdleBefore = Object.fromEntries(Object.entries(dependencyCpu).map(([type, cpu]) => [type, cpu()]));
   const idle = { agentMsPerS: await measureIdle(pidOf(idleAgent)), nodeMsPerS: await measureIdle(pidOf(idleNode)) };
-  const depIdle = { redis: (dependencyCpu.redis() - depIdleBefore.redis) / (2 * seconds), postgres: (dependencyCpu.postgres() - depIdleBefore.postgres) / (2 * seconds) };
+  const depIdle = Object.fromEntries(Object.entries(dependencyCpu).map(([type, cpu]) => [type, (cpu() - depIdleBefore[type]) / (2 * seconds)]));
   await stop(idleAgent);
   await stop(idleNode);
 

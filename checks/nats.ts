@@ -93,20 +93,33 @@ export const nats = defineCheck({
       throw translate(wire.failure() ?? error, target);
     } finally {
       isOver = true;
-      wire.destroy();
+      // The client's own close first: a socket destroyed under it would take its disconnect path.
       await connection?.close().catch(ignore);
+      wire.destroy();
     }
   },
 });
 
-type Driver = Awaited<ReturnType<typeof loadDriver>>;
+type Driver = Awaited<ReturnType<typeof importDriver>>;
+
+/**
+ * The driver, imported once: one transport class for every attempt (a class made per attempt
+ * would give nats.js's code a new shape to meet each time, and cost every attempt a third more).
+ */
+let driverLoaded: Promise<Driver> | undefined;
+function loadDriver(): Promise<Driver> {
+  driverLoaded ??= importDriver();
+  // A failed import is tried again at the next attempt.
+  driverLoaded.catch(() => (driverLoaded = undefined));
+  return driverLoaded;
+}
 
 /**
  * The client, with a transport of vigil's making: nats.js dials its own socket, and the attempt's
  * wire has to own it to guard it. The transport factory is the client's one global setting; this
  * check is the only user of nats.js in the process.
  */
-async function loadDriver() {
+async function importDriver() {
   const [client, base, { NodeTransport }] = await Promise.all([
     import('nats'),
     import('nats/lib/src/nats-base-client.js'),
@@ -131,7 +144,7 @@ async function loadDriver() {
 }
 
 /** A client for one health attempt: one server, no reconnect, no gossiped servers, no TLS upgrade. */
-function clientOptions(url: string, timeoutMs: number): ConnectionOptions {
+export function clientOptions(url: string, timeoutMs: number): ConnectionOptions {
   const parsed = new URL(url);
   return {
     servers: `${parsed.hostname}:${parsed.port || DEFAULT_PORT}`,
@@ -197,12 +210,19 @@ async function loginOptions(url: string, files: { credsFile?: string; nkeyFile?:
 /** The attempt's round trip on an open connection: a flush, then JetStream's answer if required. */
 async function probe(connection: NatsConnection, { jetstream, driver, target }: { jetstream: boolean; driver: Driver; target: string }): Promise<void> {
   // The server closing the connection leaves a flush unanswered: the close ends the probe instead.
+  let isProbing = true;
   const closed = connection.closed().then((error) => {
+    // The attempt's own close, once the probe is over, is no failure (and costs no error's stack).
+    if (!isProbing) return;
     throw new CheckError('protocol', `${target} closed the connection${error ? `: ${peerText(error.message)}` : ''}`, error ? { cause: error } : undefined);
   });
   closed.catch(ignore);
-  await Promise.race([connection.flush(), closed]);
-  if (jetstream) await Promise.race([requireJetStream(connection, driver, target), closed]);
+  try {
+    await Promise.race([connection.flush(), closed]);
+    if (jetstream) await Promise.race([requireJetStream(connection, driver, target), closed]);
+  } finally {
+    isProbing = false;
+  }
 }
 
 /**
