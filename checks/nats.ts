@@ -182,8 +182,8 @@ function serverOnlyProblem(url: string): string | undefined {
  */
 async function loginOptions(url: string, files: { credsFile?: string; nkeyFile?: string }, driver: Driver, target: string): Promise<Partial<ConnectionOptions>> {
   const parsed = new URL(url);
-  const user = decodeURIComponent(parsed.username);
-  const password = decodeURIComponent(parsed.password);
+  const user = decodeUserInfo(parsed.username);
+  const password = decodeUserInfo(parsed.password);
   if (parsed.password !== '') return { user, pass: password };
   if (parsed.username !== '') return { token: user };
   const [role, path] = files.credsFile !== undefined ? (['credsFile', files.credsFile] as const) : files.nkeyFile !== undefined ? (['nkeyFile', files.nkeyFile] as const) : [];
@@ -205,6 +205,15 @@ async function loginOptions(url: string, files: { credsFile?: string; nkeyFile?:
       }
     },
   };
+}
+
+/** A URL's user or password as the server expects it: percent-decoded, or as written where that is not an escape. */
+function decodeUserInfo(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The attempt's round trip on an open connection: a flush, then JetStream's answer if required. */

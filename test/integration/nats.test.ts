@@ -111,6 +111,12 @@ describe('nats check against a real server', () => {
     expect(await runOnce(nats, { url: `nats://app:pa55-word@${at}` })).toMatchObject({ ok: true });
   });
 
+  it('a URL password is percent-decoded, and a % that starts no escape is sent as written', async () => {
+    const secured = await server({ config: 'authorization { users: [{ user: app, password: "p@ss" }, { user: raw, password: "50%zz" }] }' });
+    expect(await runOnce(nats, { url: `nats://app:p%40ss@127.0.0.1:${secured.port}` })).toMatchObject({ ok: true });
+    expect(await runOnce(nats, { url: `nats://raw:50%zz@127.0.0.1:${secured.port}` })).toMatchObject({ ok: true });
+  });
+
   it('a lone user name in the URL is a token: the right token passes, a wrong one fails with auth', async () => {
     const secured = await server({ config: 'authorization { token: "t0ken-s3cret" }' });
     expect(await runOnce(nats, { url: `nats://t0ken-s3cret@127.0.0.1:${secured.port}` })).toMatchObject({ ok: true });
