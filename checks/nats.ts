@@ -1,8 +1,10 @@
-// nats: connect to the server of `url` (a fresh connection, no reconnect), flush (a PING answered by
-// a PONG), optionally ask JetStream for the account's information, close. The client reads through
-// a guarded socket whose every byte follows the NATS framing: a broken or hostile peer fails the
-// attempt with `protocol` and never reaches the process.
+// nats: connect to the server of `url` (a fresh connection, no reconnect; TLS where the server
+// requires it or the check's tls block asks for it), flush (a PING answered by a PONG), optionally
+// ask JetStream for the account's information, close. The client reads through a guarded socket
+// whose every byte follows the NATS framing: a broken or hostile peer fails the attempt with
+// `protocol` and never reaches the process.
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { ConnectionOptions, Msg, NatsConnection } from 'nats';
 import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
@@ -14,6 +16,7 @@ import { peerText } from './support/peer-text.js';
 import { readSmallFile } from './support/read-file.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { describeUrlTarget, urlProblem } from './support/target.js';
+import { tlsBlock, tlsConnectionOptions, type TlsBlock } from './support/tls.js';
 
 const DEFAULT_PORT = 4222;
 /** The name the connection gives itself: what an operator sees in the server's connz. */
@@ -51,6 +54,9 @@ export const nats = defineCheck({
       .optional()
       .describe('A .creds file (the user\'s JWT and nkey seed, as nsc writes it) to log in with, read at every attempt.'),
     nkeyFile: z.string().min(1).optional().describe('A file holding an nkey seed (SU…) to log in with, read at every attempt.'),
+    tls: tlsBlock
+      .optional()
+      .describe('TLS settings: CA, client certificate, server name. With it the connection must be encrypted; without it, TLS only where the server requires it, verified against the system CAs.'),
   },
   refine(options, ctx) {
     if (options.credsFile !== undefined && options.nkeyFile !== undefined) {
@@ -65,16 +71,16 @@ export const nats = defineCheck({
   async prepare() {
     await loadDriver();
   },
-  async run({ url, jetstream = false, credsFile, nkeyFile }, { signal, timeoutMs }) {
+  async run({ url, jetstream = false, credsFile, nkeyFile, tls }, { signal, timeoutMs }) {
     // Loaded on first use: an agent without nats checks never pays for the driver.
     const driver = await loadDriver();
     const target = describeUrlTarget('nats', url, DEFAULT_PORT);
-    const wire = createWire(target);
+    const wire = createWire(target, new URL(url).hostname.replace(/^\[|\]$/g, ''), tls);
     let connection: NatsConnection | undefined;
     let isOver = false;
     const attempt = async () => {
       const login = await loginOptions(url, { credsFile, nkeyFile }, driver, target);
-      const connecting = driver.connect({ ...clientOptions(url, timeoutMs), ...login, [WIRE]: wire } as ConnectionOptions);
+      const connecting = driver.connect({ ...clientOptions(url, timeoutMs, tls !== undefined), ...login, [WIRE]: wire } as ConnectionOptions);
       // A connection that opens after the attempt ended is closed as it opens.
       connecting.then(
         (opened) => {
@@ -129,6 +135,9 @@ async function importDriver() {
     override dial(hp: { hostname: string; port: number }): Promise<Socket> {
       return (this.options as unknown as Record<typeof WIRE, Wire>)[WIRE].dial(hp);
     }
+    override startTLS(): Promise<TLSSocket> {
+      return (this.options as unknown as Record<typeof WIRE, Wire>)[WIRE].startTls();
+    }
   }
   const factory = { factory: () => new AttemptTransport() };
   return {
@@ -143,8 +152,11 @@ async function importDriver() {
   };
 }
 
-/** A client for one health attempt: one server, no reconnect, no gossiped servers, no TLS upgrade. */
-export function clientOptions(url: string, timeoutMs: number): ConnectionOptions {
+/**
+ * A client for one health attempt: one server, no reconnect, no gossiped servers. With `isTls`, the
+ * connection upgrades to TLS when the server offers it; without, only when the server requires it.
+ */
+export function clientOptions(url: string, timeoutMs: number, isTls = false): ConnectionOptions {
   const parsed = new URL(url);
   return {
     servers: `${parsed.hostname}:${parsed.port || DEFAULT_PORT}`,
@@ -156,8 +168,8 @@ export function clientOptions(url: string, timeoutMs: number): ConnectionOptions
     resolve: false,
     ignoreClusterUpdates: true,
     noRandomize: true,
-    // nats.js upgrades to TLS whenever a server offers it; a nats:// check speaks plain NATS.
-    tls: null,
+    // nats.js upgrades whenever a server offers TLS unless told null; the upgrade itself is the wire's.
+    tls: isTls ? {} : null,
     timeout: timeoutMs,
     verbose: false,
     pedantic: false,
@@ -279,9 +291,11 @@ type Wire = ReturnType<typeof createWire>;
  * byte through the NATS framing before the client's parser sees it), and failing the attempt at
  * once when the guard ends the socket or the server sends -ERR.
  */
-function createWire(target: string) {
+function createWire(target: string, host: string, tls: TlsBlock | undefined) {
   let socket: Socket | undefined;
   let guard: SocketGuard | undefined;
+  let secure: TLSSocket | undefined;
+  let secureGuard: SocketGuard | undefined;
   let isDestroyed = false;
   let failure: CheckError | undefined;
   let reject!: (error: CheckError) => void;
@@ -296,8 +310,9 @@ function createWire(target: string) {
     maxPayloadBytes: MAX_ATTEMPT_BYTES,
     onError: (text) => fail(serverError(text, target)),
     onInfo(info) {
-      // nats.js would upgrade the connection, and with TLS refused (tls: null) it throws instead.
-      if (info.tls_required === true) throw new CheckError('tls', `${target} requires TLS, and the nats check speaks plain NATS only`);
+      if (tls && info.tls_required !== true && info.tls_available !== true) {
+        throw new CheckError('tls', `${target} does not offer TLS, and the check's tls block requires it`);
+      }
     },
   });
 
@@ -308,9 +323,9 @@ function createWire(target: string) {
       const opened = netConnect({ host: hp.hostname, port: hp.port });
       opened.setNoDelay(true);
       socket = opened;
-      guard = guardSocket(opened, { target, inspect: (chunk) => scanner.write(chunk) });
-      const { failed: guardFailed } = guard;
-      guardFailed.catch(fail);
+      // Once TLS wraps the socket, what arrives here is ciphertext: the TLS socket's guard reads the framing.
+      guard = guardSocket(opened, { target, inspect: (chunk) => void (secure === undefined && scanner.write(chunk)) });
+      guard.failed.catch(fail);
       return new Promise<Socket>((resolve, rejectDial) => {
         const onError = (error: Error) => {
           opened.off('connect', onConnect);
@@ -324,14 +339,40 @@ function createWire(target: string) {
         opened.once('error', onError);
       });
     },
+    /**
+     * Upgrades the dialled socket to TLS (the client asks once the server's INFO says so), with the
+     * tls block's files read now. Resolves once the handshake completed and the certificate was
+     * accepted.
+     */
+    async startTls(): Promise<TLSSocket> {
+      const options = await tlsConnectionOptions(tls, host, target);
+      if (isDestroyed || socket === undefined) throw new CheckError('unknown', `${target}: the attempt ended before TLS started`);
+      const upgraded = tlsConnect({ ...options, socket });
+      secure = upgraded;
+      secureGuard = guardSocket(upgraded, { target, inspect: (chunk) => scanner.write(chunk) });
+      secureGuard.failed.catch(fail);
+      return new Promise<TLSSocket>((resolve, rejectTls) => {
+        const onError = (error: Error) => {
+          upgraded.off('secureConnect', onSecure);
+          rejectTls(error);
+        };
+        const onSecure = () => {
+          upgraded.off('error', onError);
+          resolve(upgraded);
+        };
+        upgraded.once('secureConnect', onSecure);
+        upgraded.once('error', onError);
+      });
+    },
     /** Settles as `work` does, or rejects first with the wire's failure. */
     race<T>(work: Promise<T>): Promise<T> {
       work.catch(ignore);
       return Promise.race([work, failed]);
     },
-    failure: () => guard?.failure() ?? failure,
+    failure: () => guard?.failure() ?? secureGuard?.failure() ?? failure,
     destroy() {
       isDestroyed = true;
+      secure?.destroy();
       socket?.destroy();
     },
   };

@@ -1,7 +1,9 @@
 // A hand-made NATS server on a free port, to play a broken or hostile one: it greets as nats-server
 // does (INFO), reads the client's protocol (CONNECT, PING, SUB, PUB), answers PING with PONG, and
-// lets a test answer each of them its own way, raw bytes and all.
+// lets a test answer each of them its own way, raw bytes and all. With `tls`, it requires TLS as
+// nats-server does: INFO in plain, then everything over TLS.
 import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 /** What the client sent, one protocol line each (a PUB's payload skipped). */
 export interface ClientOp {
@@ -16,6 +18,8 @@ export interface FakeNatsScript {
   readonly onPing?: (socket: Socket, n: number) => void;
   /** Answers a PUB; `subscriptions` maps each subscribed subject to its sid. */
   readonly onPublish?: (socket: Socket, publish: { subject: string; reply?: string }, subscriptions: ReadonlyMap<string, string>) => void;
+  /** Require TLS with this key and certificate (PEM): the default INFO says tls_required. */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer };
 }
 
 export interface FakeNats {
@@ -35,9 +39,14 @@ export function info(fields: Record<string, unknown> = {}): string {
 export async function startFakeNats(script: FakeNatsScript = {}): Promise<FakeNats> {
   const received: ClientOp[] = [];
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+  const server: Server = createServer((raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => undefined);
+    const greeting = script.greeting ?? info(script.tls ? { tls_required: true } : {});
+    if (typeof greeting === 'function') greeting(raw);
+    else raw.write(greeting);
+    const socket = script.tls ? new TLSSocket(raw, { isServer: true, ...script.tls }) : raw;
     socket.on('error', () => undefined);
     const subscriptions = new Map<string, string>();
     let pings = 0;
@@ -74,9 +83,6 @@ export async function startFakeNats(script: FakeNatsScript = {}): Promise<FakeNa
         }
       }
     });
-    const greeting = script.greeting ?? info();
-    if (typeof greeting === 'function') greeting(socket);
-    else socket.write(greeting);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;

@@ -1,12 +1,13 @@
 // The nats check against hand-made hostile servers: garbage instead of INFO, an INFO line that never
 // ends, a huge MSG, replies nats.js cannot read. Each fails that attempt with `protocol`, within
-// its deadline and after reading a bounded number of bytes.
+// its deadline and after reading a bounded number of bytes, over TLS as in plain.
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nats } from '../../checks/nats.js';
 import { info, startFakeNats, type FakeNats, type FakeNatsScript } from '../helpers/fake-nats.js';
 import { waitFor } from '../helpers/net.js';
 import { runOnce } from '../helpers/run.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
 
 let server: FakeNats | undefined;
 afterEach(async () => {
@@ -142,5 +143,23 @@ describe('hostile NATS peers fail the attempt with protocol, never the process',
     expect(result).toMatchObject({ ok: false, reason: 'timeout' });
     expect(result.elapsedMs).toBeGreaterThanOrEqual(390);
     expect(result.elapsedMs).toBeLessThan(1200);
+  });
+});
+
+describe('hostile NATS peers over TLS: the framing is followed after the upgrade too', () => {
+  const certificate = selfSignedCertificate();
+
+  it('a TLS fake answering right passes; one answering the flush with a 100 MB MSG fails at its header', async () => {
+    const tls = { insecureSkipVerify: true };
+    expect(await attemptAgainst({ tls: certificate }, { tls })).toMatchObject({ ok: true });
+    await server!.close();
+    const result = await attemptAgainst({ tls: certificate, ...onFlush('MSG _INBOX.x 1 104857600\r\n') }, { tls });
+    expect(result).toMatchObject({ ok: false, reason: 'protocol' });
+    expect(result.message).toMatch(/a MSG declared a 104857600-byte payload/);
+  });
+
+  it('a server that requires TLS without a tls block: the certificate is verified against the system CAs', async () => {
+    const result = await attemptAgainst({ tls: certificate });
+    expect(result, result.message).toMatchObject({ ok: false, reason: 'tls' });
   });
 });

@@ -163,14 +163,6 @@ describe('nats check against a real server', () => {
     }
   });
 
-  it('reasons: tls for a server that requires TLS, which the nats check does not speak', async () => {
-    const certs = makeCertificates(mkdtempSync(join(dir, 'certs-')));
-    const secure = await server({ config: `tls { cert_file: "${certs.serverCert}", key_file: "${certs.serverKey}" }` });
-    const result = await runOnce(nats, { url: secure.url });
-    expect(result, result.message).toMatchObject({ ok: false, reason: 'tls' });
-    expect(result.message).toMatch(/requires TLS/);
-  });
-
   it('leaves no connection on the server after passes, failures and attempts aborted mid-handshake (the server\'s /connz)', async () => {
     const counted = await server({ config: 'accounts { JS: { jetstream: enabled, users: [{ user: js, password: js }] }, PLAIN: { users: [{ user: plain, password: plain }] } }' });
     const slow = await startFaultProxy(counted.host, counted.port);
@@ -192,6 +184,65 @@ describe('nats check against a real server', () => {
     } finally {
       await slow.close();
     }
+  });
+});
+
+describe('nats over TLS (the tls block, or a server that requires TLS)', () => {
+  let certs: ReturnType<typeof makeCertificates>;
+  beforeAll(() => {
+    certs = makeCertificates(mkdtempSync(join(dir, 'certs-')));
+  });
+  const tlsConfig = (extra = '') => `tls { cert_file: "${certs.serverCert}", key_file: "${certs.serverKey}"${extra} }`;
+
+  it('tls: a server that requires TLS, its CA in the tls block: passes, JetStream included, encrypted in the server\'s own words', async () => {
+    const secure = await server({ config: tlsConfig() });
+    const slow = await startFaultProxy(secure.host, secure.port);
+    try {
+      expect(await runOnce(nats, { url: secure.url, jetstream: true, tls: { caFile: certs.ca } })).toMatchObject({ ok: true });
+      // Held open by a slow proxy, the attempt's connection shows in connz with its TLS version.
+      await slow.set('latency', { delayMs: 100 });
+      const running = runOnce(nats, { url: `nats://localhost:${slow.port}`, tls: { caFile: certs.ca } }, 5000);
+      const seen = await waitFor('the connection in connz', async () => (await secure.connections()).find((c) => c.name === 'vigil'));
+      expect((seen as { tls_version?: string }).tls_version).toMatch(/^1\.[23]$/);
+      expect(await running).toMatchObject({ ok: true });
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('reasons: tls for a certificate the system CAs do not trust, for a serverName it does not name, and for a tls block against a server without TLS', async () => {
+    const secure = await server({ config: tlsConfig() });
+    const untrusted = await runOnce(nats, { url: secure.url });
+    expect(untrusted, untrusted.message).toMatchObject({ ok: false, reason: 'tls' });
+    expect(untrusted.message).toMatch(/TLS handshake with nats 127\.0\.0\.1:\d+ failed/);
+    const misnamed = await runOnce(nats, { url: secure.url, tls: { caFile: certs.ca, serverName: 'bus.example' } });
+    expect(misnamed, misnamed.message).toMatchObject({ ok: false, reason: 'tls' });
+    expect(misnamed.message).toMatch(/bus\.example/);
+    const otherCa = await runOnce(nats, { url: secure.url, tls: { caFile: certs.otherCa } });
+    expect(otherCa).toMatchObject({ ok: false, reason: 'tls' });
+    const plain = await runOnce(nats, { url: NATS_URL, tls: { caFile: certs.ca } });
+    expect(plain).toMatchObject({ ok: false, reason: 'tls' });
+    expect(plain.message).toMatch(/does not offer TLS, and the check's tls block requires it/);
+    const missing = await runOnce(nats, { url: secure.url, tls: { caFile: join(dir, 'no-such-ca.pem') } });
+    expect(missing).toMatchObject({ ok: false, reason: 'tls' });
+    expect(missing.message).toMatch(/cannot read caFile .*no-such-ca\.pem/);
+  });
+
+  it('tls: insecureSkipVerify accepts a certificate of anyone; a server offering TLS optionally is spoken to in plain without the block, encrypted with it', async () => {
+    const secure = await server({ config: tlsConfig() });
+    expect(await runOnce(nats, { url: secure.url, tls: { insecureSkipVerify: true } })).toMatchObject({ ok: true });
+    const optional = await server({ config: `${tlsConfig()}\nallow_non_tls: true` });
+    expect(await runOnce(nats, { url: optional.url })).toMatchObject({ ok: true });
+    expect(await runOnce(nats, { url: optional.url, tls: { caFile: certs.ca } })).toMatchObject({ ok: true });
+    expect(await runOnce(nats, { url: optional.url, tls: { caFile: certs.otherCa } })).toMatchObject({ ok: false, reason: 'tls' });
+  });
+
+  it('tls: mutual TLS with the block\'s client certificate; without one the server refuses the connection', async () => {
+    const mutual = await server({ config: tlsConfig(`, ca_file: "${certs.ca}", verify: true`) });
+    expect(await runOnce(nats, { url: mutual.url, tls: { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey } })).toMatchObject({ ok: true });
+    const refused = await runOnce(nats, { url: mutual.url, tls: { caFile: certs.ca } });
+    expect(refused, refused.message).toMatchObject({ ok: false, reason: 'tls' });
+    expect(refused.message).toMatch(/TLS handshake with nats 127\.0\.0\.1:\d+ failed: .*alert/);
   });
 });
 
