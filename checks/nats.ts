@@ -110,7 +110,7 @@ type Driver = Awaited<ReturnType<typeof importDriver>>;
 
 /**
  * The driver, imported once: one transport class for every attempt (a class made per attempt
- * would give nats.js's code a new shape to meet each time, and cost every attempt a third more).
+ * would give nats.js's code a new shape to meet each time, and slow it down).
  */
 let driverLoaded: Promise<Driver> | undefined;
 function loadDriver(): Promise<Driver> {
