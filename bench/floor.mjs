@@ -39,6 +39,10 @@ const mysql2 = type === 'mysql' ? await import('mysql2') : undefined;
 // The same statement as vigil's mysql check sends: the query under the server-side bound.
 const { boundedQuery } = type === 'mysql' ? await import('../dist/checks/mysql.js') : {};
 
+const { connect: natsConnect } = type === 'nats' ? await import('nats') : {};
+// The same client settings as vigil's nats check, on nats.js's own transport.
+const { clientOptions: natsClientOptions } = type === 'nats' ? await import('../dist/checks/nats.js') : {};
+
 const attempt = {
   tcp: () =>
     new Promise((resolve, reject) => {
@@ -140,6 +144,14 @@ const attempt = {
         });
       });
     }),
+  nats: async () => {
+    const connection = await natsConnect(natsClientOptions(target, 1000));
+    try {
+      await connection.flush();
+    } finally {
+      await connection.close();
+    }
+  },
 }[type];
 
 // Attempts spread evenly, as vigil's loops spread them.

@@ -16,6 +16,7 @@ const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/%2F';
 const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUICK = process.env.BENCH_QUICK === '1';
 const SERVER_CORE = '0';
@@ -416,6 +417,22 @@ function mysqlPid() {
   return Number(readFileSync(file, 'utf8').trim());
 }
 
+/** The nats-server serving NATS_URL's port, found by its command line (it has no command that tells). */
+function natsPid() {
+  const port = new URL(NATS_URL).port || '4222';
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const args = (() => {
+      try {
+        return readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      } catch {
+        return [];
+      }
+    })();
+    if (/nats-server$/.test(args[0] ?? '') && args.some((arg, i) => arg === port && ['-p', '--port'].includes(args[i - 1]))) return Number(entry);
+  }
+  return undefined;
+}
+
 async function cpuPerAttempt() {
   const seconds = QUICK ? 3 : 6;
   const upstreamPort = await freePort();
@@ -433,10 +450,12 @@ async function cpuPerAttempt() {
     dns: { floor: `${resolver.server}/app.bench`, yaml: `type: dns, name: app.bench, server: "${resolver.server}"` },
     amqp: { floor: AMQP_URL, yaml: `type: amqp, url: "${AMQP_URL}"` },
     mysql: { floor: MYSQL_URL, yaml: `type: mysql, url: "${MYSQL_URL}"` },
+    nats: { floor: NATS_URL, yaml: `type: nats, url: "${NATS_URL}"` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid(), mysql: mysqlPid() };
-  const dependencyCpu = Object.fromEntries(Object.entries(dependencyPid).map(([type, pid]) => [type, () => treeCpuMs(pid)]));
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid(), mysql: mysqlPid(), nats: natsPid() };
+  // A dependency whose process cannot be found is measured on the agent's side only.
+  const dependencyCpu = Object.fromEntries(Object.entries(dependencyPid).filter(([, pid]) => pid !== undefined).map(([type, pid]) => [type, () => treeCpuMs(pid)]));
 
   // Idle baselines: an agent with one check an hour, a node process doing nothing, the dependencies at rest.
   const idleAgent = await startVigil(writeConfig('idle', [`  idle: { type: tcp, host: 127.0.0.1, port: ${upstreamPort}, interval: 1h, timeout: 1s }`]));

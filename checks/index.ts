@@ -4,9 +4,10 @@ import { amqp } from './amqp.js';
 import { dns } from './dns.js';
 import { http } from './http.js';
 import { mysql } from './mysql.js';
+import { nats } from './nats.js';
 import { postgres } from './postgres.js';
 import { redis } from './redis.js';
 import { tcp } from './tcp.js';
 import { tls } from './tls.js';
 
-export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, mysql, amqp, dns, tls];
+export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, mysql, amqp, nats, dns, tls];
