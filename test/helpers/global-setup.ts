@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
-import { PG_URL, REDIS_URL } from './services.js';
+import { MQTT_URL, PG_URL, REDIS_URL } from './services.js';
 
 function reachable(url: string, defaultPort: number): Promise<string | undefined> {
   const { hostname, port } = new URL(url);
@@ -27,6 +27,8 @@ export default async function setup(): Promise<() => void> {
   if (pg) problems.push(`PostgreSQL (PG_URL=${PG_URL.replace(/:[^:@/]*@/, ':***@')}) is unreachable: ${pg}`);
   const redis = await reachable(REDIS_URL, 6379);
   if (redis) problems.push(`Redis (REDIS_URL=${REDIS_URL}) is unreachable: ${redis}`);
+  const mqtt = await reachable(MQTT_URL, 1883);
+  if (mqtt) problems.push(`Mosquitto (MQTT_URL=${MQTT_URL.replace(/:[^:@/]*@/, ':***@')}) is unreachable: ${mqtt}`);
   if (!existsSync(new URL('../../dist/src/cli.js', import.meta.url))) problems.push('dist/src/cli.js is missing: run `npm run build` (npm test does)');
   if (problems.length) throw new Error(`the test services are not ready:\n  - ${problems.join('\n  - ')}`);
   return teardown;
