@@ -26,7 +26,10 @@ export const CLIENT_ID_PREFIX = 'vigil-';
 const ROUND_TRIP_SHARE = 0.9;
 /** Most bytes one packet may declare; a larger one fails at its header. */
 const MAX_PACKET_BYTES = MAX_ATTEMPT_BYTES;
-/** MQTT.js's own CONNACK timer must never beat the attempt's deadline, which says more. */
+/**
+ * MQTT.js's own CONNACK timer must never beat the attempt's deadline, which says more (so must its
+ * keepalive timeout, one and a half keepalives: the keepalive is at least the timeout).
+ */
 const CONNACK_TIMER_MARGIN_MS = 1000;
 /** An MQTT DISCONNECT packet. */
 const DISCONNECT = Buffer.from([0xe0, 0x00]);
@@ -424,6 +427,5 @@ function translate(error: unknown, target: string, phase: Phase, isTlsPending: b
   if (phase === 'subscribe' && /^Subscribe error/.test(message)) {
     return new CheckError('auth', `${target} refused the subscription to the probe's topic (SUBACK 0x80): may vigil's user subscribe to it?`, { cause: error });
   }
-  if (/connack timeout|keepalive timeout/i.test(message)) return new CheckError('timeout', `${target}: ${message}`, { cause: error });
   return new CheckError('protocol', `${target} broke the MQTT protocol: ${message}`, { cause: error });
 }

@@ -40,6 +40,12 @@ describe('mqtt check against the shared Mosquitto', () => {
     expect(result.message).toMatch(/^connection to mqtt 127\.0\.0\.1:\d+ refused/);
   });
 
+  it('fails with dns for a host that does not resolve', async () => {
+    const result = await runOnce(mqtt, { url: 'mqtt://no-such-broker.invalid:1883' }, 3000);
+    expect(result).toMatchObject({ ok: false, reason: 'dns' });
+    expect(result.message).toMatch(/^cannot resolve the host of mqtt no-such-broker\.invalid:1883/);
+  });
+
   it('fails at its timeout against a server that never answers, leaving no socket open', async () => {
     await expectTimeoutWithoutLeak(mqtt, (port) => ({ url: `mqtt://127.0.0.1:${port}`, roundTripTopic: 'vigil/integration' }));
   });
