@@ -13,6 +13,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli.js');
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUICK = process.env.BENCH_QUICK === '1';
 const SERVER_CORE = '0';
@@ -372,6 +373,14 @@ function pgPostmasterPid() {
   return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
+/** The Mosquitto listening where MQTT_URL points, if this machine runs it (undefined otherwise). */
+function mosquittoPid() {
+  const port = new URL(MQTT_URL).port || '1883';
+  const out = spawnSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' }).stdout;
+  const pid = /"mosquitto",pid=(\d+)/.exec(out)?.[1];
+  return pid === undefined ? undefined : Number(pid);
+}
+
 function redisPid() {
   const port = new URL(REDIS_URL).port || '6379';
   const out = spawnSync('redis-cli', ['-p', port, 'INFO', 'server'], { encoding: 'utf8' }).stdout;
@@ -387,10 +396,13 @@ async function cpuPerAttempt() {
     http: { floor: `http://127.0.0.1:${upstreamPort}/`, yaml: `type: http, url: "http://127.0.0.1:${upstreamPort}/"` },
     redis: { floor: REDIS_URL, yaml: `type: redis, url: "${REDIS_URL}"` },
     postgres: { floor: PG_URL, yaml: `type: postgres, url: "${PG_URL}"` },
+    // The full attempt: CONNACK and a probe message round trip.
+    mqtt: { floor: `${MQTT_URL} vigil/bench`, yaml: `type: mqtt, url: "${MQTT_URL}", roundTripTopic: vigil/bench` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid() };
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), mqtt: mosquittoPid() };
   const dependencyCpu = { redis: () => treeCpuMs(dependencyPid.redis), postgres: () => treeCpuMs(dependencyPid.postgres) };
+  if (dependencyPid.mqtt) dependencyCpu.mqtt = () => treeCpuMs(dependencyPid.mqtt);
 
   // Idle baselines: an agent with one check an hour, a node process doing nothing, the dependencies at rest.
   const idleAgent = await startVigil(writeConfig('idle', [`  idle: { type: tcp, host: 127.0.0.1, port: ${upstreamPort}, interval: 1h, timeout: 1s }`]));
@@ -400,9 +412,9 @@ async function cpuPerAttempt() {
     await sleep(seconds * 1000);
     return (cpuMs(pid) - before) / seconds;
   };
-  const depIdleBefore = { redis: dependencyCpu.redis(), postgres: dependencyCpu.postgres() };
+  const depIdleBefore = Object.fromEntries(Object.entries(dependencyCpu).map(([type, cpu]) => [type, cpu()]));
   const idle = { agentMsPerS: await measureIdle(pidOf(idleAgent)), nodeMsPerS: await measureIdle(pidOf(idleNode)) };
-  const depIdle = { redis: (dependencyCpu.redis() - depIdleBefore.redis) / (2 * seconds), postgres: (dependencyCpu.postgres() - depIdleBefore.postgres) / (2 * seconds) };
+  const depIdle = Object.fromEntries(Object.entries(dependencyCpu).map(([type, cpu]) => [type, (cpu() - depIdleBefore[type]) / (2 * seconds)]));
   await stop(idleAgent);
   await stop(idleNode);
 
