@@ -43,6 +43,10 @@ const { connect: natsConnect } = type === 'nats' ? await import('nats') : {};
 // The same client settings as vigil's nats check, on nats.js's own transport.
 const { clientOptions: natsClientOptions } = type === 'nats' ? await import('../dist/checks/nats.js') : {};
 
+// MQTT.js as vigil's mqtt check drives it: its client options, a socket of our own, DISCONNECT written by hand.
+const { MqttClient } = type === 'mqtt' ? await import('mqtt') : {};
+const { clientOptions: mqttClientOptions, newClientId } = type === 'mqtt' ? await import('../dist/checks/mqtt.js') : {};
+
 const attempt = {
   tcp: () =>
     new Promise((resolve, reject) => {
@@ -90,6 +94,32 @@ const attempt = {
       });
       socket.on('error', reject);
     });
+  },
+  // TARGET: the broker URL and the probe's topic, e.g. "mqtt://127.0.0.1:1883 vigil/bench"; without a topic, CONNACK only.
+  mqtt: async () => {
+    const [url, topic] = target.split(' ');
+    const { hostname, port } = new URL(url);
+    const socket = connect({ host: hostname, port: Number(port || 1883) });
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    const clientId = newClientId();
+    const client = new MqttClient(() => socket, mqttClientOptions(1000, { clientId }));
+    client.on('error', () => undefined);
+    try {
+      await new Promise((resolve) => client.once('connect', resolve));
+      if (topic !== undefined) {
+        const payload = Buffer.from(`vigil probe ${clientId}`);
+        const back = new Promise((resolve) => client.on('message', (t, m) => t === topic && m.equals(payload) && resolve()));
+        await client.subscribeAsync(topic, { qos: 0 });
+        client.publish(topic, payload, { qos: 1 });
+        await back;
+        client.unsubscribe(topic);
+      }
+      await new Promise((resolve) => socket.end(Buffer.from([0xe0, 0]), resolve));
+    } finally {
+      client.end(true);
+      socket.destroy();
+    }
   },
   postgres: async () => {
     const client = new pg.Client({ connectionString: target, application_name: 'vigil', connectionTimeoutMillis: 1000, statement_timeout: 1000, query_timeout: 1000 });

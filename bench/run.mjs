@@ -17,6 +17,7 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672/%2F';
 const MYSQL_URL = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const QUICK = process.env.BENCH_QUICK === '1';
 const SERVER_CORE = '0';
@@ -405,6 +406,14 @@ function rabbitPid() {
   return Number(JSON.parse(out).pid);
 }
 
+/** The Mosquitto listening where MQTT_URL points, if this machine runs it (undefined otherwise). */
+function mosquittoPid() {
+  const port = new URL(MQTT_URL).port || '1883';
+  const out = spawnSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' }).stdout;
+  const pid = /"mosquitto",pid=(\d+)/.exec(out)?.[1];
+  return pid === undefined ? undefined : Number(pid);
+}
+
 function redisPid() {
   const port = new URL(REDIS_URL).port || '6379';
   const out = spawnSync('redis-cli', ['-p', port, 'INFO', 'server'], { encoding: 'utf8' }).stdout;
@@ -451,9 +460,11 @@ async function cpuPerAttempt() {
     amqp: { floor: AMQP_URL, yaml: `type: amqp, url: "${AMQP_URL}"` },
     mysql: { floor: MYSQL_URL, yaml: `type: mysql, url: "${MYSQL_URL}"` },
     nats: { floor: NATS_URL, yaml: `type: nats, url: "${NATS_URL}"` },
+    // The full attempt: CONNACK and a probe message round trip.
+    mqtt: { floor: `${MQTT_URL} vigil/bench`, yaml: `type: mqtt, url: "${MQTT_URL}", roundTripTopic: vigil/bench` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid(), mysql: mysqlPid(), nats: natsPid() };
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid(), mysql: mysqlPid(), nats: natsPid(), mqtt: mosquittoPid() };
   // A dependency whose process cannot be found is measured on the agent's side only.
   const dependencyCpu = Object.fromEntries(Object.entries(dependencyPid).filter(([, pid]) => pid !== undefined).map(([type, pid]) => [type, () => treeCpuMs(pid)]));
 

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
-import { MYSQL_URL, PG_URL, REDIS_URL } from './services.js';
+import { AMQP_URL, MQTT_URL, MYSQL_URL, NATS_URL, PG_URL, REDIS_URL } from './services.js';
 
 function reachable(url: string, defaultPort: number): Promise<string | undefined> {
   const { hostname, port } = new URL(url);
@@ -29,6 +29,12 @@ export default async function setup(): Promise<() => void> {
   if (redis) problems.push(`Redis (REDIS_URL=${REDIS_URL}) is unreachable: ${redis}`);
   const mysql = await reachable(MYSQL_URL, 3306);
   if (mysql) problems.push(`MariaDB/MySQL (MYSQL_URL=${MYSQL_URL.replace(/:[^:@/]*@/, ':***@')}) is unreachable: ${mysql}`);
+  const mqtt = await reachable(MQTT_URL, 1883);
+  if (mqtt) problems.push(`Mosquitto (MQTT_URL=${MQTT_URL.replace(/:[^:@/]*@/, ':***@')}) is unreachable: ${mqtt}`);
+  const amqp = await reachable(AMQP_URL, 5672);
+  if (amqp) problems.push(`RabbitMQ (AMQP_URL=${AMQP_URL.replace(/:[^:@/]*@/, ':***@')}) is unreachable: ${amqp}`);
+  const nats = await reachable(NATS_URL, 4222);
+  if (nats) problems.push(`NATS (NATS_URL=${NATS_URL}) is unreachable: ${nats}`);
   if (!existsSync(new URL('../../dist/src/cli.js', import.meta.url))) problems.push('dist/src/cli.js is missing: run `npm run build` (npm test does)');
   if (problems.length) throw new Error(`the test services are not ready:\n  - ${problems.join('\n  - ')}`);
   return teardown;
