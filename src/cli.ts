@@ -99,6 +99,13 @@ function guardProcess(log: Logger): void {
     // EPIPE: the reader is gone (`vigil serve | head`); what would have gone there is dropped.
     stream.on('error', () => undefined);
   }
+  // The drivers' `debug` output (DEBUG=ioredis:*, mqttjs*) shows the commands they send, passwords
+  // among them, straight to stderr: it is turned off before any driver loads. vigil's own debug
+  // level goes through the redacting logger.
+  if (process.env.DEBUG) {
+    log.warn('DEBUG is ignored: the drivers\' debug output shows credentials; use --log-level debug', { variable: 'DEBUG' });
+    delete process.env.DEBUG;
+  }
 }
 
 function describe(error: unknown): string {

@@ -319,3 +319,13 @@ checks:
     expectNone(invalid.stdout + invalid.stderr, 'vigil validate', canaries());
   });
 });
+
+describe("the drivers' debug output", () => {
+  it('DEBUG=* never prints a driver\'s commands, credentials among them: it is turned off, saying so', async () => {
+    const config = tempConfig(`checks:\n  cache: { type: redis, url: "redis://:DebugCanary77x@127.0.0.1:6379/0" }\n`);
+    const run = await runCli(['check', '--config', config], { DEBUG: '*' });
+    expect(`${run.stdout}${run.stderr}`).not.toContain('DebugCanary77x');
+    const lines = run.stderr.trim().split('\n').filter(Boolean);
+    expect(lines.map((line) => JSON.parse(line))).toEqual([expect.objectContaining({ level: 'warn', variable: 'DEBUG' })]);
+  });
+});
