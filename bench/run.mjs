@@ -704,7 +704,9 @@ async function soak() {
     agent.send({ type: 'heap' });
   });
   const minutes = QUICK ? 2 : 10;
-  await sleep(30_000); // every check's first attempts, the drivers loaded
+  // Every check's first attempts, the drivers loaded and their code compiled: the first minute's
+  // growth is warm-up, not a leak.
+  await sleep(90_000);
   const samples = [{ minute: 0, liveHeapMiB: await liveHeapMiB(), rssMiB: round(rssMiB(pidOf(agent)), 1), attempts: await runsTotal(agent) }];
   for (let minute = 1; minute <= minutes; minute++) {
     await sleep(60_000);
