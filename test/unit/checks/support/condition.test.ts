@@ -1,9 +1,11 @@
 // The comparison grammar of expect conditions, and the bounded regular-expression matcher.
+import { getEventListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { matchBounded } from '../../../../checks/support/bounded-match.js';
 import { ConditionSyntaxError, judge, parseComparison, splitCondition } from '../../../../checks/support/condition.js';
 import { parseJsonCondition } from '../../../../checks/support/json-conditions.js';
+import { waitFor } from '../../../helpers/net.js';
 
 const syntaxError = (parse: () => unknown) => {
   try {
@@ -69,22 +71,33 @@ describe('JSON conditions', () => {
 });
 
 describe('matchBounded', () => {
-  it('answers each pattern, and ends a backtracking one at the limit leaving no listener on the signal', async () => {
+  const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+
+  it('answers each pattern, reusing its workers: repeated and concurrent matches start no thread for good', async () => {
     const controller = new AbortController();
-    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
     expect(await matchBounded([{ pattern: '^a+b$', text: 'aaab' }, { pattern: 'x', text: 'aaab' }], 1000, controller.signal)).toEqual([true, false]);
-    // Counted after a first run: whatever threads Node starts once for workers are there by now.
+    // Counted after a first run: the worker it kept, and whatever Node starts once for workers.
+    const before = threads();
+    for (let i = 0; i < 20; i++) expect(await matchBounded([{ pattern: '"status":"UP"', text: '{"status":"UP"}' }], 1000, controller.signal)).toEqual([true]);
+    expect(threads()).toBe(before);
+    const together = await Promise.all(Array.from({ length: 6 }, (_, i) => matchBounded([{ pattern: `^${i}$`, text: String(i) }], 1000, controller.signal)));
+    expect(together).toEqual(Array.from({ length: 6 }, () => [true]));
+    // One stays idle: the others' threads end.
+    await waitFor('the extra workers to end', () => threads() <= before || undefined);
+  });
+
+  it('ends a backtracking pattern at the limit with its worker, leaving no listener on the signal', async () => {
+    const controller = new AbortController();
+    await matchBounded([{ pattern: 'a', text: 'a' }], 1000, controller.signal);
     const before = threads();
     const started = Date.now();
-    const slow = matchBounded([{ pattern: '^(a+)+$', text: `${'a'.repeat(40)}b` }], 200, controller.signal);
-    // The worker's thread is there while it matches (so the count below can tell), and gone once settled.
-    expect(threads()).toBeGreaterThan(before);
-    expect(await slow).toBe('too-slow');
+    expect(await matchBounded([{ pattern: '^(a+)+$', text: `${'a'.repeat(40)}b` }], 200, controller.signal)).toBe('too-slow');
     expect(Date.now() - started).toBeLessThan(2000);
-    expect(threads()).toBe(before);
-    // Node counts the attempt's listeners on the signal.
-    const { getEventListeners } = await import('node:events');
+    // The worker that ran out of time is ended, not kept (the idle one it was is gone).
+    await waitFor('the worker to end', () => threads() < before || undefined);
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    // The next match starts a fresh worker and works.
+    expect(await matchBounded([{ pattern: 'b$', text: 'ab' }], 1000, controller.signal)).toEqual([true]);
   });
 
   it('rejects with the reason when the signal aborts, and at once when it already has', async () => {
