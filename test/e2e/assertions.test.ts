@@ -31,6 +31,26 @@ describe('assertions (built CLI)', () => {
     expect(metrics).toMatch(/vigil_check_failures_total\{check="payments",type="http",reason="assertion"\} [1-9]/);
   });
 
+  it('a value seen that holds a configured secret is masked in the output (an upstream echoing the token back)', async () => {
+    const token = 'canary-assert-token-9321';
+    // The upstream repeats the request's Authorization header where the condition looks; the whole
+    // header value is a configured secret.
+    const api = await startUpstream((req, res) => res.writeHead(200, { 'content-type': 'application/json', 'x-echo': req.headers.authorization ?? '' }).end(JSON.stringify({ status: req.headers.authorization })));
+    agents.upstreams.push(api);
+    const agent = await agents.start(
+      `checks:\n  api:\n    type: http\n    url: ${api.url}/\n    headers: { Authorization: "Bearer \${API_TOKEN}" }\n    expect:\n      json: ['$.status == "UP"']\n  echo:\n    type: http\n    url: ${api.url}/\n    headers: { Authorization: "Bearer \${API_TOKEN}" }\n    expect:\n      headers: { X-Echo: { equals: nothing } }\n`,
+      { API_TOKEN: token },
+    );
+    const body = await waitFor('results', async () => {
+      const answer = await getJson(`${agent.url}/health`);
+      return Object.values(answer.body.checks as Record<string, { reason?: string }[]>).some((entry) => entry[0]!.reason === 'pending') ? undefined : answer.body;
+    });
+    expect(body.checks['api:responseTime'][0]).toMatchObject({ reason: 'assertion', output: `GET ${api.url}/ answered 200 but $.status == "UP" fails: $.status is "***"` });
+    expect(body.checks['echo:responseTime'][0]).toMatchObject({ reason: 'assertion', output: `GET ${api.url}/ answered 200 but header x-echo is "***", expected "nothing"` });
+    expect(JSON.stringify(body)).not.toContain(token);
+    expect(agent.output()).not.toContain(token);
+  });
+
   it('a catastrophic pattern on a 64 KiB body: /health/live keeps answering fast, and the check fails with a clear message', async () => {
     const api = await startUpstream((_req, res) => res.writeHead(200).end(`${'a'.repeat(MAX_BODY_BYTES - 1)}b`));
     agents.upstreams.push(api);
