@@ -227,7 +227,7 @@ async function judgeAnswer(expect: Expectations, { response, body, isComplete }:
       if (expected.present && value === undefined) throw fail(`header ${lower} is missing`);
       if (!expected.present && value !== undefined) throw fail(`header ${lower} is present (${shown}), expected absent`);
     } else if (value === undefined) {
-      throw fail(`header ${lower} is missing, expected ${expected.equals !== undefined ? `"${expected.equals}"` : `a match of /${expected.matches}/`}`);
+      throw fail(`header ${lower} is missing, expected ${expected.equals !== undefined ? JSON.stringify(expected.equals) : `a match of /${expected.matches}/`}`);
     } else if (expected.equals !== undefined && value !== expected.equals) {
       throw fail(`header ${lower} is ${shown}, expected ${JSON.stringify(expected.equals)}`);
     } else if (expected.matches !== undefined) {
