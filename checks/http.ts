@@ -1,5 +1,6 @@
 // http: one request over a fresh connection (node:http, cheaper than fetch), the status judged
-// against expect.status, at most 64 KiB of body read and searched for expect.bodyContains.
+// against expect.status, at most 64 KiB of body read and judged by expect's conditions (bodyContains,
+// bodyMatches, json, headers).
 // Redirects are answers unless followRedirects; credentials never follow a redirect to another
 // origin, and https never downgrades to http unless allowInsecureRedirects. TLS is verified unless
 // tls.insecureSkipVerify.
@@ -9,6 +10,8 @@ import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
+import { matchBounded, MATCH_TIME_LIMIT_MS, type MatchJob } from './support/bounded-match.js';
+import { failedJsonCondition, jsonConditionProblem, parseJsonCondition, showJsonCondition } from './support/json-conditions.js';
 import { peerText } from './support/peer-text.js';
 import { toCheckError } from './support/socket-errors.js';
 import { showUrl } from './support/target.js';
@@ -36,8 +39,10 @@ const statusSpec = z.union([
     .refine((spec) => !STATUS_PATTERN.test(spec) || isAscending(toRange(spec)), { message: 'is a reversed range: write the lower code first' }),
 ]);
 
+const headerName = z.string().meta({ pattern: HEADER_NAME.source });
+
 const headers = z
-  .record(z.string().meta({ pattern: HEADER_NAME.source }), z.string().meta({ pattern: HEADER_VALUE.source }))
+  .record(headerName, z.string().meta({ pattern: HEADER_VALUE.source }))
   .superRefine((given, ctx) => {
     // Issues name the header, never its value: a value may hold a secret.
     for (const [name, value] of Object.entries(given)) {
@@ -49,6 +54,45 @@ const headers = z
     }
   });
 
+/** A regular expression of the config: JavaScript syntax, checked when the config is read. */
+const pattern = z
+  .string()
+  .min(1)
+  .superRefine((text, ctx) => {
+    const problem = regexProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', input: text, message: problem });
+  });
+
+const headerExpectation = z
+  .strictObject({
+    present: z.boolean().optional().describe('true: the header must be there; false: it must not.'),
+    equals: z.string().optional().describe('The exact value the header must have.'),
+    matches: pattern.optional().describe('A regular expression (JavaScript syntax) the value must match.'),
+  })
+  .superRefine((given, ctx) => {
+    const said = (['present', 'equals', 'matches'] as const).filter((key) => given[key] !== undefined);
+    if (said.length !== 1) ctx.addIssue({ code: 'custom', input: given, message: `must give exactly one of present, equals, matches${said.length ? ` (it gives ${said.join(' and ')})` : ''}` });
+  });
+
+const expectedHeaders = z.record(headerName, headerExpectation).superRefine((given, ctx) => {
+  const seen = new Set<string>();
+  for (const name of Object.keys(given)) {
+    if (!HEADER_NAME.test(name)) ctx.addIssue({ code: 'custom', path: [name], input: name, message: "is not a header name (letters, digits and !#$%&'*+-.^_`|~ only)" });
+    else if (seen.has(name.toLowerCase())) ctx.addIssue({ code: 'custom', path: [name], input: name, message: 'is given twice: header names are case-insensitive' });
+    seen.add(name.toLowerCase());
+  }
+});
+
+const jsonConditions = z.array(
+  z
+    .string()
+    .min(1)
+    .superRefine((text, ctx) => {
+      const problem = jsonConditionProblem(text);
+      if (problem) ctx.addIssue({ code: 'custom', input: text, message: problem });
+    }),
+);
+
 const options = {
   url: z
     .string()
@@ -57,10 +101,19 @@ const options = {
     .describe('The URL to request.'),
   method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']).optional().describe('Default GET.'),
   headers: headers.optional().describe('Request headers, e.g. Authorization: Bearer ${TOKEN}.'),
+  body: z.string().optional().describe('Request body, sent with method POST or PUT; set its Content-Type in headers.'),
   expect: z
     .strictObject({
       status: z.array(statusSpec).min(1).optional().describe('Accepted status codes and ranges. Default [200-399].'),
-      bodyContains: z.string().min(1).optional().describe('Text the first 64 KiB of the body must contain.'),
+      bodyContains: z.string().min(1).optional().describe('Text the first 64 KiB of the body must contain (else reason body).'),
+      bodyMatches: pattern
+        .optional()
+        .describe('A regular expression (JavaScript syntax) the first 64 KiB of the body must match; run in a worker thread, at most 1s.'),
+      json: jsonConditions
+        .min(1)
+        .optional()
+        .describe('Conditions on the JSON body, PATH OP VALUE: $.status == "UP", $.checks[*].status == "pass", $.queue.depth < 100. Every value the path finds must satisfy it; a path that finds nothing fails.'),
+      headers: expectedHeaders.optional().describe('Response headers (names case-insensitive), each { present: true|false }, { equals: TEXT } or { matches: REGEX }.'),
     })
     .optional(),
   followRedirects: z.boolean().optional().describe('Follow up to 5 redirects. Default false: a 3xx is the answer.'),
@@ -73,8 +126,16 @@ const options = {
 
 /** Rules between options: requests that could never pass. */
 function refineOptions(opts: HttpOptions, ctx: z.RefinementCtx): void {
-  if (opts.method === 'HEAD' && opts.expect?.bodyContains !== undefined) {
-    ctx.addIssue({ code: 'custom', path: ['expect', 'bodyContains'], input: opts.expect.bodyContains, message: 'can never match: a HEAD response has no body' });
+  if (opts.method === 'HEAD') {
+    for (const key of ['bodyContains', 'bodyMatches', 'json'] as const) {
+      const value = opts.expect?.[key];
+      if (value !== undefined) ctx.addIssue({ code: 'custom', path: ['expect', key], input: value, message: 'can never match: a HEAD response has no body' });
+    }
+  }
+  const method = opts.method ?? 'GET';
+  if (opts.body !== undefined && method !== 'POST' && method !== 'PUT') {
+    // The issue shows the method, never the body: it may hold a secret.
+    ctx.addIssue({ code: 'custom', path: ['body'], input: method, message: `(the method${opts.method === undefined ? ', by default' : ''}) sends no body: give method POST or PUT` });
   }
   if (opts.allowInsecureRedirects && !opts.followRedirects) {
     ctx.addIssue({ code: 'custom', path: ['allowInsecureRedirects'], input: opts.allowInsecureRedirects, message: 'has no effect without followRedirects: true' });
@@ -89,34 +150,119 @@ export const http = defineCheck({
   options,
   refine: refineOptions,
   schemes: ['http', 'https'],
-  async run(opts, { signal }) {
+  async run(opts, { signal, timeoutMs }) {
+    const deadline = Date.now() + timeoutMs;
     const accepted = (opts.expect?.status ?? DEFAULT_STATUS).map(toRange);
-    const method = opts.method ?? 'GET';
     const first = new URL(opts.url);
     let url = first;
+    let request: Outgoing = { method: opts.method ?? 'GET', body: opts.body };
     for (let hop = 0; ; hop++) {
       const isFirstOrigin = url.origin === first.origin;
       // Read per hop and attempt: a rotated CA or client certificate applies at the next attempt.
       const tls = url.protocol === 'https:' ? await tlsConnectionOptions(isFirstOrigin ? opts.tls : { ...opts.tls, serverName: undefined }, url.hostname, show(url)) : {};
-      const { response, body } = await exchange(url, requestHeaders(opts.headers, isFirstOrigin), tls, opts, signal);
+      const answer = await exchange(url, requestHeaders(opts.headers, isFirstOrigin, request.body), tls, request, signal);
+      const { response } = answer;
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
+      const answered = `${request.method} ${show(url)} answered ${status}`;
       if (opts.followRedirects && status >= 300 && status < 400 && location) {
         if (hop === MAX_REDIRECTS) throw new CheckError('status_code', `${show(first)}: more than ${MAX_REDIRECTS} redirects`);
-        url = nextHop(url, location, first, opts, `${method} ${show(url)} answered ${status}`);
+        url = nextHop(url, location, first, opts, answered);
+        request = redirected(request, status, url.origin === first.origin, answered);
         continue;
       }
       if (!accepted.some(([lo, hi]) => status >= lo && status <= hi)) {
-        throw new CheckError('status_code', `${method} ${show(url)} answered ${status}, expected ${describe(accepted)}`);
+        throw new CheckError('status_code', `${answered}, expected ${describe(accepted)}`);
       }
-      const wanted = opts.expect?.bodyContains;
-      if (wanted !== undefined && !body.includes(wanted)) {
-        throw new CheckError('body', `${method} ${show(url)} answered ${status} but its body (first ${body.length} bytes) does not contain ${JSON.stringify(wanted)}`);
-      }
+      if (opts.expect) await judgeAnswer(opts.expect, answer, answered, deadline, signal);
       return { statusCode: status };
     }
   },
 });
+
+/** What one hop sends: a redirect may change the method and drop the body. */
+interface Outgoing {
+  readonly method: string;
+  readonly body?: string;
+}
+
+/**
+ * The request a redirect makes, as browsers and curl do: 303 (and 301/302 after a POST) become a
+ * GET without a body; 307 and 308 repeat the request, which sends the body only to the configured
+ * origin (it may hold a credential).
+ */
+function redirected(request: Outgoing, status: number, isFirstOrigin: boolean, answered: string): Outgoing {
+  if (status === 303 || ((status === 301 || status === 302) && request.method === 'POST')) {
+    return { method: request.method === 'HEAD' ? 'HEAD' : 'GET' };
+  }
+  if (request.body !== undefined && !isFirstOrigin) {
+    throw new CheckError('status_code', `${answered}, a redirect to another origin that would send the request body there; vigil sends it to the configured origin only`);
+  }
+  return request;
+}
+
+type Expectations = NonNullable<HttpOptions['expect']>;
+
+/** Headers whose values may be credentials: a message names them, never shows their values. */
+const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'www-authenticate', 'proxy-authenticate']);
+
+/**
+ * The answer judged by expect's conditions beyond the status, in order: bodyContains (reason body,
+ * as before), headers, json, then the regular expressions (header matches and bodyMatches) together
+ * in one bounded worker run. The first failure is thrown.
+ */
+async function judgeAnswer(expect: Expectations, { response, body, isComplete }: Answer, answered: string, deadline: number, signal: AbortSignal): Promise<void> {
+  const wanted = expect.bodyContains;
+  if (wanted !== undefined && !body.includes(wanted)) {
+    throw new CheckError('body', `${answered} but its body (first ${body.length} bytes) does not contain ${JSON.stringify(wanted)}`);
+  }
+  const fail = (text: string) => new CheckError('assertion', `${answered} but ${text}`);
+  const jobs: (MatchJob & { readonly failure: string })[] = [];
+  for (const [name, expected] of Object.entries(expect.headers ?? {})) {
+    const lower = name.toLowerCase();
+    const given = response.headers[lower];
+    const value = Array.isArray(given) ? given.join(', ') : given;
+    const shown = SECRET_HEADERS.has(lower) ? '(a value not shown: it may hold a credential)' : JSON.stringify(peerText(value ?? ''));
+    if (expected.present !== undefined) {
+      if (expected.present && value === undefined) throw fail(`header ${lower} is missing`);
+      if (!expected.present && value !== undefined) throw fail(`header ${lower} is present (${shown}), expected absent`);
+    } else if (value === undefined) {
+      throw fail(`header ${lower} is missing, expected ${expected.equals !== undefined ? JSON.stringify(expected.equals) : `a match of /${expected.matches}/`}`);
+    } else if (expected.equals !== undefined && value !== expected.equals) {
+      throw fail(`header ${lower} is ${shown}, expected ${JSON.stringify(expected.equals)}`);
+    } else if (expected.matches !== undefined) {
+      jobs.push({ pattern: expected.matches, text: value, failure: `header ${lower} ${shown} does not match /${expected.matches}/` });
+    }
+  }
+  if (expect.json) {
+    const cut = isComplete ? '' : ` (a body of ${MAX_BODY_BYTES / 1024} KiB or more, of which expect.json reads the first ${MAX_BODY_BYTES / 1024} KiB)`;
+    let document: unknown;
+    try {
+      document = JSON.parse(body);
+    } catch (error) {
+      throw fail(`its body is not JSON${cut}: ${peerText((error as Error).message)}`);
+    }
+    for (const text of expect.json) {
+      // Validation guarantees the condition parses.
+      const condition = parseJsonCondition(text);
+      const why = failedJsonCondition(document, condition);
+      if (why !== undefined) throw fail(`${showJsonCondition(condition)} fails: ${why}`);
+    }
+  }
+  if (expect.bodyMatches !== undefined) {
+    jobs.push({ pattern: expect.bodyMatches, text: body, failure: `its body (first ${body.length} bytes) does not match /${expect.bodyMatches}/` });
+  }
+  if (jobs.length === 0) return;
+  // The attempt's own deadline, when nearer, ends the match as a timeout.
+  const limitMs = Math.min(MATCH_TIME_LIMIT_MS, Math.max(1, deadline - Date.now()));
+  const matched = await matchBounded(jobs, limitMs, signal);
+  if (matched === 'too-slow') {
+    const patterns = jobs.map((job) => `/${job.pattern}/`).join(', ');
+    throw fail(`matching ${patterns} took longer than ${limitMs} ms (on ${body.length} bytes of body): a pattern that backtracks, such as nested quantifiers (a+)+, never finishes on some inputs; simplify it`);
+  }
+  const failed = jobs.find((_, i) => !matched[i]);
+  if (failed) throw fail(failed.failure);
+}
 
 /**
  * Where a redirect leads, by curl's rules: credentials (URL userinfo and CREDENTIAL_HEADERS) go
@@ -142,26 +288,36 @@ function nextHop(from: URL, location: string, first: URL, opts: HttpOptions, ans
   return next;
 }
 
-function requestHeaders(configured: Readonly<Record<string, string>> | undefined, withCredentials: boolean): OutgoingHttpHeaders {
+function requestHeaders(configured: Readonly<Record<string, string>> | undefined, withCredentials: boolean, body: string | undefined): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = { 'user-agent': 'vigil' };
   for (const [name, value] of Object.entries(configured ?? {})) {
     if (withCredentials || !CREDENTIAL_HEADERS.has(name.toLowerCase())) headers[name] = value;
   }
+  // A length rather than chunks: some health endpoints read a body only when it declares its length.
+  if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
   return headers;
 }
 
-function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions, opts: HttpOptions, signal: AbortSignal): Promise<{ response: IncomingMessage; body: string }> {
+interface Answer {
+  readonly response: IncomingMessage;
+  /** At most MAX_BODY_BYTES of it. */
+  readonly body: string;
+  /** Whether `body` is all of it: false when MAX_BODY_BYTES were read (more may have followed). */
+  readonly isComplete: boolean;
+}
+
+function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions, outgoing: Outgoing, signal: AbortSignal): Promise<Answer> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(url, {
-      method: opts.method ?? 'GET',
+      method: outgoing.method,
       headers,
       agent: false,
       ...tls,
     });
     // Our own listener rather than request({ signal }): Node removes that one only after 'close',
     // after the attempt has settled.
-    const settle = (error: unknown, value?: { response: IncomingMessage; body: string }) => {
+    const settle = (error: unknown, value?: Answer) => {
       signal.removeEventListener('abort', onAbort);
       req.destroy();
       if (value) resolve(value);
@@ -174,17 +330,22 @@ function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions
     req.once('response', (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      const done = () => settle(undefined, { response, body: Buffer.concat(chunks).toString('utf8') });
+      let isComplete = true;
+      const done = () => settle(undefined, { response, body: Buffer.concat(chunks).toString('utf8'), isComplete });
       response.on('data', (chunk: Buffer) => {
         const room = MAX_BODY_BYTES - size;
         chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
         size += Math.min(chunk.length, room);
-        if (size >= MAX_BODY_BYTES) done();
+        if (size >= MAX_BODY_BYTES) {
+          // What follows is never read: the body may go on.
+          isComplete = false;
+          done();
+        }
       });
       response.once('end', done);
       response.on('error', (error) => settle(translate(error, url, 'body')));
     });
-    req.end();
+    req.end(outgoing.body);
   });
 }
 
@@ -217,6 +378,16 @@ function isAscending([lo, hi]: [number, number]): boolean {
 
 function describe(ranges: readonly [number, number][]): string {
   return ranges.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(', ');
+}
+
+/** Why a pattern is no regular expression (JavaScript syntax), or undefined. Compiling runs nothing. */
+function regexProblem(text: string): string | undefined {
+  try {
+    new RegExp(text);
+    return undefined;
+  } catch (error) {
+    return `is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`;
+  }
 }
 
 /** The URL as shown in messages: credentials and query values masked, cut short when a peer chose it. */

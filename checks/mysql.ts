@@ -1,6 +1,7 @@
 // mysql: open a fresh connection with `url` (MySQL, MariaDB and servers that speak their protocol),
-// run `query` (default SELECT 1) bounded on the server where it can be, close. mysql2 speaks the
-// protocol through a stream vigil connects, encrypts and guards itself.
+// run `query` (default SELECT 1) bounded on the server where it can be, close; with `expect`, the
+// first column of the first row is judged. mysql2 speaks the protocol through a stream vigil
+// connects, encrypts and guards itself.
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
@@ -9,6 +10,7 @@ import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
 import { CheckError, type FailureReason } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
+import { comparisonOf, comparisonProblem, judge, showComparison, type Comparison, type Scalar } from './support/condition.js';
 import { ConnectableStream } from './support/connectable-stream.js';
 import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
 import { peerText } from './support/peer-text.js';
@@ -64,6 +66,16 @@ const options = {
         'ssl-mode as the mysql client: DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA, VERIFY_IDENTITY.',
     ),
   query: z.string().min(1).optional().describe('Query to run (one statement). Default SELECT 1.'),
+  expect: z
+    .union([z.boolean(), z.number(), z.string()])
+    .superRefine((expected, ctx) => {
+      const problem = comparisonProblem(expected);
+      if (problem) ctx.addIssue({ code: 'custom', input: expected, message: problem });
+    })
+    .optional()
+    .describe(
+      'What the first column of the query\'s first row must be: true (1), false (0), a number, or a comparison such as "< 30" or \'== "ON"\'. No rows fails.',
+    ),
   tls: tlsBlock.optional().describe('TLS settings: CA, client certificate, server name, insecureSkipVerify. Without ssl-mode in the URL, it means VERIFY_IDENTITY.'),
 };
 
@@ -93,7 +105,7 @@ export const mysql = defineCheck({
   async prepare() {
     await import('mysql2');
   },
-  async run({ url, query = 'SELECT 1', tls }, { signal, timeoutMs }) {
+  async run({ url, query = 'SELECT 1', tls, expect }, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     // Loaded on first use: an agent without mysql checks never pays for the driver.
     const driver = await import('mysql2');
@@ -101,13 +113,15 @@ export const mysql = defineCheck({
     // Validation guarantees the URL parses.
     const settings = settingsOf(parseUrl(url, { isValidated: true }) as ParsedUrl, tls);
     const client = openClient(driver.createConnection, settings, target);
+    let result: QueryResult;
     try {
-      await untilAborted(
+      result = await untilAborted(
         signal,
         async () => {
           await client.connected;
-          await client.probe(query, deadline);
+          const answer = await client.probe(query, deadline);
           await client.close();
+          return answer;
         },
         () => client.destroy(),
       );
@@ -117,8 +131,39 @@ export const mysql = defineCheck({
     } finally {
       client.destroy();
     }
+    if (expect === undefined) return;
+    const comparison = asMysql(comparisonOf(expect));
+    if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
+    const why = judge(result.value, comparison);
+    if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
   },
 });
+
+/** The first column of the query's first row. */
+interface QueryResult {
+  readonly hasRow: boolean;
+  readonly value?: Scalar;
+}
+
+/** MySQL has no boolean type: TRUE is 1 and FALSE is 0, and a condition's true and false mean the same. */
+function asMysql(comparison: Comparison): Comparison {
+  return typeof comparison.operand === 'boolean' ? { ...comparison, operand: comparison.operand ? 1 : 0 } : comparison;
+}
+
+/** Column types read as numbers (mysql2's names): integers, decimals, floats, YEAR. */
+const NUMERIC_TYPES = new Set(['TINY', 'SHORT', 'LONG', 'INT24', 'LONGLONG', 'DECIMAL', 'NEWDECIMAL', 'FLOAT', 'DOUBLE', 'YEAR']);
+
+/** Every column as [its type, the server's text]: the check converts the first one (readResult). */
+const rawColumn = (field: { type: string; string(): string | null }) => [field.type, field.string()];
+
+function readResult(rows: unknown): QueryResult {
+  // A statement without a result set (DO, SET) answers with an OK packet, not rows.
+  const first = Array.isArray(rows) ? (rows[0] as [string, string | null][] | undefined) : undefined;
+  if (!first || first.length === 0) return { hasRow: false };
+  const [type, text] = first[0]!;
+  if (text === null) return { hasRow: true, value: null };
+  return { hasRow: true, value: NUMERIC_TYPES.has(type) ? Number(text) : text };
+}
 
 interface UrlParams {
   readonly mode?: SslMode;
@@ -249,7 +294,7 @@ type Phase = 'connect' | 'login' | 'query' | 'close';
 interface Client {
   /** Resolves once logged in. */
   readonly connected: Promise<void>;
-  probe(query: string, deadline: number): Promise<void>;
+  probe(query: string, deadline: number): Promise<QueryResult>;
   /** Says goodbye (COM_QUIT) and waits for the server to close. */
   close(): Promise<void>;
   destroy(): void;
@@ -336,7 +381,14 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
   return {
     connected,
     probe: (query, deadline) =>
-      step(new Promise<void>((resolve, reject) => void connection.query(boundedQuery(query, greeting?.version ?? '', deadline), (error) => (error ? reject(error) : resolve())))),
+      step(
+        new Promise<QueryResult>(
+          (resolve, reject) =>
+            void connection.query({ sql: boundedQuery(query, greeting?.version ?? '', deadline), rowsAsArray: true, typeCast: rawColumn }, (error, rows) =>
+              error ? reject(error) : resolve(readResult(rows)),
+            ),
+        ),
+      ),
     async close() {
       phase = 'close';
       const closed = stream.destroyed ? Promise.resolve() : new Promise<void>((resolve) => stream.once('close', () => resolve()));

@@ -1,6 +1,7 @@
 // postgres: open a fresh connection with `url`, run `query` (default SELECT 1) in a transaction that
-// bounds it with SET LOCAL statement_timeout, close. A fresh connection per attempt is what an
-// application's new connection would meet (auth, max_connections, a full disk at backend start).
+// bounds it with SET LOCAL statement_timeout, close; with `expect`, the first column of the query's
+// first row is judged. A fresh connection per attempt is what an application's new connection would
+// meet (auth, max_connections, a full disk at backend start).
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
@@ -8,6 +9,7 @@ import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
+import { comparisonOf, comparisonProblem, judge, showComparison, type Scalar } from './support/condition.js';
 import { ConnectableStream } from './support/connectable-stream.js';
 import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
@@ -41,6 +43,17 @@ const options = {
         'sslmode as libpq: disable, allow, prefer (default), require, verify-ca, verify-full.',
     ),
   query: z.string().min(1).optional().describe('Query to run, inside a transaction. Default SELECT 1.'),
+  expect: z
+    .union([z.boolean(), z.number(), z.string()])
+    .superRefine((expected, ctx) => {
+      const problem = comparisonProblem(expected);
+      if (problem) ctx.addIssue({ code: 'custom', input: expected, message: problem });
+    })
+    .optional()
+    .describe(
+      'What the first column of the query\'s first row must be: true, false, a number, or a comparison such as "< 30" or \'== "primary"\'. ' +
+        'No rows fails. With a query of several statements, the last one\'s result.',
+    ),
 };
 
 export const postgres = defineCheck({
@@ -53,7 +66,7 @@ export const postgres = defineCheck({
   async prepare() {
     await import('pg');
   },
-  async run({ url, query = 'SELECT 1' }, { signal, timeoutMs }) {
+  async run({ url, query = 'SELECT 1', expect }, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     // Loaded on first use: an agent without postgres checks never pays for the driver.
     const { default: pg } = await import('pg');
@@ -72,7 +85,7 @@ export const postgres = defineCheck({
         return leg.done.finally(() => (budget -= leg.guard.bytesReceived()));
       };
       const first = await session(FIRST_LEG[ssl.mode]);
-      if (first.ok) return;
+      if (first.ok) return first.result;
       // libpq's fallbacks, each a second connection: allow retries with TLS when the server refused
       // the plain login; prefer retries in plain when TLS failed or the server refused the TLS login.
       const retry =
@@ -80,14 +93,52 @@ export const postgres = defineCheck({
       if (!retry) throw first.error;
       const second = await session(ssl.mode === 'allow' ? 'on' : 'off');
       if (!second.ok) throw second.error;
+      return second.result;
     };
+    let result: QueryResult;
     try {
-      await untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
+      result = await untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
     } finally {
       for (const socket of sockets) socket.destroy();
     }
+    if (expect === undefined) return;
+    const comparison = comparisonOf(expect);
+    if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
+    const why = judge(result.value, comparison);
+    if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
   },
 });
+
+/** The first column of the first row of the query's result (of its last statement). */
+interface QueryResult {
+  readonly hasRow: boolean;
+  readonly value?: Scalar;
+}
+
+/** Every column as the server's text: the check converts the first one itself (readResult). */
+const RAW_TYPES = { getTypeParser: () => (text: string) => text };
+
+/** PostgreSQL type OIDs read as numbers: int8, int2, int4, oid, float4, float8, numeric. */
+const NUMERIC_TYPES = new Set([20, 21, 23, 26, 700, 701, 1700]);
+const BOOLEAN_TYPE = 16;
+
+/**
+ * The query's own result out of the probe's (BEGIN; SET LOCAL; query; COMMIT): the one before
+ * COMMIT, the result of the query's last statement. Booleans and numbers become JSON's; other
+ * types stay the server's text (an interval as '00:00:05', a timestamp as written).
+ */
+function readResult(results: unknown): QueryResult {
+  const all = (Array.isArray(results) ? results : [results]) as { rows: (string | null)[][]; fields: { dataTypeID: number }[] }[];
+  const own = all[all.length - 2];
+  const row = own?.rows[0];
+  if (!own || !row || own.fields.length === 0) return { hasRow: false };
+  const text = row[0] ?? null;
+  const type = own.fields[0]!.dataTypeID;
+  if (text === null) return { hasRow: true, value: null };
+  if (type === BOOLEAN_TYPE) return { hasRow: true, value: text === 't' };
+  if (NUMERIC_TYPES.has(type)) return { hasRow: true, value: Number(text) };
+  return { hasRow: true, value: text };
+}
 
 /** How a connection negotiates encryption: never, if the server offers it, or always. */
 type Encryption = 'off' | 'try' | 'on';
@@ -180,7 +231,7 @@ interface SessionSettings {
 }
 
 type SessionOutcome =
-  | { readonly ok: true }
+  | { readonly ok: true; readonly result: QueryResult }
   | {
       readonly ok: false;
       readonly error: CheckError;
@@ -223,9 +274,9 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
     try {
       await step(client.connect());
       loggedIn = true;
-      await step(client.query(probeText(settings.query, settings.deadline)));
+      const results: unknown = await step(client.query({ text: probeText(settings.query, settings.deadline), rowMode: 'array', types: RAW_TYPES }));
       await step(client.end());
-      return { ok: true };
+      return { ok: true, result: readResult(results) };
     } catch (error) {
       socket.destroy();
       const refusedLogin = !loggedIn && typeof (error as { code?: unknown }).code === 'string' && SQLSTATE.test((error as { code: string }).code);

@@ -19,6 +19,8 @@ export const FAILURE_REASONS = [
   'not_serving',
   /** A TLS certificate has expired, is not yet valid, or expires within the check's failBefore. */
   'cert_expiry',
+  /** The dependency answered, and what it answered fails a condition of the check's `expect`. */
+  'assertion',
   'unknown',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
