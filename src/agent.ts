@@ -16,6 +16,7 @@ import { createResultFeed, type ResultSubscriber } from './result-feed.js';
 import { createRunner } from './runner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { createSelfHealth } from './self-health.js';
+import { createDependencyGate } from './dependencies.js';
 import { createInFlight } from './in-flight.js';
 import { createApp, type DetailsPolicy } from './server.js';
 import { createState, type State } from './state.js';
@@ -78,6 +79,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   const scheduler: Scheduler = createScheduler({
     now,
     run: runner.run,
+    gate: createDependencyGate(state, now),
     onResult,
     onError: (check, error) => log.error('recording a result failed', { check: check.name, type: check.type, error: (error as Error)?.message ?? String(error) }),
     // Not a result: the dependency was not asked, so neither a duration nor a timeout is recorded.

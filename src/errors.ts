@@ -19,6 +19,8 @@ export const FAILURE_REASONS = [
   'not_serving',
   /** A TLS certificate has expired, is not yet valid, or expires within the check's failBefore. */
   'cert_expiry',
+  /** Not attempted: a check it depends on (dependsOn) fails; the output names the root of that failure. */
+  'dependency_failed',
   'unknown',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];

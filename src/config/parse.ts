@@ -122,6 +122,8 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     if (check) checks.push(check);
   }
 
+  if (!isTooMany) checkDependencies(checks, entries, fail);
+
   if (entries.length === 0) warnings.push('no checks are configured: every health group passes with nothing to check');
   if (issues.length) {
     // A bad value may have come from a secret: issues are printed, so scrub them like everything else.
@@ -136,6 +138,41 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     warnings,
     files: [...files],
   });
+}
+
+/**
+ * dependsOn names declared checks, not the check itself, and makes no cycle. Checks that had
+ * problems of their own are not in `checks` but are still declared (`entries`).
+ */
+function checkDependencies(checks: readonly CheckConfig[], entries: readonly [string, unknown][], fail: Fail): void {
+  const declared = new Set(entries.map(([name]) => name));
+  const edges = new Map<string, readonly string[]>();
+  for (const check of checks) {
+    const dependsOn = check.dependsOn ?? [];
+    dependsOn.forEach((dependency, index) => {
+      const path = ['checks', check.name, 'dependsOn'];
+      if (dependency === check.name) fail(path, `${show(dependency)}: a check cannot depend on itself`, String(index));
+      else if (!declared.has(dependency)) fail(path, `${show(dependency)} is not a declared check`, String(index));
+    });
+    edges.set(check.name, dependsOn.filter((dependency) => dependency !== check.name && declared.has(dependency)));
+  }
+  // Depth-first, each check once: a back edge closes a cycle, reported once at its first check.
+  const done = new Set<string>();
+  const onPath: string[] = [];
+  const visit = (name: string): void => {
+    if (done.has(name)) return;
+    const at = onPath.indexOf(name);
+    if (at !== -1) {
+      const cycle = [...onPath.slice(at), name];
+      fail(['checks', cycle[0]!], `a cycle of dependencies: ${cycle.join(' → ')}`, 'dependsOn');
+      return;
+    }
+    onPath.push(name);
+    for (const dependency of edges.get(name) ?? []) visit(dependency);
+    onPath.pop();
+    done.add(name);
+  };
+  for (const name of edges.keys()) visit(name);
 }
 
 export function deepFreeze<T>(value: T): T {

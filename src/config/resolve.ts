@@ -35,10 +35,17 @@ export function resolveDefaults(defaults: z.output<typeof defaultsSchema>, fail:
     timeoutMs: parseDuration(defaults.timeout ?? DEFAULTS.timeout.value)!,
     failureThreshold: defaults.failureThreshold ?? DEFAULTS.failureThreshold.value,
     successThreshold: defaults.successThreshold ?? DEFAULTS.successThreshold.value,
+    ...(defaults.intervalWhenFailing === undefined ? {} : { intervalWhenFailingMs: parseDuration(defaults.intervalWhenFailing)! }),
   };
   // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
   if (resolved.timeoutMs > resolved.intervalMs) {
     fail(['defaults'], `${formatDuration(resolved.timeoutMs)} must not be longer than defaults.interval (${formatDuration(resolved.intervalMs)})`, 'timeout');
+  }
+  const whenFailingMs = resolved.intervalWhenFailingMs;
+  if (whenFailingMs !== undefined && whenFailingMs > resolved.intervalMs) {
+    fail(['defaults'], `${defaults.intervalWhenFailing} must not be longer than defaults.interval (${formatDuration(resolved.intervalMs)})`, 'intervalWhenFailing');
+  } else if (whenFailingMs !== undefined && resolved.timeoutMs > whenFailingMs) {
+    fail(['defaults'], `${defaults.intervalWhenFailing} must not be shorter than defaults.timeout (${formatDuration(resolved.timeoutMs)})`, 'intervalWhenFailing');
   }
   return resolved;
 }
@@ -84,6 +91,30 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     timeoutMs = Math.max(1, Math.floor(intervalMs / 2));
     warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
   }
+  // After a failed attempt: the shorter interval, never longer than interval nor shorter than the
+  // timeout. Set here, a conflict is an error; inherited from defaults, it gives way.
+  let intervalWhenFailingMs = parsed.intervalWhenFailing === undefined ? defaults.intervalWhenFailingMs : parseDuration(parsed.intervalWhenFailing)!;
+  if (intervalWhenFailingMs !== undefined) {
+    if (parsed.intervalWhenFailing !== undefined) {
+      if (intervalWhenFailingMs > intervalMs) {
+        fail(path, `${parsed.intervalWhenFailing} must not be longer than interval (${formatDuration(intervalMs)})`, 'intervalWhenFailing');
+        return undefined;
+      }
+      if (timeoutMs > intervalWhenFailingMs) {
+        if (parsed.timeout !== undefined) {
+          fail(path, `${parsed.timeout} must not be longer than intervalWhenFailing (${parsed.intervalWhenFailing})`, 'timeout');
+          return undefined;
+        }
+        timeoutMs = Math.max(1, Math.floor(intervalWhenFailingMs / 2));
+        warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than intervalWhenFailing ${formatDuration(intervalWhenFailingMs)}; using ${formatDuration(timeoutMs)}`);
+      }
+    } else if (intervalWhenFailingMs >= intervalMs) {
+      // This check's own interval is already as short: it keeps it while failing.
+      intervalWhenFailingMs = undefined;
+    } else if (timeoutMs > intervalWhenFailingMs) {
+      intervalWhenFailingMs = timeoutMs;
+    }
+  }
   const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK.staleAfter.value : parseDuration(parsed.staleAfter)!;
   if (staleAfterMs <= intervalMs) {
     fail(path, `${parsed.staleAfter ?? formatDuration(staleAfterMs)} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
@@ -107,6 +138,8 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     groups,
     failureThreshold: parsed.failureThreshold ?? defaults.failureThreshold,
     successThreshold: parsed.successThreshold ?? defaults.successThreshold,
+    ...(intervalWhenFailingMs === undefined ? {} : { intervalWhenFailingMs }),
+    ...(parsed.dependsOn?.length ? { dependsOn: [...new Set(parsed.dependsOn)] } : {}),
     options,
   };
 }

@@ -50,6 +50,7 @@ export const defaultsSchema = z
     timeout: duration().describe(describeDefault(defaults.timeout)),
     failureThreshold: threshold().describe(describeDefault(defaults.failureThreshold)),
     successThreshold: threshold().describe(describeDefault(defaults.successThreshold)),
+    intervalWhenFailing: duration().describe(describeDefault(defaults.intervalWhenFailing)),
   })
   .partial();
 
@@ -65,6 +66,11 @@ export const commonCheckShape = {
     .describe(describeDefault(check.groups)),
   failureThreshold: threshold().optional().describe(describeInherited('failureThreshold')),
   successThreshold: threshold().optional().describe(describeInherited('successThreshold')),
+  intervalWhenFailing: duration().optional().describe(describeInherited('intervalWhenFailing')),
+  dependsOn: z
+    .array(z.string().regex(NAME_PATTERN, { message: 'must be the name of a check' }))
+    .optional()
+    .describe(describeDefault(check.dependsOn)),
 };
 
 // One schema per kind, built once: zod compiles a schema on its first use, which costs far more
