@@ -1,0 +1,75 @@
+// dependsOn and intervalWhenFailing with the built CLI and real servers: while the root of a chain
+// hangs, its dependents are never attempted (counted at their targets) and report
+// dependency_failed naming the root; a dependent polled every 30 s while passing is seen to recover
+// within seconds of its dependency coming back, through intervalWhenFailing.
+import { afterEach, describe, expect, it } from 'vitest';
+import { agentsForEachTest, getJson } from '../helpers/cli.js';
+import { freePort, startBlackhole, startUpstream, waitFor } from '../helpers/net.js';
+
+const agents = agentsForEachTest(afterEach);
+
+const entry = async (url: string, check: string) => (await getJson(`${url}/health`)).body.checks[`${check}:responseTime`]?.[0];
+
+describe('dependsOn', () => {
+  it('while the root hangs, dependents (direct and indirect) report dependency_failed naming the root, and no attempt reaches their targets', async () => {
+    const root = await startBlackhole();
+    const apiTarget = await startBlackhole();
+    const workerTarget = await startBlackhole();
+    agents.upstreams.push(root, apiTarget, workerTarget);
+    const agent = await agents.start(
+      [
+        'defaults: { interval: 1s, timeout: 500ms }',
+        'checks:',
+        `  root: { type: http, url: "http://127.0.0.1:${root.port}/" }`,
+        `  api: { type: tcp, host: 127.0.0.1, port: ${apiTarget.port}, dependsOn: [root] }`,
+        `  worker: { type: tcp, host: 127.0.0.1, port: ${workerTarget.port}, dependsOn: [api] }`,
+        '',
+      ].join('\n'),
+    );
+    await waitFor('the root to time out and both dependents to report dependency_failed twice', async () => {
+      const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+      const count = (check: string) => Number(new RegExp(`^vigil_check_failures_total\\{check="${check}",type="tcp",reason="dependency_failed"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+      return count('api') >= 2 && count('worker') >= 2;
+    }, 10_000, 100);
+    // The root was really attempted; the dependents never reached their targets.
+    expect(root.accepted()).toBeGreaterThan(0);
+    expect({ api: apiTarget.accepted(), worker: workerTarget.accepted() }).toEqual({ api: 0, worker: 0 });
+    expect(await entry(agent.url, 'root')).toMatchObject({ status: 'fail', reason: 'timeout' });
+    for (const check of ['api', 'worker']) {
+      expect(await entry(agent.url, check)).toMatchObject({ status: 'fail', reason: 'dependency_failed', output: 'not attempted: root fails (timeout)' });
+    }
+    // One root failure is one reason of its own in metrics; the rest is dependency_failed.
+    const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+    const reasons = [...metrics.matchAll(/^vigil_check_failures_total\{check="(\w+)",type="\w+",reason="(\w+)"\} [1-9]/gm)].map((m) => `${m[1]}:${m[2]}`).sort();
+    expect(reasons).toEqual(['api:dependency_failed', 'root:timeout', 'worker:dependency_failed']);
+    // The dependents are still not attempted.
+    expect({ api: apiTarget.accepted(), worker: workerTarget.accepted() }).toEqual({ api: 0, worker: 0 });
+  }, 30_000);
+
+  it('with interval 30s and intervalWhenFailing 1s, a dependent recovers within seconds of its dependency coming back', async () => {
+    const rootPort = await freePort();
+    const target = await startBlackhole();
+    agents.upstreams.push(target);
+    const agent = await agents.start(
+      [
+        'checks:',
+        `  root: { type: http, url: "http://127.0.0.1:${rootPort}/", interval: 1s, timeout: 500ms }`,
+        `  api: { type: tcp, host: 127.0.0.1, port: ${target.port}, interval: 30s, intervalWhenFailing: 1s, timeout: 500ms, dependsOn: [root] }`,
+        '',
+      ].join('\n'),
+    );
+    await waitFor('api to report dependency_failed', async () => (await entry(agent.url, 'api'))?.reason === 'dependency_failed', 10_000, 100);
+    expect(await entry(agent.url, 'root')).toMatchObject({ reason: 'connect_refused' });
+    expect(target.accepted()).toBe(0);
+    // The dependency comes back.
+    const upstream = await startUpstream((_req, res) => res.end('ok'), rootPort);
+    agents.upstreams.push(upstream);
+    const back = Date.now();
+    await waitFor('api to pass', async () => (await entry(agent.url, 'api'))?.status === 'pass', 10_000, 50);
+    const recoveredMs = Date.now() - back;
+    // At most one root interval, then one intervalWhenFailing: about 2 s; never the 30 s interval.
+    expect(recoveredMs).toBeLessThan(5000);
+    expect(target.accepted()).toBeGreaterThanOrEqual(1);
+    console.log(`dependent recovered ${recoveredMs} ms after its dependency came back (interval 30s, intervalWhenFailing 1s)`);
+  }, 30_000);
+});
