@@ -25,27 +25,32 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
   const redact = createRedactor(config.secrets);
   log.configure({ level: settings.flagLevel ?? config.server.logLevel, redact });
   const [kinds, { createRunner }, { attempt }] = await Promise.all([loadKinds(), import('../runner.js'), import('../scheduler.js')]);
-  const { run, prepare } = createRunner(kinds);
-  await prepare(config.checks);
+  const { run, prepare, isPushed } = createRunner(kinds);
+  // A pushed check (a heartbeat) is fed by POST /heartbeat/<check> to a serving agent: one run of
+  // every check cannot observe it, so it is left out, and said so.
+  const pushed = config.checks.filter(isPushed);
+  if (pushed.length) log.info(`left out, fed by POST /heartbeat/<check> to a serving agent: ${pushed.map((c) => c.name).join(', ')}`, { checks: pushed.map((c) => c.name) });
+  const checks = config.checks.filter((c) => !isPushed(c));
+  await prepare(checks);
   const deadline = Date.now() + waitMs;
   const results = new Map<string, CheckResult>();
   let round = 0;
   for (;;) {
     round++;
-    const todo = config.checks.filter((c) => !results.get(c.name)?.ok);
+    const todo = checks.filter((c) => !results.get(c.name)?.ok);
     await Promise.all(
       todo.map(async (c) => {
         const result = await attempt(c, run);
         if (result) results.set(c.name, result);
       }),
     );
-    const failing = config.checks.filter((c) => c.critical && !results.get(c.name)?.ok);
+    const failing = checks.filter((c) => c.critical && !results.get(c.name)?.ok);
     if (failing.length === 0 || Date.now() >= deadline) break;
     log.info(`waiting for ${failing.map((c) => `${c.name} (${results.get(c.name)?.reason ?? 'pending'})`).join(', ')} — round ${round}`, { round });
     await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now()))));
   }
 
-  const rows = config.checks.map((c) => {
+  const rows = checks.map((c) => {
     const result = results.get(c.name)!;
     const status = result.ok ? 'pass' : c.critical ? 'fail' : 'warn';
     return {

@@ -79,15 +79,19 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     interpolated,
   );
   const defaults = validate(defaultsSchema, raw.defaults ?? {}, ['defaults'], fail, interpolated);
-  if (server?.detailsTokenFile !== undefined) {
-    // Read now, as the agent will: a token file that cannot be read is a config error, not a surprise later.
+  // Read token files now, as the agent will: one that cannot be read is a config error, not a surprise later.
+  const readToken = (path: readonly string[], key: string, file: string, { mustHoldToken }: { mustHoldToken: boolean }) => {
     try {
-      readFile(server.detailsTokenFile);
+      const token = readFile(file);
+      // A token file that turned out empty would open nothing: for heartbeats, refuse it outright.
+      if (mustHoldToken && token.trim() === '') fail(path, `${show(file)} is empty: it must hold the bearer token`, key);
     } catch (error) {
       const why = (error as { code?: string }).code ?? (error as Error).message;
-      fail(['server'], `cannot read ${show(server.detailsTokenFile)}: ${why}`, 'detailsTokenFile');
+      fail(path, `cannot read ${show(file)}: ${why}`, key);
     }
-  }
+  };
+  if (server?.detailsTokenFile !== undefined) readToken(['server'], 'detailsTokenFile', server.detailsTokenFile, { mustHoldToken: false });
+  if (server?.heartbeatTokenFile !== undefined) readToken(['server'], 'heartbeatTokenFile', server.heartbeatTokenFile, { mustHoldToken: true });
   const resolvedServer: ServerConfig | undefined = server && resolveServer(server);
   const resolvedDefaults: DefaultsConfig | undefined = defaults && resolveDefaults(defaults, fail);
 
@@ -119,7 +123,10 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     // A check from the environment has no place in the file: name its variable instead.
     const failCheck: Fail = envVar ? (_path, message, key) => issues.push({ path: `${envVar}${key ? ` (${key})` : ''}`, message }) : fail;
     const check = resolveCheck(name, block, { kinds: options.kinds, defaults: resolvedDefaults, fail: failCheck, warnings, interpolated });
-    if (check) checks.push(check);
+    if (!check) continue;
+    checks.push(check);
+    const push = options.kinds.find((kind) => kind.type === check.type)?.push;
+    for (const file of push?.files?.(check.options) ?? []) readToken(['checks', name], file.key, file.path, { mustHoldToken: true });
   }
 
   if (!isTooMany) checkDependencies(checks, entries, fail);

@@ -2,7 +2,7 @@
 // config/defaults.ts, with the rules between keys (timeout within interval, staleAfter beyond it)
 // and the warnings they give.
 import type { z } from 'zod';
-import type { CheckKind } from '../check.js';
+import type { CheckKind, PushMode } from '../check.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { formatDuration, parseDuration } from './duration.js';
 import type { InterpolatedPaths } from './interpolate.js';
@@ -22,6 +22,7 @@ export function resolveServer(server: z.output<typeof serverSchema>): ServerConf
     exposeDetails: server.exposeDetails ?? SERVER.exposeDetails.value,
     trustLoopback: server.trustLoopback ?? SERVER.trustLoopback.value,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
+    ...(server.heartbeatTokenFile === undefined ? {} : { heartbeatTokenFile: server.heartbeatTokenFile }),
     serviceId: server.serviceId ?? SERVER.serviceId.value(),
     description: server.description ?? SERVER.description.value,
     logLevel: server.logLevel ?? SERVER.logLevel.value,
@@ -48,6 +49,38 @@ export function resolveDefaults(defaults: z.output<typeof defaultsSchema>, fail:
     fail(['defaults'], `${defaults.intervalWhenFailing} must not be shorter than defaults.timeout (${formatDuration(resolved.timeoutMs)})`, 'intervalWhenFailing');
   }
   return resolved;
+}
+
+/** Keys about polling: they do not apply to a pushed check (a heartbeat). */
+const POLLING_KEYS = ['interval', 'timeout', 'staleAfter', 'failureThreshold', 'successThreshold', 'intervalWhenFailing', 'dependsOn'] as const;
+
+/**
+ * A pushed check: nothing polls it, so no polling key applies (not even one inherited from
+ * defaults); each result counts at once (thresholds of 1) and never goes stale, since the type itself
+ * reports a failure when results stop coming (a heartbeat at its ttl).
+ */
+function resolvePushed(name: string, kind: CheckKind, push: PushMode, parsed: Record<string, unknown>, fail: Fail): CheckConfig | undefined {
+  const path = ['checks', name];
+  const given = POLLING_KEYS.filter((key) => parsed[key] !== undefined);
+  for (const key of given) fail(path, `does not apply to a ${kind.type} check: it is not polled, its results are pushed to the agent`, key, true);
+  if (given.length) return undefined;
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key !== 'type' && !Object.hasOwn(commonCheckShape, key)) options[key] = value;
+  }
+  const periodMs = push.periodMs(options);
+  return {
+    name,
+    type: kind.type,
+    intervalMs: periodMs,
+    timeoutMs: periodMs,
+    staleAfterMs: Infinity,
+    critical: (parsed.critical as boolean | undefined) ?? CHECK.critical.value,
+    groups: [...new Set((parsed.groups as string[] | undefined) ?? CHECK.groups.value)],
+    failureThreshold: 1,
+    successThreshold: 1,
+    options,
+  };
 }
 
 export interface CheckResolution {
@@ -79,6 +112,7 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
   }
   const parsed = validate(checkSchema(kind), block, path, fail, interpolated);
   if (!parsed || !defaults) return undefined;
+  if (kind.push) return resolvePushed(name, kind, kind.push, parsed, fail);
 
   const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
   let timeoutMs = parsed.timeout === undefined ? defaults.timeoutMs : parseDuration(parsed.timeout)!;

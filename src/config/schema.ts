@@ -38,6 +38,10 @@ export const serverSchema = z
     exposeDetails: z.boolean().describe(describeDefault(server.exposeDetails)),
     trustLoopback: z.boolean().describe(describeDefault(server.trustLoopback)),
     detailsTokenFile: z.string().min(1).describe('File with a bearer token that unlocks details when exposeDetails is false; watched for changes.'),
+    heartbeatTokenFile: z
+      .string()
+      .min(1)
+      .describe('File with the bearer token every POST /heartbeat/<check> must carry (unless the check names its own tokenFile); without one, only loopback callers may post. Watched for changes.'),
     serviceId: z.string().min(1).describe(describeDefault(server.serviceId)),
     description: z.string().describe(describeDefault(server.description)),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).describe(describeDefault(server.logLevel)),

@@ -24,6 +24,8 @@ export interface ServerConfig {
   readonly trustLoopback: boolean;
   /** File holding a bearer token that unlocks details when exposeDetails is false. */
   readonly detailsTokenFile?: string;
+  /** File holding the bearer token every POST /heartbeat/<check> must carry, unless the check names its own. */
+  readonly heartbeatTokenFile?: string;
   /** `serviceId` of health bodies. */
   readonly serviceId: string;
   /** `description` of health bodies. */
