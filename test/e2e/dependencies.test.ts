@@ -3,7 +3,7 @@
 // dependency_failed naming the root; a dependent polled every 30 s while passing is seen to recover
 // within seconds of its dependency coming back, through intervalWhenFailing.
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentsForEachTest, getJson } from '../helpers/cli.js';
+import { agentsForEachTest, getJson, runCli, tempConfig } from '../helpers/cli.js';
 import { freePort, startBlackhole, startUpstream, waitFor } from '../helpers/net.js';
 
 const agents = agentsForEachTest(afterEach);
@@ -72,4 +72,57 @@ describe('dependsOn', () => {
     expect(target.accepted()).toBeGreaterThanOrEqual(1);
     console.log(`dependent recovered ${recoveredMs} ms after its dependency came back (interval 30s, intervalWhenFailing 1s)`);
   }, 30_000);
+});
+
+describe('vigil check and dependsOn', () => {
+  it('does not attempt a check whose dependency fails, naming the root; a dependency that passes lets it run', async () => {
+    const root = await startBlackhole();
+    const target = await startBlackhole();
+    const fine = await startBlackhole();
+    agents.upstreams.push(root, target, fine);
+    const path = tempConfig(
+      [
+        'checks:',
+        `  root: { type: http, url: "http://127.0.0.1:${root.port}/", timeout: 500ms }`,
+        `  api: { type: tcp, host: 127.0.0.1, port: ${target.port}, dependsOn: [root] }`,
+        `  worker: { type: tcp, host: 127.0.0.1, port: ${target.port}, dependsOn: [api] }`,
+        `  base: { type: tcp, host: 127.0.0.1, port: ${fine.port} }`,
+        `  other: { type: tcp, host: 127.0.0.1, port: ${fine.port}, dependsOn: [base] }`,
+        '',
+      ].join('\n'),
+    );
+    const { code, stdout } = await runCli(['check', '--config', path, '--json']);
+    expect(code).toBe(1);
+    const rows = Object.fromEntries(JSON.parse(stdout).checks.map((c: { name: string }) => [c.name, c]));
+    expect(rows.root).toMatchObject({ status: 'fail', reason: 'timeout' });
+    for (const name of ['api', 'worker']) expect(rows[name]).toMatchObject({ status: 'fail', reason: 'dependency_failed', output: 'not attempted: root fails (timeout)' });
+    expect(rows.other).toMatchObject({ status: 'pass' });
+    expect(target.accepted()).toBe(0);
+    expect(fine.accepted()).toBe(2);
+  });
+});
+
+describe('vigil validate on the new keys', () => {
+  it('names each problem of dependsOn, intervalWhenFailing and heartbeat checks with its line and column, exit 2', async () => {
+    const path = tempConfig(
+      [
+        'defaults: { intervalWhenFailing: 1m }',
+        'checks:',
+        '  a: { type: tcp, host: h, port: 1, dependsOn: [b] }',
+        '  b: { type: tcp, host: h, port: 1, dependsOn: [a, ghost] }',
+        '  c: { type: tcp, host: h, port: 1, interval: 5s, intervalWhenFailing: 10s }',
+        '  d: { type: heartbeat, ttl: 3s, interval: 1s }',
+        '  e: { type: heartbeat }',
+        '',
+      ].join('\n'),
+    );
+    const { code, stderr } = await runCli(['validate', '--config', path]);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${path}:1:34: defaults.intervalWhenFailing: 1m must not be longer than defaults.interval (10s)`);
+    expect(stderr).toContain(`${path}:3:48: checks.a.dependsOn: a cycle of dependencies: a → b → a`);
+    expect(stderr).toContain(`${path}:4:52: checks.b.dependsOn.1: "ghost" is not a declared check`);
+    expect(stderr).toContain(`${path}:5:72: checks.c.intervalWhenFailing: 10s must not be longer than interval (5s)`);
+    expect(stderr).toContain(`${path}:6:34: checks.d.interval: does not apply to a heartbeat check: it is not polled, its results are pushed to the agent`);
+    expect(stderr).toContain(`${path}:7:6: checks.e.ttl: is required (string)`);
+  });
 });

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentsForEachTest, getJson, type Served } from '../helpers/cli.js';
+import { agentsForEachTest, getJson, runCli, tempConfig, type Served } from '../helpers/cli.js';
 import { waitFor } from '../helpers/net.js';
 import { jsonLines } from '../helpers/process.js';
 
@@ -194,4 +194,14 @@ describe('heartbeat checks (built CLI)', () => {
       agent.kill();
     }
   }, 30_000);
+});
+
+describe('vigil check and heartbeats', () => {
+  it('leaves heartbeat checks out, saying so, and judges the rest', async () => {
+    const path = tempConfig('checks:\n  worker: { type: heartbeat, ttl: 3s }\n  db: { type: tcp, host: 127.0.0.1, port: 5432 }\n');
+    const { code, stdout, stderr } = await runCli(['check', '--config', path, '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).checks.map((c: { name: string }) => c.name)).toEqual(['db']);
+    expect(stderr).toContain('left out, fed by POST /heartbeat/<check> to a serving agent: worker');
+  });
 });
