@@ -168,6 +168,11 @@ describe('heartbeat checks (built CLI)', () => {
     expect(await entry(agent, 'worker')).toMatchObject({ reason: 'pending' });
     await waitFor('heartbeat_missed', async () => (await entry(agent, 'worker')).reason === 'heartbeat_missed', 5000, 50);
     expect((await entry(agent, 'worker')).output).toBe('no heartbeat within 1s of start (grace)');
+    // Nothing is polled here, and that is no wedged scheduler: liveness stays 200 well past three ttls.
+    await sleep(Math.max(0, agent.startedAt + 4000 - Date.now()));
+    const live = await getJson(`${agent.url}/health/live`);
+    expect(live.status).toBe(200);
+    expect(Object.keys(live.body.checks)).not.toContain('vigil:scheduler');
   }, 20_000);
 
   it('survives a reload that changes other checks: the last beat and its ttl stay', async () => {
