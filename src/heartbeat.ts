@@ -148,13 +148,15 @@ export function createHeartbeats(options: HeartbeatsOptions): Heartbeats {
     beat(name, beat) {
       const entry = tracked.get(name)!;
       const at = now();
-      // Latency: the age of the last successful beat when this one came (the gap between beats).
+      // Latency is the age of the last successful beat when the result is recorded: 0 for a beat
+      // (which is also when it succeeded, for vigil_check_last_success_timestamp_seconds), the
+      // age at a reported failure, the ttl at a miss. The gap since the previous beat is an observation.
       const ageMs = at - (entry.lastBeatAt ?? entry.addedAt);
       if (beat.ok) {
         entry.lastBeatAt = at;
         entry.phase = 'beating';
         armAt(entry, at + ttlOf(entry.check));
-        options.publish(entry.check, { ok: true, startedAt: at, durationMs: ageMs });
+        options.publish(entry.check, { ok: true, startedAt: at, durationMs: 0, observation: { gapMs: ageMs } });
         return;
       }
       // Failing by its own word: at once, and no "missed" event follows (only a passing beat re-arms).

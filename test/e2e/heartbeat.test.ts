@@ -41,8 +41,16 @@ describe('heartbeat checks (built CLI)', () => {
     for (let i = 0; i < 5; i++) {
       lastBeat = Date.now();
       const res = await beat(agent, 'worker');
+      const answered = Date.now();
       expect(res.status).toBe(204);
-      expect(await entry(agent, 'worker')).toMatchObject({ status: 'pass' });
+      const current = await entry(agent, 'worker');
+      // Latency: the age of the last beat, which this beat is; the gap since the previous one is observed.
+      expect(current).toMatchObject({ status: 'pass', observedValue: 0 });
+      if (i > 0) expect(current.observation.gapMs).toBeGreaterThanOrEqual(1000);
+      const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+      const lastSuccess = Number(/^vigil_check_last_success_timestamp_seconds\{check="worker",type="heartbeat"\} (\S+)$/m.exec(metrics)?.[1]) * 1000;
+      expect(lastSuccess).toBeGreaterThanOrEqual(lastBeat - 1);
+      expect(lastSuccess).toBeLessThanOrEqual(answered + 1);
       await sleep(1000);
     }
     expect((await getJson(`${agent.url}/health/ready`)).status).toBe(200);

@@ -40,10 +40,10 @@ describe('heartbeats on a fake clock', () => {
       heartbeats.beat('beat', { ok: true });
     }
     await vi.advanceTimersByTimeAsync(2999);
-    expect(results.map((r) => [r.at, r.result.ok, r.result.durationMs])).toEqual([
-      [500, true, 500],
-      [1500, true, 1000],
-      [2500, true, 1000],
+    expect(results.map((r) => [r.at, r.result.ok, r.result.startedAt - T0, r.result.durationMs, r.result.observation])).toEqual([
+      [500, true, 500, 0, { gapMs: 500 }],
+      [1500, true, 1500, 0, { gapMs: 1000 }],
+      [2500, true, 2500, 0, { gapMs: 1000 }],
     ]);
     await vi.advanceTimersByTimeAsync(1);
     expect(results.at(-1)).toMatchObject({ at: 5500, result: { ok: false, reason: 'heartbeat_missed', durationMs: 3000 } });
