@@ -112,4 +112,6 @@ export interface CheckResult {
   /** Operator-readable failure message, secrets removed. */
   readonly message?: string;
   readonly observation?: Observation;
+  /** Set when no attempt was made (held back by dependsOn): it has no latency to record. */
+  readonly isHeldBack?: true;
 }

@@ -31,7 +31,7 @@ export function createDependencyGate(state: State, now: () => number = Date.now)
       if (dependency.healthy === false) {
         const root = rootOf(dependency);
         const reason = root.lastFailure?.reason ?? root.last?.reason ?? 'unknown';
-        return { ok: false, startedAt: now(), durationMs: 0, reason: 'dependency_failed', message: `not attempted: ${root.config.name} fails (${reason})` };
+        return { ok: false, startedAt: now(), durationMs: 0, reason: 'dependency_failed', message: `not attempted: ${root.config.name} fails (${reason})`, isHeldBack: true };
       }
       if (dependency.healthy === undefined) isUndecided = true;
     }

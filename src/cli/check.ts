@@ -97,5 +97,5 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
 /** The result of a check not attempted because `dependency` failed: it names the root of the failure. */
 function heldBack(dependency: string, outcome: CheckResult): CheckResult {
   const message = outcome.reason === 'dependency_failed' && outcome.message ? outcome.message : `not attempted: ${dependency} fails (${outcome.reason ?? 'unknown'})`;
-  return { ok: false, startedAt: Date.now(), durationMs: 0, reason: 'dependency_failed', message };
+  return { ok: false, startedAt: Date.now(), durationMs: 0, reason: 'dependency_failed', message, isHeldBack: true };
 }

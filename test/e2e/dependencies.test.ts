@@ -42,6 +42,10 @@ describe('dependsOn', () => {
     const metrics = await (await fetch(`${agent.url}/metrics`)).text();
     const reasons = [...metrics.matchAll(/^vigil_check_failures_total\{check="(\w+)",type="\w+",reason="(\w+)"\} [1-9]/gm)].map((m) => `${m[1]}:${m[2]}`).sort();
     expect(reasons).toEqual(['api:dependency_failed', 'root:timeout', 'worker:dependency_failed']);
+    // Not attempted, so no latency: the dependents' duration histograms stay empty; the root's has its timeouts.
+    const durations = (check: string) => Number(new RegExp(`^vigil_check_duration_seconds_count\\{check="${check}",type="\\w+"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    expect({ api: durations('api'), worker: durations('worker') }).toEqual({ api: 0, worker: 0 });
+    expect(durations('root')).toBeGreaterThan(0);
     // The dependents are still not attempted.
     expect({ api: apiTarget.accepted(), worker: workerTarget.accepted() }).toEqual({ api: 0, worker: 0 });
   }, 30_000);

@@ -110,7 +110,7 @@ describe('dependency gate', () => {
     const gate = createDependencyGate(state, () => 42);
     state.record('root', fail(1, 'timeout', 'no answer'));
     const middleResult = gate(middle) as CheckResult;
-    expect(middleResult).toEqual({ ok: false, startedAt: 42, durationMs: 0, reason: 'dependency_failed', message: 'not attempted: root fails (timeout)' });
+    expect(middleResult).toEqual({ ok: false, startedAt: 42, durationMs: 0, reason: 'dependency_failed', message: 'not attempted: root fails (timeout)', isHeldBack: true });
     state.record('middle', middleResult);
     expect(gate(leaf)).toMatchObject({ reason: 'dependency_failed', message: 'not attempted: root fails (timeout)' });
   });
