@@ -1,7 +1,8 @@
 // One loop per check: the first attempt at once, the second within half an interval to a full
 // one (spreading the checks' phases), then every interval (minus up to 10% jitter), or every
-// intervalWhenFailing after a failed attempt; one attempt at a time; a gate may hold an attempt back; every attempt bounded by its timeout, enforced here even when a check
-// ignores its abort signal. The loops never throw.
+// intervalWhenFailing after a failed attempt; one attempt at a time, unless a gate holds it back
+// (dependsOn); every attempt bounded by its timeout, enforced here even when a check ignores its
+// abort signal. The loops never throw.
 import type { CheckContext, CheckResult, Observation } from './check.js';
 import type { CheckConfig } from './config/types.js';
 import { CheckError } from './errors.js';

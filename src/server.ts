@@ -1,5 +1,6 @@
-// The HTTP face of the agent: /health, /health/<group> and /metrics, and who may see details.
-// Handlers read cached state only; a request never starts a probe. Bodies come from the body cache.
+// The HTTP face of the agent: /health, /health/<group>, /metrics and the routes the agent adds (POST
+// /heartbeat/<check>), and who may see details. Health handlers read cached state only; a request never
+// starts a probe. Bodies come from the body cache.
 import { Hono, type Context } from 'hono';
 import { createBodyCache } from './body-cache.js';
 import { bearerOf, isLoopbackCaller, isSameSecret } from './callers.js';
