@@ -117,6 +117,20 @@ describe('heartbeat checks (built CLI)', () => {
     expect(await entry(agent, 'worker')).toMatchObject({ status: 'pass' });
   }, 20_000);
 
+  it('server.heartbeatTokenFile guards every heartbeat without its own; rotating it applies without a SIGHUP', async () => {
+    const serverToken = tokenFile('first-token');
+    const own = tokenFile('own-token');
+    const agent = await agents.start(`server: { heartbeatTokenFile: ${serverToken} }\nchecks:\n  a: { type: heartbeat, ttl: 10s }\n  b: { type: heartbeat, ttl: 10s, tokenFile: ${own} }\n`);
+    expect((await beat(agent, 'a')).status).toBe(401);
+    expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(204);
+    // The check's own token outranks the server-wide one.
+    expect((await beat(agent, 'b', { token: 'first-token' })).status).toBe(401);
+    expect((await beat(agent, 'b', { token: 'own-token' })).status).toBe(204);
+    writeFileSync(serverToken, 'second-token');
+    await waitFor('the rotated token to apply', async () => (await beat(agent, 'a', { token: 'second-token' })).status === 204, 10_000, 100);
+    expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(401);
+  }, 20_000);
+
   it('without a token, only loopback callers may post (none with trustLoopback false), and a refused caller learns nothing of the names', async () => {
     const agent = await agents.start('server: { trustLoopback: false }\nchecks:\n  worker: { type: heartbeat, ttl: 10s }\n  db: { type: tcp, host: 127.0.0.1, port: 5432 }\n');
     for (const name of ['worker', 'db', 'nothing']) expect((await beat(agent, name)).status, name).toBe(401);
