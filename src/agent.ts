@@ -16,6 +16,9 @@ import { createResultFeed, type ResultSubscriber } from './result-feed.js';
 import { createRunner } from './runner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { createSelfHealth } from './self-health.js';
+import { createDependencyGate } from './dependencies.js';
+import { createHeartbeats } from './heartbeat.js';
+import { heartbeatRoute } from './heartbeat-route.js';
 import { createInFlight } from './in-flight.js';
 import { createApp, type DetailsPolicy } from './server.js';
 import { createState, type State } from './state.js';
@@ -65,7 +68,11 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   const selfHealth = createSelfHealth({
     now,
     lastAttemptAt: () => scheduler.lastAttemptAt,
-    longestIntervalMs: () => (config.checks.length ? Math.max(...config.checks.map((c) => c.intervalMs)) : undefined),
+    // Pushed checks (heartbeats) start no attempts: only polled ones say how often the scheduler must tick.
+    longestIntervalMs: () => {
+      const polled = config.checks.filter((c) => !runner.isPushed(c));
+      return polled.length ? Math.max(...polled.map((c) => c.intervalMs)) : undefined;
+    },
   });
   const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries(), eventLoopLag: () => selfHealth.eventLoopLag() });
 
@@ -78,6 +85,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   const scheduler: Scheduler = createScheduler({
     now,
     run: runner.run,
+    gate: createDependencyGate(state, now),
     onResult,
     onError: (check, error) => log.error('recording a result failed', { check: check.name, type: check.type, error: (error as Error)?.message ?? String(error) }),
     // Not a result: the dependency was not asked, so neither a duration nor a timeout is recorded.
@@ -88,10 +96,15 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     },
   });
 
+  // Heartbeats: fed by POST /heartbeat/<check>, their results take the same way as attempts'.
+  const heartbeats = createHeartbeats({ now, publish: onResult });
+  /** What feeds a check its results: the scheduler polls it, or the heartbeat endpoint is told. */
+  const feederOf = (check: CheckConfig): { add(check: CheckConfig): void; remove(name: string): void } => (runner.isPushed(check) ? heartbeats : scheduler);
+
   const addCheck = (check: CheckConfig) => {
     state.add(check, runner.componentTypeOf(check));
     metrics.addCheck(check);
-    scheduler.add(check);
+    feederOf(check).add(check);
   };
   // A changed definition keeps the check's latest result and, while its type (a label) is the
   // same, its series: the new definition's first result replaces them, so readiness never blips.
@@ -101,15 +114,23 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       metrics.removeCheck(old);
       metrics.addCheck(check, state.get(check.name)?.healthy === true);
     }
-    scheduler.add(check);
+    if (feederOf(old) !== feederOf(check)) feederOf(old).remove(old.name);
+    feederOf(check).add(check);
   };
   const removeCheck = (check: CheckConfig) => {
-    scheduler.remove(check.name);
+    feederOf(check).remove(check.name);
     state.remove(check.name);
     metrics.removeCheck(check);
   };
 
-  const app = createApp({ state, metrics, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now });
+  const routes = [heartbeatRoute({ heartbeats, trustLoopback: () => config.server.trustLoopback, log })];
+  const app = createApp({ state, metrics, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now, routes });
+  // Heartbeat tokens: read at start and on every reload, like the details token.
+  const readHeartbeatTokens = () => {
+    for (const { file, error } of heartbeats.readTokens(config.server.heartbeatTokenFile)) {
+      log.error('cannot read a heartbeat token file: no caller may post the heartbeats it guards', { file, error });
+    }
+  };
   let server: Server | undefined;
   let started = false;
   const inFlight = createInFlight();
@@ -139,6 +160,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       await readDetails();
       await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
+      readHeartbeatTokens();
       if (options.listen === false) return undefined;
       // HTTP/1.0 requests may come without a Host header (HAProxy's httpchk): answered like any other.
       const listener = getRequestListener(app.fetch, { hostname: 'localhost' });
@@ -179,6 +201,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       log.configure({ level: config.server.logLevel, redact });
       meta = metaOf(config, version);
       await readDetails();
+      readHeartbeatTokens();
       for (const warning of config.warnings) log.warn(warning);
       metrics.configReloaded(true, now());
       log.info('configuration reloaded', { checks: next.checks.length, added, removed, changed, unchanged: next.checks.length - added - changed });
@@ -189,6 +212,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     idle: () => inFlight.idle(),
     async stop() {
       scheduler.stop();
+      heartbeats.stop();
       selfHealth.stop();
       const closing = server;
       server = undefined;

@@ -93,9 +93,12 @@ export function createCheckSeries(): CheckSeries {
       if (!s) return;
       const seconds = result.durationMs / 1000;
       s.up = isUp ? 1 : 0;
-      for (let i = 0; i < DURATION_BUCKETS.length; i++) if (seconds <= DURATION_BUCKETS[i]!) s.buckets[i]!++;
-      s.sum += seconds;
-      s.count++;
+      // No attempt, no latency: a check held back by dependsOn leaves the histogram alone.
+      if (result.isHeldBack !== true) {
+        for (let i = 0; i < DURATION_BUCKETS.length; i++) if (seconds <= DURATION_BUCKETS[i]!) s.buckets[i]!++;
+        s.sum += seconds;
+        s.count++;
+      }
       if (result.ok) {
         s.runs.pass++;
         s.lastSuccess = (result.startedAt + result.durationMs) / 1000;

@@ -42,8 +42,21 @@ export interface CheckKind {
   readonly urlUserIsIdentity?: boolean;
   /** Loads what the type needs (a driver) once, before its first attempt, so that cost is not latency. */
   prepare?(): Promise<void>;
+  /**
+   * Set for a type whose results are pushed to the agent rather than polled (the built-in
+   * heartbeat): the scheduler never runs it, and keys about polling do not apply to it.
+   */
+  readonly push?: PushMode;
   /** One attempt with options its schema accepted: see CheckDefinition.run. */
   run(options: Readonly<Record<string, unknown>>, ctx: CheckContext): Promise<Observation | void>;
+}
+
+/** How the core treats a pushed type (see CheckKind.push). */
+export interface PushMode {
+  /** The longest a passing check of this type goes without a new result, ms (a heartbeat's ttl). */
+  periodMs(options: Readonly<Record<string, unknown>>): number;
+  /** Files its options name that must be readable (a token file): read at load, watched for changes. */
+  files?(options: Readonly<Record<string, unknown>>): readonly { readonly key: string; readonly path: string }[];
 }
 
 /** What a check type's module declares; `run`'s options are typed by the `options` shape. */
@@ -99,4 +112,6 @@ export interface CheckResult {
   /** Operator-readable failure message, secrets removed. */
   readonly message?: string;
   readonly observation?: Observation;
+  /** Set when no attempt was made (held back by dependsOn): it has no latency to record. */
+  readonly isHeldBack?: true;
 }

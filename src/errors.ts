@@ -21,6 +21,12 @@ export const FAILURE_REASONS = [
   'cert_expiry',
   /** The dependency answered, and what it answered fails a condition of the check's `expect`. */
   'assertion',
+  /** Not attempted: a check it depends on (dependsOn) fails; the output names the root of that failure. */
+  'dependency_failed',
+  /** A heartbeat check received no beat within its ttl (or, at start, its grace). */
+  'heartbeat_missed',
+  /** A heartbeat reported a failure itself (POST /heartbeat/<check> with status fail). */
+  'reported',
   'unknown',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];

@@ -1,8 +1,21 @@
-// The registry of check types as the core accepts it: every type's name and URL schemes unique, and
+// The registry of check types as the core accepts it (the checks/ registry plus the built-in kinds): every type's name and URL schemes unique, and
 // no type's options shadowing a key every check has (a `timeout` of its own would never reach it).
 // Checked wherever kinds enter the core (the runner, config parsing, the schema), at start-up.
 import type { CheckKind } from './check.js';
 import { commonCheckShape } from './config/schema.js';
+import { heartbeat } from './heartbeat.js';
+
+/** Check types the core brings itself, beside the checks/ registry: those it feeds rather than polls. */
+export const BUILTIN_KINDS: readonly CheckKind[] = [heartbeat];
+
+const withBuiltinsOf = new WeakMap<readonly CheckKind[], readonly CheckKind[]>();
+
+/** The registry's kinds followed by the built-in ones; the same array for the same registry. */
+export function withBuiltins(kinds: readonly CheckKind[]): readonly CheckKind[] {
+  let all = withBuiltinsOf.get(kinds);
+  if (!all) withBuiltinsOf.set(kinds, (all = [...kinds, ...BUILTIN_KINDS]));
+  return all;
+}
 
 /** Keys of every check's block, whatever its type: the core's own. */
 export const COMMON_KEYS: readonly string[] = ['type', ...Object.keys(commonCheckShape)];

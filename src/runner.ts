@@ -8,6 +8,8 @@ import type { RunCheck } from './scheduler.js';
 export interface Runner {
   readonly run: RunCheck;
   componentTypeOf(check: CheckConfig): ComponentType;
+  /** Its results are pushed to the agent (a heartbeat): nothing polls it. */
+  isPushed(check: CheckConfig): boolean;
   /** Loads the drivers of the types these checks use, once, before their first attempts. */
   prepare(checks: readonly CheckConfig[]): Promise<void>;
 }
@@ -19,6 +21,7 @@ export function createRunner(kinds: readonly CheckKind[]): Runner {
   return {
     run: (check, ctx) => kind(check.type).run(check.options, ctx),
     componentTypeOf: (check) => kind(check.type).componentType,
+    isPushed: (check) => kind(check.type).push !== undefined,
     async prepare(checks) {
       await Promise.all([...new Set(checks.map((c) => c.type))].map((type) => kind(type).prepare?.()));
     },

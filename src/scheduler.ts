@@ -1,7 +1,8 @@
 // One loop per check: the first attempt at once, the second within half an interval to a full
-// one (spreading the checks' phases), then every interval (minus up to 10% jitter);
-// one attempt at a time; every attempt bounded by its timeout, enforced here even when a check
-// ignores its abort signal. The loops never throw.
+// one (spreading the checks' phases), then every interval (minus up to 10% jitter), or every
+// intervalWhenFailing after a failed attempt; one attempt at a time, unless a gate holds it back
+// (dependsOn); every attempt bounded by its timeout, enforced here even when a check ignores its
+// abort signal. The loops never throw.
 import type { CheckContext, CheckResult, Observation } from './check.js';
 import type { CheckConfig } from './config/types.js';
 import { CheckError } from './errors.js';
@@ -70,8 +71,16 @@ export function attempt(check: CheckConfig, run: RunCheck, options: AttemptOptio
   });
 }
 
+/**
+ * Asked before each attempt: undefined to attempt it; a result to record instead of attempting
+ * (the dependency was not asked); a number of ms to ask again after (nothing recorded). Called on
+ * every attempt: allocate nothing on the way that most attempts take.
+ */
+export type Gate = (check: CheckConfig) => CheckResult | number | undefined;
+
 export interface SchedulerOptions {
   readonly run: RunCheck;
+  readonly gate?: Gate;
   readonly onResult: (check: CheckConfig, result: CheckResult) => void;
   /** Called when a result handler throws; the loop goes on. */
   readonly onError?: (check: CheckConfig, error: unknown) => void;
@@ -112,6 +121,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     let controller: AbortController | undefined;
     let isWorking = false;
     let isFirst = true;
+    /** The latest attempt failed (or was held back with a failure): the next comes at intervalWhenFailing. */
+    let hasFailed = false;
     let onSettledWaiter: (() => void) | undefined;
     const onSettled = () => {
       isWorking = false;
@@ -127,10 +138,22 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           // The previous attempt ignored its abort and is still running: never overlap it.
           options.onSkip?.(check);
         } else {
-          controller = new AbortController();
-          isWorking = true;
-          const result = await attempt(check, options.run, { controller, now, monotonic: options.monotonic, onSettled });
-          if (result && !isStopped) options.onResult(check, result);
+          const gated = options.gate?.(check);
+          if (typeof gated === 'number') {
+            // Held back without a result (a dependency not decided yet): ask again soon, same phase.
+            timer = setTimeout(() => void tick(), gated);
+            return;
+          }
+          if (gated) {
+            hasFailed = !gated.ok;
+            options.onResult(check, gated);
+          } else {
+            controller = new AbortController();
+            isWorking = true;
+            const result = await attempt(check, options.run, { controller, now, monotonic: options.monotonic, onSettled });
+            if (result) hasFailed = !result.ok;
+            if (result && !isStopped) options.onResult(check, result);
+          }
           if (isWorking && !isStopped) {
             // Timed out: the kind was told to abort and normally settles within a few event-loop
             // turns (a socket's close event). Give it that long before the next attempt is due, so
@@ -152,9 +175,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (isStopped) return;
       // After the first attempt (all checks at once, so readiness is known within one timeout),
       // each check's phase is spread over half its interval: a thousand checks do not wake together.
-      const spreadMs = isFirst ? (check.intervalMs / 2) * random() : Math.min(check.intervalMs * JITTER, MAX_JITTER_MS) * random();
+      const periodMs = hasFailed && check.intervalWhenFailingMs !== undefined ? check.intervalWhenFailingMs : check.intervalMs;
+      const spreadMs = isFirst ? (periodMs / 2) * random() : Math.min(periodMs * JITTER, MAX_JITTER_MS) * random();
       isFirst = false;
-      const delay = Math.max(0, startedAt + check.intervalMs - spreadMs - now());
+      const delay = Math.max(0, startedAt + periodMs - spreadMs - now());
       timer = setTimeout(() => void tick(), delay);
     };
     void tick();

@@ -1,8 +1,9 @@
-// The HTTP face of the agent: /health, /health/<group> and /metrics, and who may see details.
-// Handlers read cached state only; a request never starts a probe. Bodies come from the body cache.
-import { timingSafeEqual } from 'node:crypto';
+// The HTTP face of the agent: /health, /health/<group>, /metrics and the routes the agent adds (POST
+// /heartbeat/<check>), and who may see details. Health handlers read cached state only; a request never
+// starts a probe. Bodies come from the body cache.
 import { Hono, type Context } from 'hono';
 import { createBodyCache } from './body-cache.js';
+import { bearerOf, isLoopbackCaller, isSameSecret } from './callers.js';
 import { createHealthRenderer, HEALTH_CONTENT_TYPE, type BodyMeta } from './health.js';
 import type { Logger } from './log.js';
 import type { SelfEntry } from './self-health.js';
@@ -30,11 +31,17 @@ export interface AppOptions {
   /** The agent's own entries, added to /health/live. */
   readonly self?: () => readonly SelfEntry[];
   readonly now?: () => number;
+  /** Further routes (any method), answered before the catch-all: e.g. POST /heartbeat/:name. */
+  readonly routes?: readonly Route[];
+}
+
+export interface Route {
+  /** A hono path pattern. */
+  readonly path: string;
+  readonly handler: (c: Context) => Response | Promise<Response>;
 }
 
 const NO_STORE = 'no-store';
-const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
-const BEARER = /^bearer[ \t]+(.+?)[ \t]*$/i;
 
 export function createApp(options: AppOptions): Hono {
   const { state, metrics, log } = options;
@@ -46,15 +53,9 @@ export function createApp(options: AppOptions): Hono {
   const mayShowDetails = (c: Context): boolean => {
     const policy = options.details();
     if (policy.exposeDetails) return true;
-    if (policy.trustLoopback) {
-      const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-      const remote = incoming?.socket?.remoteAddress;
-      if (remote !== undefined && LOOPBACK.test(remote)) return true;
-    }
-    const header = c.req.header('authorization');
-    if (!policy.token || header === undefined) return false;
-    // RFC 7235: the scheme is case-insensitive ("bearer", "BEARER").
-    const given = BEARER.exec(header)?.[1];
+    if (policy.trustLoopback && isLoopbackCaller(c)) return true;
+    if (!policy.token || c.req.header('authorization') === undefined) return false;
+    const given = bearerOf(c);
     if (given !== undefined && isSameSecret(given, policy.token)) return true;
     log.debug('details withheld: the Authorization header does not carry the details token', { path: c.req.path });
     return false;
@@ -82,6 +83,7 @@ export function createApp(options: AppOptions): Hono {
   app.get('/metrics', async (c) => {
     return c.body(await metrics.render(), 200, { 'Content-Type': metrics.contentType });
   });
+  for (const route of options.routes ?? []) app.all(route.path, route.handler);
   app.all('*', (c) => {
     const path = c.req.path.replace(/\/+$/, '');
     const known = path === '/metrics' || path === '/health' || path.startsWith('/health/');
@@ -96,10 +98,4 @@ export function createApp(options: AppOptions): Hono {
     return c.json({ error: 'internal error' }, 500);
   });
   return app;
-}
-
-function isSameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -48,6 +48,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
     timeout: entry('2s', 'Hard deadline of one attempt; at most interval.'),
     failureThreshold: entry(1, 'Consecutive failures before a check turns failing.'),
     successThreshold: entry(1, 'Consecutive successes before a check turns passing.'),
+    /** Unset: a failing check is polled at its interval, like a passing one. */
+    intervalWhenFailing: entry<string | undefined>(undefined, 'After a failed attempt, the time until the next one, until an attempt passes; at most interval.', { shown: 'the interval' }),
   }),
   /** Keys of every check that are not taken from the defaults section. */
   check: Object.freeze({
@@ -55,6 +57,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     groups: entry<readonly string[]>(['ready'], 'The /health/<group> endpoints it counts toward.'),
     /** In intervals: a result is stale once this many intervals have passed without a new one. */
     staleAfter: entry(3, 'A result older than this counts as failing.', { shown: 'three intervals' }),
+    dependsOn: entry<readonly string[]>([], 'Checks this one depends on: while one of them fails, this one is not attempted and fails with reason dependency_failed.'),
   }),
 });
 

@@ -79,15 +79,19 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     interpolated,
   );
   const defaults = validate(defaultsSchema, raw.defaults ?? {}, ['defaults'], fail, interpolated);
-  if (server?.detailsTokenFile !== undefined) {
-    // Read now, as the agent will: a token file that cannot be read is a config error, not a surprise later.
+  // Read token files now, as the agent will: one that cannot be read is a config error, not a surprise later.
+  const readToken = (path: readonly string[], key: string, file: string, { mustHoldToken }: { mustHoldToken: boolean }) => {
     try {
-      readFile(server.detailsTokenFile);
+      const token = readFile(file);
+      // A token file that turned out empty would open nothing: for heartbeats, refuse it outright.
+      if (mustHoldToken && token.trim() === '') fail(path, `${show(file)} is empty: it must hold the bearer token`, key);
     } catch (error) {
       const why = (error as { code?: string }).code ?? (error as Error).message;
-      fail(['server'], `cannot read ${show(server.detailsTokenFile)}: ${why}`, 'detailsTokenFile');
+      fail(path, `cannot read ${show(file)}: ${why}`, key);
     }
-  }
+  };
+  if (server?.detailsTokenFile !== undefined) readToken(['server'], 'detailsTokenFile', server.detailsTokenFile, { mustHoldToken: false });
+  if (server?.heartbeatTokenFile !== undefined) readToken(['server'], 'heartbeatTokenFile', server.heartbeatTokenFile, { mustHoldToken: true });
   const resolvedServer: ServerConfig | undefined = server && resolveServer(server);
   const resolvedDefaults: DefaultsConfig | undefined = defaults && resolveDefaults(defaults, fail);
 
@@ -119,8 +123,13 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     // A check from the environment has no place in the file: name its variable instead.
     const failCheck: Fail = envVar ? (_path, message, key) => issues.push({ path: `${envVar}${key ? ` (${key})` : ''}`, message }) : fail;
     const check = resolveCheck(name, block, { kinds: options.kinds, defaults: resolvedDefaults, fail: failCheck, warnings, interpolated });
-    if (check) checks.push(check);
+    if (!check) continue;
+    checks.push(check);
+    const push = options.kinds.find((kind) => kind.type === check.type)?.push;
+    for (const file of push?.files?.(check.options) ?? []) readToken(['checks', name], file.key, file.path, { mustHoldToken: true });
   }
+
+  if (!isTooMany) checkDependencies(checks, entries, fail);
 
   if (entries.length === 0) warnings.push('no checks are configured: every health group passes with nothing to check');
   if (issues.length) {
@@ -136,6 +145,41 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     warnings,
     files: [...files],
   });
+}
+
+/**
+ * dependsOn names declared checks, not the check itself, and makes no cycle. Checks that had
+ * problems of their own are not in `checks` but are still declared (`entries`).
+ */
+function checkDependencies(checks: readonly CheckConfig[], entries: readonly [string, unknown][], fail: Fail): void {
+  const declared = new Set(entries.map(([name]) => name));
+  const edges = new Map<string, readonly string[]>();
+  for (const check of checks) {
+    const dependsOn = check.dependsOn ?? [];
+    dependsOn.forEach((dependency, index) => {
+      const path = ['checks', check.name, 'dependsOn'];
+      if (dependency === check.name) fail(path, `${show(dependency)}: a check cannot depend on itself`, String(index));
+      else if (!declared.has(dependency)) fail(path, `${show(dependency)} is not a declared check`, String(index));
+    });
+    edges.set(check.name, dependsOn.filter((dependency) => dependency !== check.name && declared.has(dependency)));
+  }
+  // Depth-first, each check once: a back edge closes a cycle, reported once at its first check.
+  const done = new Set<string>();
+  const onPath: string[] = [];
+  const visit = (name: string): void => {
+    if (done.has(name)) return;
+    const at = onPath.indexOf(name);
+    if (at !== -1) {
+      const cycle = [...onPath.slice(at), name];
+      fail(['checks', cycle[0]!], `a cycle of dependencies: ${cycle.join(' → ')}`, 'dependsOn');
+      return;
+    }
+    onPath.push(name);
+    for (const dependency of edges.get(name) ?? []) visit(dependency);
+    onPath.pop();
+    done.add(name);
+  };
+  for (const name of edges.keys()) visit(name);
 }
 
 export function deepFreeze<T>(value: T): T {

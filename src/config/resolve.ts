@@ -2,7 +2,7 @@
 // config/defaults.ts, with the rules between keys (timeout within interval, staleAfter beyond it)
 // and the warnings they give.
 import type { z } from 'zod';
-import type { CheckKind } from '../check.js';
+import type { CheckKind, PushMode } from '../check.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { formatDuration, parseDuration } from './duration.js';
 import type { InterpolatedPaths } from './interpolate.js';
@@ -22,6 +22,7 @@ export function resolveServer(server: z.output<typeof serverSchema>): ServerConf
     exposeDetails: server.exposeDetails ?? SERVER.exposeDetails.value,
     trustLoopback: server.trustLoopback ?? SERVER.trustLoopback.value,
     ...(server.detailsTokenFile === undefined ? {} : { detailsTokenFile: server.detailsTokenFile }),
+    ...(server.heartbeatTokenFile === undefined ? {} : { heartbeatTokenFile: server.heartbeatTokenFile }),
     serviceId: server.serviceId ?? SERVER.serviceId.value(),
     description: server.description ?? SERVER.description.value,
     logLevel: server.logLevel ?? SERVER.logLevel.value,
@@ -35,12 +36,51 @@ export function resolveDefaults(defaults: z.output<typeof defaultsSchema>, fail:
     timeoutMs: parseDuration(defaults.timeout ?? DEFAULTS.timeout.value)!,
     failureThreshold: defaults.failureThreshold ?? DEFAULTS.failureThreshold.value,
     successThreshold: defaults.successThreshold ?? DEFAULTS.successThreshold.value,
+    ...(defaults.intervalWhenFailing === undefined ? {} : { intervalWhenFailingMs: parseDuration(defaults.intervalWhenFailing)! }),
   };
   // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
   if (resolved.timeoutMs > resolved.intervalMs) {
     fail(['defaults'], `${formatDuration(resolved.timeoutMs)} must not be longer than defaults.interval (${formatDuration(resolved.intervalMs)})`, 'timeout');
   }
+  const whenFailingMs = resolved.intervalWhenFailingMs;
+  if (whenFailingMs !== undefined && whenFailingMs > resolved.intervalMs) {
+    fail(['defaults'], `${defaults.intervalWhenFailing} must not be longer than defaults.interval (${formatDuration(resolved.intervalMs)})`, 'intervalWhenFailing');
+  } else if (whenFailingMs !== undefined && resolved.timeoutMs > whenFailingMs) {
+    fail(['defaults'], `${defaults.intervalWhenFailing} must not be shorter than defaults.timeout (${formatDuration(resolved.timeoutMs)})`, 'intervalWhenFailing');
+  }
   return resolved;
+}
+
+/** Keys about polling: they do not apply to a pushed check (a heartbeat). */
+const POLLING_KEYS = ['interval', 'timeout', 'staleAfter', 'failureThreshold', 'successThreshold', 'intervalWhenFailing', 'dependsOn'] as const;
+
+/**
+ * A pushed check: nothing polls it, so no polling key applies (not even one inherited from
+ * defaults); each result counts at once (thresholds of 1) and never goes stale, since the type itself
+ * reports a failure when results stop coming (a heartbeat at its ttl).
+ */
+function resolvePushed(name: string, kind: CheckKind, push: PushMode, parsed: Record<string, unknown>, fail: Fail): CheckConfig | undefined {
+  const path = ['checks', name];
+  const given = POLLING_KEYS.filter((key) => parsed[key] !== undefined);
+  for (const key of given) fail(path, `does not apply to a ${kind.type} check: it is not polled, its results are pushed to the agent`, key, true);
+  if (given.length) return undefined;
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key !== 'type' && !Object.hasOwn(commonCheckShape, key)) options[key] = value;
+  }
+  const periodMs = push.periodMs(options);
+  return {
+    name,
+    type: kind.type,
+    intervalMs: periodMs,
+    timeoutMs: periodMs,
+    staleAfterMs: Infinity,
+    critical: (parsed.critical as boolean | undefined) ?? CHECK.critical.value,
+    groups: [...new Set((parsed.groups as string[] | undefined) ?? CHECK.groups.value)],
+    failureThreshold: 1,
+    successThreshold: 1,
+    options,
+  };
 }
 
 export interface CheckResolution {
@@ -72,6 +112,7 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
   }
   const parsed = validate(checkSchema(kind), block, path, fail, interpolated);
   if (!parsed || !defaults) return undefined;
+  if (kind.push) return resolvePushed(name, kind, kind.push, parsed, fail);
 
   const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
   let timeoutMs = parsed.timeout === undefined ? defaults.timeoutMs : parseDuration(parsed.timeout)!;
@@ -83,6 +124,30 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     // Only a default conflicts with this check's own interval: clamp rather than refuse.
     timeoutMs = Math.max(1, Math.floor(intervalMs / 2));
     warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than interval ${formatDuration(intervalMs)}; using ${formatDuration(timeoutMs)}`);
+  }
+  // After a failed attempt: the shorter interval, never longer than interval nor shorter than the
+  // timeout. Set here, a conflict is an error; inherited from defaults, it gives way.
+  let intervalWhenFailingMs = parsed.intervalWhenFailing === undefined ? defaults.intervalWhenFailingMs : parseDuration(parsed.intervalWhenFailing)!;
+  if (intervalWhenFailingMs !== undefined) {
+    if (parsed.intervalWhenFailing !== undefined) {
+      if (intervalWhenFailingMs > intervalMs) {
+        fail(path, `${parsed.intervalWhenFailing} must not be longer than interval (${formatDuration(intervalMs)})`, 'intervalWhenFailing');
+        return undefined;
+      }
+      if (timeoutMs > intervalWhenFailingMs) {
+        if (parsed.timeout !== undefined) {
+          fail(path, `${parsed.timeout} must not be longer than intervalWhenFailing (${parsed.intervalWhenFailing})`, 'timeout');
+          return undefined;
+        }
+        timeoutMs = Math.max(1, Math.floor(intervalWhenFailingMs / 2));
+        warnings.push(`checks.${name}.timeout: the default ${formatDuration(defaults.timeoutMs)} is longer than intervalWhenFailing ${formatDuration(intervalWhenFailingMs)}; using ${formatDuration(timeoutMs)}`);
+      }
+    } else if (intervalWhenFailingMs >= intervalMs) {
+      // This check's own interval is already as short: it keeps it while failing.
+      intervalWhenFailingMs = undefined;
+    } else if (timeoutMs > intervalWhenFailingMs) {
+      intervalWhenFailingMs = timeoutMs;
+    }
   }
   const staleAfterMs = parsed.staleAfter === undefined ? intervalMs * CHECK.staleAfter.value : parseDuration(parsed.staleAfter)!;
   if (staleAfterMs <= intervalMs) {
@@ -107,6 +172,8 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     groups,
     failureThreshold: parsed.failureThreshold ?? defaults.failureThreshold,
     successThreshold: parsed.successThreshold ?? defaults.successThreshold,
+    ...(intervalWhenFailingMs === undefined ? {} : { intervalWhenFailingMs }),
+    ...(parsed.dependsOn?.length ? { dependsOn: [...new Set(parsed.dependsOn)] } : {}),
     options,
   };
 }

@@ -38,6 +38,10 @@ export const serverSchema = z
     exposeDetails: z.boolean().describe(describeDefault(server.exposeDetails)),
     trustLoopback: z.boolean().describe(describeDefault(server.trustLoopback)),
     detailsTokenFile: z.string().min(1).describe('File with a bearer token that unlocks details when exposeDetails is false; watched for changes.'),
+    heartbeatTokenFile: z
+      .string()
+      .min(1)
+      .describe('File with the bearer token every POST /heartbeat/<check> must carry (unless the check names its own tokenFile); without one, only loopback callers may post. Watched for changes.'),
     serviceId: z.string().min(1).describe(describeDefault(server.serviceId)),
     description: z.string().describe(describeDefault(server.description)),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).describe(describeDefault(server.logLevel)),
@@ -50,6 +54,7 @@ export const defaultsSchema = z
     timeout: duration().describe(describeDefault(defaults.timeout)),
     failureThreshold: threshold().describe(describeDefault(defaults.failureThreshold)),
     successThreshold: threshold().describe(describeDefault(defaults.successThreshold)),
+    intervalWhenFailing: duration().describe(describeDefault(defaults.intervalWhenFailing)),
   })
   .partial();
 
@@ -65,6 +70,11 @@ export const commonCheckShape = {
     .describe(describeDefault(check.groups)),
   failureThreshold: threshold().optional().describe(describeInherited('failureThreshold')),
   successThreshold: threshold().optional().describe(describeInherited('successThreshold')),
+  intervalWhenFailing: duration().optional().describe(describeInherited('intervalWhenFailing')),
+  dependsOn: z
+    .array(z.string().regex(NAME_PATTERN, { message: 'must be the name of a check' }))
+    .optional()
+    .describe(describeDefault(check.dependsOn)),
 };
 
 // One schema per kind, built once: zod compiles a schema on its first use, which costs far more

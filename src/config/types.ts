@@ -24,6 +24,8 @@ export interface ServerConfig {
   readonly trustLoopback: boolean;
   /** File holding a bearer token that unlocks details when exposeDetails is false. */
   readonly detailsTokenFile?: string;
+  /** File holding the bearer token every POST /heartbeat/<check> must carry, unless the check names its own. */
+  readonly heartbeatTokenFile?: string;
   /** `serviceId` of health bodies. */
   readonly serviceId: string;
   /** `description` of health bodies. */
@@ -36,12 +38,16 @@ export interface DefaultsConfig {
   readonly timeoutMs: number;
   readonly failureThreshold: number;
   readonly successThreshold: number;
+  /** After a failed attempt, the time until the next one (until an attempt passes); unset: intervalMs. */
+  readonly intervalWhenFailingMs?: number;
 }
 
 export interface CheckConfig {
   readonly name: string;
   readonly type: string;
   readonly intervalMs: number;
+  /** After a failed attempt, the time until the next one, until an attempt passes; unset: intervalMs. */
+  readonly intervalWhenFailingMs?: number;
   readonly timeoutMs: number;
   /** A result older than this counts as failing (reason stale). */
   readonly staleAfterMs: number;
@@ -53,6 +59,11 @@ export interface CheckConfig {
   readonly failureThreshold: number;
   /** Consecutive successes before a failing check turns passing. */
   readonly successThreshold: number;
+  /**
+   * Checks whose thresholded status must not be fail for this one to be attempted (each declared,
+   * no cycles); unset: none.
+   */
+  readonly dependsOn?: readonly string[];
   /** The type's own options, as validated by its schema. */
   readonly options: Readonly<Record<string, unknown>>;
 }

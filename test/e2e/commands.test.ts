@@ -1,4 +1,5 @@
 import { kinds } from '../../checks/index.js';
+import { withBuiltins } from '../../src/kinds.js';
 import { describe, expect, it } from 'vitest';
 import { runCli, serve, tempConfig } from '../helpers/cli.js';
 import { freePort, startBlackhole } from '../helpers/net.js';
@@ -60,7 +61,8 @@ describe('vigil validate', () => {
     const run = await runCli(['validate', '--config', path]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`${path}:2:3: server.prot: unknown key`);
-    expect(run.stderr).toContain(`${path}:5:11: checks.db.type: "postgress" is not a known type (known: ${kinds.map((k) => k.type).join(', ')})`);
+    // The CLI knows the registry's types and the built-in ones (heartbeat).
+    expect(run.stderr).toContain(`${path}:5:11: checks.db.type: "postgress" is not a known type (known: ${withBuiltins(kinds).map((k) => k.type).join(', ')})`);
     expect(run.stderr).toContain(`${path}:6:`);
     expect(run.stderr).toContain('checks.api.timeout: 20s must not be longer than interval (10s)');
     expect(run.stderr).not.toMatch(/\n\s+at /);

@@ -2,10 +2,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { kinds } from '../../../checks/index.js';
+import { kinds as registry } from '../../../checks/index.js';
 import { parseConfig } from '../../../src/config/parse.js';
 import { configJsonSchema } from '../../../src/config/schema.js';
 import { ConfigError } from '../../../src/errors.js';
+import { withBuiltins } from '../../../src/kinds.js';
+
+// The kinds the CLI knows: the registry's and the built-in ones.
+const kinds = withBuiltins(registry);
 
 const DIR = 'test/fixtures/config';
 // {known} stands for the registered types, in registry order: a new type changes no expectation.

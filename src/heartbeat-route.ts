@@ -1,0 +1,100 @@
+// POST /heartbeat/<check>: how the application feeds a heartbeat check. A caller must carry the
+// check's bearer token when one is configured, or else come from loopback; only a declared heartbeat
+// check is accepted (404 otherwise, listing nothing); the body is a few KiB at most, and what it says
+// goes through the same bounds as any check's output.
+import type { Context } from 'hono';
+import { bearerOf, isLoopbackCaller, isSameSecret } from './callers.js';
+import { UNREADABLE_TOKEN, type Beat, type Heartbeats, type Token } from './heartbeat.js';
+import type { Logger } from './log.js';
+import { boundOutput } from './output.js';
+import type { Route } from './server.js';
+
+/** The largest body a beat may carry. */
+export const MAX_BEAT_BYTES = 4096;
+
+export interface HeartbeatRouteOptions {
+  readonly heartbeats: Heartbeats;
+  /** server.trustLoopback: loopback callers may post to checks without a token. */
+  readonly trustLoopback: () => boolean;
+  readonly log: Logger;
+}
+
+const NO_STORE = { 'Cache-Control': 'no-store' };
+
+export function heartbeatRoute({ heartbeats, trustLoopback, log }: HeartbeatRouteOptions): Route {
+  return {
+    path: '/heartbeat/:name',
+    async handler(c: Context) {
+      if (c.req.method !== 'POST') return c.json({ error: `method ${c.req.method} not allowed` }, 405, { ...NO_STORE, Allow: 'POST' });
+      const name = c.req.param('name') ?? '';
+      // Who may post is decided before whether the name is a heartbeat check: a caller that may not
+      // post gets 401 whatever the name, so the answer never says which checks exist.
+      if (!mayPost(c, heartbeats.tokenOf(name), trustLoopback())) {
+        log.debug('heartbeat refused: neither a valid bearer token nor, without one configured, a loopback caller', { check: name });
+        return c.json({ error: 'a valid bearer token is required' }, 401, { ...NO_STORE, 'WWW-Authenticate': 'Bearer' });
+      }
+      if (!heartbeats.has(name)) return c.json({ error: 'not found' }, 404, NO_STORE);
+      const body = await readBounded(c.req.raw, MAX_BEAT_BYTES);
+      if (body === undefined) return c.json({ error: `the body is larger than ${MAX_BEAT_BYTES} bytes` }, 413, { ...NO_STORE, Connection: 'close' });
+      const beat = parseBeat(body, heartbeats.tokens());
+      if (typeof beat === 'string') return c.json({ error: beat }, 400, NO_STORE);
+      heartbeats.beat(name, beat);
+      return c.body(null, 204, NO_STORE);
+    },
+  };
+}
+
+/** With a token configured, every caller must carry it (loopback too); without one, loopback callers only. */
+function mayPost(c: Context, token: Token, trustLoopback: boolean): boolean {
+  if (token === undefined) return trustLoopback && isLoopbackCaller(c);
+  if (token === UNREADABLE_TOKEN) return false;
+  const given = bearerOf(c);
+  return given !== undefined && isSameSecret(given, token);
+}
+
+/** The body as text, or undefined when it is longer than maxBytes (read no further than that). */
+async function readBounded(request: Request, maxBytes: number): Promise<string | undefined> {
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > maxBytes) return undefined;
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    length += value.byteLength;
+    if (length > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * An empty body is a passing beat; otherwise a JSON object `{ "status": "pass" | "fail", "output": "…" }`
+ * (both optional). Returns the beat, or what is wrong with the body. The output is operator text:
+ * tokens are masked and it is bounded like any check's output (the agent also removes its secrets).
+ */
+export function parseBeat(body: string, tokens: readonly string[]): Beat | string {
+  if (body.trim() === '') return { ok: true };
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return 'the body must be empty or a JSON object such as {"status":"fail","output":"…"}';
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'the body must be a JSON object';
+  const { status = 'pass', output, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length) return `unknown key ${JSON.stringify(unknown[0])} (known: status, output)`;
+  if (status !== 'pass' && status !== 'fail') return 'status must be "pass" or "fail"';
+  if (output !== undefined && typeof output !== 'string') return 'output must be a string';
+  if (status === 'pass') return { ok: true };
+  if (output === undefined || output.trim() === '') return { ok: false };
+  let text = output;
+  for (const token of tokens) text = text.split(token).join('***');
+  return { ok: false, output: boundOutput(text) };
+}
