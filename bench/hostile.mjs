@@ -46,7 +46,7 @@ async function startAgent(upstreamUrl) {
   const config = join(dir, 'vigil.yaml');
   writeFileSync(config, `checks:\n  api: { type: http, url: "${upstreamUrl}/", interval: 1s, timeout: 500ms }\n`);
   const port = await freePort();
-  const child = spawn(process.execPath, ['--single-threaded-gc', CLI, 'serve', '--config', config, '--port', String(port), '--host', '127.0.0.1'], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--single-threaded-gc', '--max-semi-space-size=2', CLI, 'serve', '--config', config, '--port', String(port), '--host', '127.0.0.1'], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100 && (await probe(`${url}/health/ready`)).status !== 200; i++) await sleep(100);
   // Warm up what the attacks use, so the baseline includes it.

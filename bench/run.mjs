@@ -238,7 +238,7 @@ function writeConfig(name, checks, extra = '') {
 
 async function startVigil(config, extraEnv = {}) {
   const port = await freePort();
-  const child = await startPinned(['sh', '-c', `ulimit -n 65536; exec node --single-threaded-gc ${CLI} serve --config ${config} --port ${port} --host 127.0.0.1`], {
+  const child = await startPinned(['sh', '-c', `ulimit -n 65536; exec node --single-threaded-gc --max-semi-space-size=2 ${CLI} serve --config ${config} --port ${port} --host 127.0.0.1`], {
     env: extraEnv,
     ready: async () => (await fetchText(`http://127.0.0.1:${port}/health/live`)).status === 200,
   });
@@ -695,7 +695,7 @@ async function soak() {
   ];
   const config = writeConfig('soak', Array.from({ length: 100 }, (_, i) => `  s${i}: { ${targets[i % 4]}, interval: 10s }`));
   const port = await freePort();
-  const agent = await startPinned(['node', '--expose-gc', '--single-threaded-gc', join(ROOT, 'test/helpers/serve-with-gc.mjs'), '--config', config, '--port', String(port), '--host', '127.0.0.1'], {
+  const agent = await startPinned(['node', '--expose-gc', '--single-threaded-gc', '--max-semi-space-size=2', join(ROOT, 'test/helpers/serve-with-gc.mjs'), '--config', config, '--port', String(port), '--host', '127.0.0.1'], {
     ready: async () => (await fetchText(`http://127.0.0.1:${port}/health/live`)).status === 200,
   });
   agent.url = `http://127.0.0.1:${port}`;

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --single-threaded-gc
+#!/usr/bin/env -S node --single-threaded-gc --max-semi-space-size=2
 // The vigil command's entry point: the process-level setup that must come first (signals held for
 // serve, output routed through the logger, last-resort handlers), dispatch to a command in cli/, exit.
 // Its imports stay light: a command's module, and the agent, checks and config code, load on demand.

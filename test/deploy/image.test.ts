@@ -129,7 +129,7 @@ describe.skipIf(skip)(`the image ${title}`, () => {
     expect(field('NoNewPrivs')).toEqual(['1']);
     expect(await docker(['exec', names.main, 'readlink', '/proc/1/exe'])).toBe('/usr/local/bin/node');
     const argv = (await docker(['exec', names.main, 'cat', '/proc/1/cmdline'])).split('\0').filter(Boolean);
-    expect(argv).toEqual(['node', '--single-threaded-gc', '/app/dist/src/cli.js', 'serve']);
+    expect(argv).toEqual(['node', '--single-threaded-gc', '--max-semi-space-size=2', '/app/dist/src/cli.js', 'serve']);
     // As root inside the container, so that only the read-only mount (not permissions) can refuse.
     for (const path of ['/app/written', '/tmp/written', '/etc/vigil/written']) {
       const write = await run('docker', ['exec', '-u', '0', names.main, 'touch', path]);
