@@ -5,10 +5,11 @@
 // tls.insecureSkipVerify.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions, DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
+import { chainOf, EXPIRY_OBSERVATIONS, expiryOptions, judgeExpiry, refineExpiry } from './support/cert-expiry.js';
 import { peerText } from './support/peer-text.js';
 import { toCheckError } from './support/socket-errors.js';
 import { showUrl } from './support/target.js';
@@ -69,6 +70,7 @@ const options = {
     .optional()
     .describe('With followRedirects: follow a redirect from https:// to http://. Default false: such a redirect fails with tls.'),
   tls: tlsBlock.optional().describe('TLS settings of https:// requests: CA, client certificate, server name, insecureSkipVerify.'),
+  ...expiryOptions,
 };
 
 /** Rules between options: requests that could never pass. */
@@ -79,6 +81,7 @@ function refineOptions(opts: HttpOptions, ctx: z.RefinementCtx): void {
   if (opts.allowInsecureRedirects && !opts.followRedirects) {
     ctx.addIssue({ code: 'custom', path: ['allowInsecureRedirects'], input: opts.allowInsecureRedirects, message: 'has no effect without followRedirects: true' });
   }
+  refineExpiry(opts, ctx);
 }
 
 type HttpOptions = z.output<z.ZodObject<typeof options>>;
@@ -89,6 +92,7 @@ export const http = defineCheck({
   options,
   refine: refineOptions,
   schemes: ['http', 'https'],
+  observations: { statusCode: 'code', ...EXPIRY_OBSERVATIONS },
   async run(opts, { signal }) {
     const accepted = (opts.expect?.status ?? DEFAULT_STATUS).map(toRange);
     const method = opts.method ?? 'GET';
@@ -98,7 +102,7 @@ export const http = defineCheck({
       const isFirstOrigin = url.origin === first.origin;
       // Read per hop and attempt: a rotated CA or client certificate applies at the next attempt.
       const tls = url.protocol === 'https:' ? await tlsConnectionOptions(isFirstOrigin ? opts.tls : { ...opts.tls, serverName: undefined }, url.hostname, show(url)) : {};
-      const { response, body } = await exchange(url, requestHeaders(opts.headers, isFirstOrigin), tls, opts, signal);
+      const { response, body, certificate } = await exchange(url, requestHeaders(opts.headers, isFirstOrigin), tls, opts, signal);
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
       if (opts.followRedirects && status >= 300 && status < 400 && location) {
@@ -113,7 +117,9 @@ export const http = defineCheck({
       if (wanted !== undefined && !body.includes(wanted)) {
         throw new CheckError('body', `${method} ${show(url)} answered ${status} but its body (first ${body.length} bytes) does not contain ${JSON.stringify(wanted)}`);
       }
-      return { statusCode: status };
+      // Over https, the certificate of the server that answered: its days left, judged by warnBefore/failBefore.
+      const expiry = certificate ? judgeExpiry(chainOf(certificate, show(url)), opts, show(url)) : {};
+      return { statusCode: status, ...expiry };
     }
   },
 });
@@ -150,7 +156,14 @@ function requestHeaders(configured: Readonly<Record<string, string>> | undefined
   return headers;
 }
 
-function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions, opts: HttpOptions, signal: AbortSignal): Promise<{ response: IncomingMessage; body: string }> {
+interface Exchanged {
+  readonly response: IncomingMessage;
+  readonly body: string;
+  /** Over https, the chain the server showed (read before the socket closes: Node forgets it then). */
+  readonly certificate?: DetailedPeerCertificate;
+}
+
+function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions, opts: HttpOptions, signal: AbortSignal): Promise<Exchanged> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(url, {
@@ -161,7 +174,7 @@ function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions
     });
     // Our own listener rather than request({ signal }): Node removes that one only after 'close',
     // after the attempt has settled.
-    const settle = (error: unknown, value?: { response: IncomingMessage; body: string }) => {
+    const settle = (error: unknown, value?: Exchanged) => {
       signal.removeEventListener('abort', onAbort);
       req.destroy();
       if (value) resolve(value);
@@ -174,7 +187,9 @@ function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions
     req.once('response', (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
-      const done = () => settle(undefined, { response, body: Buffer.concat(chunks).toString('utf8') });
+      const peer = url.protocol === 'https:' ? (response.socket as TLSSocket).getPeerCertificate(true) : undefined;
+      const certificate = peer?.raw ? { certificate: peer } : {};
+      const done = () => settle(undefined, { response, body: Buffer.concat(chunks).toString('utf8'), ...certificate });
       response.on('data', (chunk: Buffer) => {
         const room = MAX_BODY_BYTES - size;
         chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);

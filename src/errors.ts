@@ -19,6 +19,8 @@ export const FAILURE_REASONS = [
   'not_serving',
   /** A TLS certificate has expired, is not yet valid, or expires within the check's failBefore. */
   'cert_expiry',
+  /** An observation crossed one of the check's failIf thresholds (latency > 500ms, replicationLagSeconds > 30). */
+  'threshold',
   'unknown',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
@@ -62,8 +64,11 @@ function formatIssues(issues: readonly ConfigIssue[], source?: string): string {
 /** A failed attempt: `reason` is for labels and tests, the message is for people. */
 export class CheckError extends AgentError {
   readonly reason: FailureReason;
-  constructor(reason: FailureReason, message: string, options?: { cause?: unknown }) {
-    super(`CHECK_${reason.toUpperCase()}`, message, options);
+  /** What the attempt measured before it failed (a certificate's days left), reported with the failure. */
+  readonly observation?: import('./check.js').Observation;
+  constructor(reason: FailureReason, message: string, options?: { cause?: unknown; observation?: import('./check.js').Observation }) {
+    super(`CHECK_${reason.toUpperCase()}`, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.reason = reason;
+    if (options?.observation) this.observation = options.observation;
   }
 }

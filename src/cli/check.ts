@@ -25,7 +25,7 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
   const redact = createRedactor(config.secrets);
   log.configure({ level: settings.flagLevel ?? config.server.logLevel, redact });
   const [kinds, { createRunner }, { attempt }] = await Promise.all([loadKinds(), import('../runner.js'), import('../scheduler.js')]);
-  const { run, prepare } = createRunner(kinds);
+  const { run, prepare, judge } = createRunner(kinds);
   await prepare(config.checks);
   const deadline = Date.now() + waitMs;
   const results = new Map<string, CheckResult>();
@@ -36,7 +36,7 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
     await Promise.all(
       todo.map(async (c) => {
         const result = await attempt(c, run);
-        if (result) results.set(c.name, result);
+        if (result) results.set(c.name, judge(c, result));
       }),
     );
     const failing = config.checks.filter((c) => c.critical && !results.get(c.name)?.ok);
@@ -47,7 +47,8 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
 
   const rows = config.checks.map((c) => {
     const result = results.get(c.name)!;
-    const status = result.ok ? 'pass' : c.critical ? 'fail' : 'warn';
+    // A passing attempt that crossed a warnIf (or a certificate within warnBefore) warns, and says why.
+    const status = result.ok ? (result.warning === undefined ? 'pass' : 'warn') : c.critical ? 'fail' : 'warn';
     return {
       name: c.name,
       type: c.type,
@@ -55,13 +56,14 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
       status,
       durationMs: Math.round(result.durationMs * 100) / 100,
       ...(result.ok ? {} : { reason: result.reason, output: boundOutput(redact(result.message ?? '')) }),
+      ...(result.ok && result.warning !== undefined ? { output: boundOutput(redact(result.warning)) } : {}),
     };
   });
   const isHealthy = rows.every((r) => r.status !== 'fail');
   if (values.json) {
     io.stdout(`${JSON.stringify({ status: isHealthy ? (rows.some((r) => r.status === 'warn') ? 'warn' : 'pass') : 'fail', checks: rows }, null, 2)}\n`);
   } else {
-    const table = [['CHECK', 'TYPE', 'STATUS', 'LATENCY', 'DETAIL'], ...rows.map((r) => [r.name, r.type, r.status.toUpperCase(), `${r.durationMs} ms`, r.output ? `${r.reason}: ${r.output}` : ''])];
+    const table = [['CHECK', 'TYPE', 'STATUS', 'LATENCY', 'DETAIL'], ...rows.map((r) => [r.name, r.type, r.status.toUpperCase(), `${r.durationMs} ms`, r.output ? (r.reason ? `${r.reason}: ${r.output}` : r.output) : ''])];
     const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
     io.stdout(table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n');
   }

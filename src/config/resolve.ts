@@ -2,7 +2,8 @@
 // config/defaults.ts, with the rules between keys (timeout within interval, staleAfter beyond it)
 // and the warnings they give.
 import type { z } from 'zod';
-import type { CheckKind } from '../check.js';
+import { observationsOf, type CheckKind } from '../check.js';
+import { parseComparison, type Threshold } from '../observations.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { formatDuration, parseDuration } from './duration.js';
 import type { InterpolatedPaths } from './interpolate.js';
@@ -107,6 +108,13 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     groups,
     failureThreshold: parsed.failureThreshold ?? defaults.failureThreshold,
     successThreshold: parsed.successThreshold ?? defaults.successThreshold,
+    warnIf: thresholds(kind, parsed.warnIf),
+    failIf: thresholds(kind, parsed.failIf),
     options,
   };
+}
+
+/** The comparisons of a warnIf/failIf block, which its schema already read once. */
+function thresholds(kind: CheckKind, given: Readonly<Record<string, string>> | undefined): Threshold[] {
+  return Object.entries(given ?? {}).map(([name, text]) => parseComparison(name, text, observationsOf(kind)[name]!).threshold!);
 }
