@@ -1,13 +1,15 @@
 // postgres: open a fresh connection with `url`, run `query` (default SELECT 1) in a transaction that
-// bounds it with SET LOCAL statement_timeout, close. A fresh connection per attempt is what an
+// bounds it with SET LOCAL statement_timeout, and in the same round trip read the server's role
+// (primary or replica) and a replica's replay lag, close. A fresh connection per attempt is what an
 // application's new connection would meet (auth, max_connections, a full disk at backend start).
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import { defineCheck } from '../src/check.js';
+import { defineCheck, type Observation } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
 import { ConnectableStream } from './support/connectable-stream.js';
 import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
@@ -41,19 +43,22 @@ const options = {
         'sslmode as libpq: disable, allow, prefer (default), require, verify-ca, verify-full.',
     ),
   query: z.string().min(1).optional().describe('Query to run, inside a transaction. Default SELECT 1.'),
+  ...expiryOptions,
 };
 
 export const postgres = defineCheck({
   type: 'postgres',
   componentType: 'datastore',
   options,
+  refine: refineExpiry,
   schemes: ['postgres', 'postgresql'],
+  observations: { replicationLagSeconds: 's', ...EXPIRY_OBSERVATIONS },
   // postgres://app@db/orders: the role, logging in by trust, peer or certificate.
   urlUserIsIdentity: true,
   async prepare() {
     await import('pg');
   },
-  async run({ url, query = 'SELECT 1' }, { signal, timeoutMs }) {
+  async run({ url, query = 'SELECT 1', warnBefore, failBefore }, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     // Loaded on first use: an agent without postgres checks never pays for the driver.
     const { default: pg } = await import('pg');
@@ -67,12 +72,12 @@ export const postgres = defineCheck({
       const session = (encryption: Encryption) => {
         // The attempt may have ended while the files were read: open nothing after it.
         if (signal.aborted) throw signal.reason;
-        const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, deadline });
+        const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, deadline, expiry: { warnBefore, failBefore } });
         sockets.push(leg.socket);
         return leg.done.finally(() => (budget -= leg.guard.bytesReceived()));
       };
       const first = await session(FIRST_LEG[ssl.mode]);
-      if (first.ok) return;
+      if (first.ok) return first.observation;
       // libpq's fallbacks, each a second connection: allow retries with TLS when the server refused
       // the plain login; prefer retries in plain when TLS failed or the server refused the TLS login.
       const retry =
@@ -80,9 +85,10 @@ export const postgres = defineCheck({
       if (!retry) throw first.error;
       const second = await session(ssl.mode === 'allow' ? 'on' : 'off');
       if (!second.ok) throw second.error;
+      return second.observation;
     };
     try {
-      await untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
+      return await untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
     } finally {
       for (const socket of sockets) socket.destroy();
     }
@@ -177,10 +183,12 @@ interface SessionSettings {
   readonly query: string;
   /** When the attempt ends, epoch ms: the server-side statement timeout ends there too. */
   readonly deadline: number;
+  /** warnBefore/failBefore of the server's certificate, where the connection is encrypted. */
+  readonly expiry: ExpiryOptions;
 }
 
 type SessionOutcome =
-  | { readonly ok: true }
+  | { readonly ok: true; readonly observation: Observation }
   | {
       readonly ok: false;
       readonly error: CheckError;
@@ -196,10 +204,14 @@ type ClientClass = typeof import('pg').Client;
 function openSession(Client: ClientClass, settings: SessionSettings): { socket: ConnectableStream; guard: SocketGuard; done: Promise<SessionOutcome> } {
   const { target } = settings;
   let acceptedTls = false;
+  let secure: TLSSocket | undefined;
   const socket = new ConnectableStream({
     open: (args, signal) =>
       openTransport(args, settings, signal, () => {
         acceptedTls = true;
+      }).then((transport) => {
+        if (acceptedTls) secure = transport as TLSSocket;
+        return transport;
       }),
   });
   // Whatever the driver's parser throws, and more bytes than the attempt may read, fail this session.
@@ -223,9 +235,11 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
     try {
       await step(client.connect());
       loggedIn = true;
-      await step(client.query(probeText(settings.query, settings.deadline)));
+      const results = await step(client.query(probeText(settings.query, settings.deadline)));
+      // Read before the connection closes: Node forgets the peer's certificate then.
+      const expiry = secure ? socketExpiry(secure, settings.expiry, target) : undefined;
       await step(client.end());
-      return { ok: true };
+      return { ok: true, observation: { ...roleOf(results), ...expiry } };
     } catch (error) {
       socket.destroy();
       const refusedLogin = !loggedIn && typeof (error as { code?: unknown }).code === 'string' && SQLSTATE.test((error as { code: string }).code);
@@ -247,7 +261,29 @@ function probeText(query: string, deadline: number): string {
   // server's cancellation only ends the statement there. Were the server first, a pooler in
   // statement mode would answer the aborted transaction with its own 08P01, not the 57014.
   const remainingMs = Math.max(1, Math.ceil(deadline - Date.now())) + SERVER_TIMEOUT_MARGIN_MS;
-  return `BEGIN;SET LOCAL statement_timeout = ${remainingMs};\n${query}\n;COMMIT`;
+  return `BEGIN;SET LOCAL statement_timeout = ${remainingMs};\n${query}\n;${ROLE_QUERY};COMMIT`;
+}
+
+/**
+ * The server's role and, on a replica, how far its replay is behind: 0 once it has replayed all it
+ * received (an idle primary sends nothing, and now() - the last replay would grow without a lag),
+ * else the age of the last transaction replayed; NULL before any was. After the check's query, in
+ * the same message: no round trip of its own.
+ */
+const ROLE_QUERY =
+  'SELECT pg_is_in_recovery() AS vigil_in_recovery, CASE WHEN NOT pg_is_in_recovery() THEN NULL ' +
+  'WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ' +
+  'ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS vigil_lag_seconds';
+
+/** role and replicationLagSeconds from ROLE_QUERY's row, the second-to-last result (COMMIT's is last). */
+function roleOf(results: unknown): Observation {
+  const list = Array.isArray(results) ? (results as { rows?: Record<string, unknown>[] }[]) : [];
+  const row = list[list.length - 2]?.rows?.[0];
+  if (!row || typeof row.vigil_in_recovery !== 'boolean') return {};
+  if (!row.vigil_in_recovery) return { role: 'primary' };
+  // numeric arrives as text from node-postgres.
+  const lag = row.vigil_lag_seconds === null || row.vigil_lag_seconds === undefined ? NaN : Number(row.vigil_lag_seconds);
+  return Number.isFinite(lag) ? { role: 'replica', replicationLagSeconds: Math.round(lag * 1000) / 1000 } : { role: 'replica' };
 }
 
 /** How long after the attempt's deadline the server cancels the statement. */
@@ -346,7 +382,9 @@ function handshake(raw: Socket, options: ConnectionOptions, signal: AbortSignal,
       if (error === undefined) return resolve(secure);
       secure.destroy();
       raw.destroy();
-      reject(error === signal.reason ? error : new CheckError('tls', `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error }));
+      // A certificate refused for its dates fails as the date checks do (cert_expiry), not as trust.
+      const reason = reasonFromSocketError(error) === 'cert_expiry' ? 'cert_expiry' : 'tls';
+      reject(error === signal.reason ? error : new CheckError(reason, `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error }));
     };
     const onSecure = () => settle();
     const onAbort = () => settle(signal.reason);
