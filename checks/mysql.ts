@@ -14,6 +14,7 @@ import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from '.
 import { peerText } from './support/peer-text.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { describeUrlTarget, urlProblem } from './support/target.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
 import { readPemFiles, tlsBlock, type TlsBlock } from './support/tls.js';
 
 const DEFAULT_PORT = 3306;
@@ -65,6 +66,7 @@ const options = {
     ),
   query: z.string().min(1).optional().describe('Query to run (one statement). Default SELECT 1.'),
   tls: tlsBlock.optional().describe('TLS settings: CA, client certificate, server name, insecureSkipVerify. Without ssl-mode in the URL, it means VERIFY_IDENTITY.'),
+  ...expiryOptions,
 };
 
 export const mysql = defineCheck({
@@ -72,9 +74,11 @@ export const mysql = defineCheck({
   componentType: 'datastore',
   options,
   schemes: ['mysql'],
+  observations: EXPIRY_OBSERVATIONS,
   // mysql://monitor@db/app: an account logging in without a password (or by a socket plugin).
   urlUserIsIdentity: true,
-  refine({ url, tls }, ctx) {
+  refine({ url, tls, warnBefore, failBefore }, ctx) {
+    refineExpiry({ warnBefore, failBefore }, ctx);
     const parsed = parseUrl(url);
     if ('problem' in parsed || !tls) return;
     const { params } = parsed;
@@ -93,7 +97,7 @@ export const mysql = defineCheck({
   async prepare() {
     await import('mysql2');
   },
-  async run({ url, query = 'SELECT 1', tls }, { signal, timeoutMs }) {
+  async run({ url, query = 'SELECT 1', tls, warnBefore, failBefore }, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     // Loaded on first use: an agent without mysql checks never pays for the driver.
     const driver = await import('mysql2');
@@ -102,12 +106,16 @@ export const mysql = defineCheck({
     const settings = settingsOf(parseUrl(url, { isValidated: true }) as ParsedUrl, tls);
     const client = openClient(driver.createConnection, settings, target);
     try {
-      await untilAborted(
+      return await untilAborted(
         signal,
         async () => {
           await client.connected;
+          // Read while the socket is open: Node forgets the peer's certificate once it closes.
+          const secure = client.secure();
+          const expiry = secure ? socketExpiry(secure, { warnBefore, failBefore }, target) : undefined;
           await client.probe(query, deadline);
           await client.close();
+          return expiry;
         },
         () => client.destroy(),
       );
@@ -255,6 +263,8 @@ interface Client {
   destroy(): void;
   /** What the guard or the TLS negotiation ended the connection with: it says more than the driver's words. */
   failure(): CheckError | undefined;
+  /** The TLS socket once the connection is encrypted, for its certificate. */
+  secure(): TLSSocket | undefined;
   phase(): Phase;
 }
 
@@ -269,6 +279,7 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
   let phase: Phase = 'connect';
   let greeting: Greeting | undefined;
   let tlsFailure: CheckError | undefined;
+  let secured: TLSSocket | undefined;
   const stream = new ConnectableStream({ open: (_args, signal) => connectRaw(settings.host, settings.port, signal) });
   const scanner = createPacketScanner(target, (said) => {
     greeting = said;
@@ -309,7 +320,7 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
   const asked = connection as unknown as { startTLS(onSecure: (error?: Error) => void): void };
   asked.startTLS = (onSecure) => {
     // The certificate files are read now, at every attempt that encrypts: a rotated one applies at the next.
-    stream.upgrade(async (inner) => handshake(inner, await tlsOptions(settings, target), target)).then(
+    stream.upgrade(async (inner) => (secured = await handshake(inner, await tlsOptions(settings, target), target))).then(
       () => onSecure(),
       (error: unknown) => {
         tlsFailure = error instanceof CheckError ? error : new CheckError('tls', `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error });
@@ -347,6 +358,7 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
     },
     destroy: () => stream.destroy(),
     failure: () => guard.failure() ?? tlsFailure,
+    secure: () => secured,
     phase: () => phase,
   };
 }
@@ -400,7 +412,9 @@ function handshake(raw: Duplex, options: ConnectionOptions, target: string): Pro
       secure.off('secureConnect', onSecure).off('error', settle).off('close', onClose);
       if (error === undefined) return resolve(secure);
       secure.destroy();
-      reject(new CheckError('tls', `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error }));
+      // A certificate refused for its dates fails as the date checks do (cert_expiry), not as trust.
+      const reason = reasonFromSocketError(error) === 'cert_expiry' ? 'cert_expiry' : 'tls';
+      reject(new CheckError(reason, `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error }));
     };
     const onSecure = () => settle();
     const onClose = () => settle(new Error('the server closed the connection'));
