@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { agentsForEachTest, getJson } from '../helpers/cli.js';
+import { agentsForEachTest, getJson, runCli, tempConfig } from '../helpers/cli.js';
 import { chainOf, datedCertificates, daysFromNow, type Authority, type Issued } from '../helpers/dated-certs.js';
 import { startUpstream, waitFor } from '../helpers/net.js';
 import { jsonLines } from '../helpers/process.js';
@@ -68,6 +68,18 @@ describe('a latency warnIf crossed by a slow upstream', () => {
     expect(transitions.map((line) => `${line.msg} ${line.from}->${line.to}`)).toEqual(['check slow passes with a warning pending->warn']);
     expect(transitions[0]!.output).toMatch(/^warnIf latency > 100ms: observed/);
   }, 20_000);
+
+  it('vigil check: a warnIf crossed reports warn with the warning and exits 0; a failIf crossed exits 1 with reason threshold', async () => {
+    const upstream = await slowUpstream(300);
+    const warned = await runCli(['check', '--json', '--config', tempConfig(`checks:\n  slow: { type: http, url: "${upstream.url}/", warnIf: { latency: "> 100ms" } }\n`)]);
+    expect(warned.code, warned.stderr).toBe(0);
+    const report = JSON.parse(warned.stdout);
+    expect(report.status).toBe('warn');
+    expect(report.checks[0]).toMatchObject({ name: 'slow', status: 'warn', output: expect.stringMatching(/^warnIf latency > 100ms: observed \d+(\.\d+)? ms$/) });
+    const failed = await runCli(['check', '--config', tempConfig(`checks:\n  slow: { type: http, url: "${upstream.url}/", failIf: { latency: "> 100ms" } }\n`)]);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^slow +http +FAIL +\d+(\.\d+)? ms +threshold: failIf latency > 100ms: observed \d+(\.\d+)? ms$/m);
+  });
 
   it('a failIf crossed fails the attempt with reason threshold: 503, and vigil_check_failures_total says so', async () => {
     const upstream = await slowUpstream(300);

@@ -259,6 +259,31 @@ describe('redis: role, clients and memory from one INFO', () => {
     expect(failed).toMatchObject({ ok: false, reason: 'threshold', message: expect.stringMatching(/^failIf memoryUsedRatio >= 0\.01: observed 0\.\d+ ratio$/) });
   });
 
+  it('rediss (a throw-away redis-server --tls-port serving a certificate that expires in 5 days): warns, with the days left beside INFO\'s', async () => {
+    const tlsPort = await freePort();
+    const tlsServer = spawn(
+      'redis-server',
+      ['--port', '0', '--tls-port', String(tlsPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--tls-cert-file', certificates.warn!.cert, '--tls-key-file', certificates.warn!.key, '--tls-auth-clients', 'no'],
+      { stdio: 'ignore' },
+    );
+    try {
+      const block = `{ type: redis, url: "rediss://localhost:${tlsPort}", tls: { caFile: "${root.cert}" } }`;
+      const result = await waitFor('the rediss server', async () => {
+        const judgedResult = await judged(block);
+        return judgedResult.ok ? judgedResult : undefined;
+      });
+      expect(result.observation).toMatchObject({ role: 'primary', tlsFirstToExpire: 'CN=expires-in-5d' });
+      expect(result.warning).toMatch(/^redis localhost:\d+: the leaf certificate "CN=expires-in-5d" expires in (4\.9\d|5) days, at \S+Z, within warnBefore \(14d\)$/);
+      expect(result.measures!.map((m) => m.name)).toEqual(['latency', 'connectedClients', 'tlsLeafDaysLeft', 'tlsChainDaysLeft']);
+      const failing = await judged(`{ type: redis, url: "rediss://localhost:${tlsPort}", tls: { caFile: "${root.cert}" }, failBefore: 6d }`);
+      expect(failing).toMatchObject({ ok: false, reason: 'cert_expiry', message: expect.stringMatching(/within failBefore \(6d\)$/) });
+    } finally {
+      const exited = new Promise((resolve) => tlsServer.once('exit', resolve));
+      tlsServer.kill('SIGKILL');
+      await exited;
+    }
+  });
+
   it('an INFO the server refuses (an ACL allowing PING only) leaves the observations out; the check passes', async () => {
     execFileSync('redis-cli', ['-p', String(port), 'ACL', 'SETUSER', 'pinger', 'on', '>secret-pinger', '+ping', '+hello', '+select', '+client']);
     const result = await judged(`{ type: redis, url: "redis://pinger:secret-pinger@127.0.0.1:${port}" }`);
