@@ -43,6 +43,10 @@ const options = {
         'sslmode as libpq: disable, allow, prefer (default), require, verify-ca, verify-full.',
     ),
   query: z.string().min(1).optional().describe('Query to run, inside a transaction. Default SELECT 1.'),
+  role: z
+    .boolean()
+    .optional()
+    .describe("Read the server's role and a replica's replay lag after the query, in the same round trip. Default true; false for a server that speaks the protocol without pg_is_in_recovery()."),
   ...expiryOptions,
 };
 
@@ -58,7 +62,7 @@ export const postgres = defineCheck({
   async prepare() {
     await import('pg');
   },
-  async run({ url, query = 'SELECT 1', warnBefore, failBefore }, { signal, timeoutMs }) {
+  async run({ url, query = 'SELECT 1', role = true, warnBefore, failBefore }, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     // Loaded on first use: an agent without postgres checks never pays for the driver.
     const { default: pg } = await import('pg');
@@ -72,7 +76,7 @@ export const postgres = defineCheck({
       const session = (encryption: Encryption) => {
         // The attempt may have ended while the files were read: open nothing after it.
         if (signal.aborted) throw signal.reason;
-        const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, deadline, expiry: { warnBefore, failBefore } });
+        const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, role, deadline, expiry: { warnBefore, failBefore } });
         sockets.push(leg.socket);
         return leg.done.finally(() => (budget -= leg.guard.bytesReceived()));
       };
@@ -181,6 +185,8 @@ interface SessionSettings {
   readonly target: string;
   readonly maxBytes: number;
   readonly query: string;
+  /** Whether the probe reads the server's role and a replica's lag (ROLE_QUERY). */
+  readonly role: boolean;
   /** When the attempt ends, epoch ms: the server-side statement timeout ends there too. */
   readonly deadline: number;
   /** warnBefore/failBefore of the server's certificate, where the connection is encrypted. */
@@ -235,11 +241,11 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
     try {
       await step(client.connect());
       loggedIn = true;
-      const results = await step(client.query(probeText(settings.query, settings.deadline)));
+      const results = await step(client.query(probeText(settings.query, settings.deadline, settings.role)));
       // Read before the connection closes: Node forgets the peer's certificate then.
       const expiry = secure ? socketExpiry(secure, settings.expiry, target) : undefined;
       await step(client.end());
-      return { ok: true, observation: { ...roleOf(results), ...expiry } };
+      return { ok: true, observation: { ...(settings.role ? roleOf(results) : {}), ...expiry } };
     } catch (error) {
       socket.destroy();
       const refusedLogin = !loggedIn && typeof (error as { code?: unknown }).code === 'string' && SQLSTATE.test((error as { code: string }).code);
@@ -256,12 +262,12 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
  * next client the same one). The newlines keep a trailing `--` comment in the query from swallowing
  * the COMMIT.
  */
-function probeText(query: string, deadline: number): string {
+function probeText(query: string, deadline: number, withRole: boolean): string {
   // A little past the attempt's own deadline: the attempt reports its timeout itself, and the
   // server's cancellation only ends the statement there. Were the server first, a pooler in
   // statement mode would answer the aborted transaction with its own 08P01, not the 57014.
   const remainingMs = Math.max(1, Math.ceil(deadline - Date.now())) + SERVER_TIMEOUT_MARGIN_MS;
-  return `BEGIN;SET LOCAL statement_timeout = ${remainingMs};\n${query}\n;${ROLE_QUERY};COMMIT`;
+  return `BEGIN;SET LOCAL statement_timeout = ${remainingMs};\n${query}\n;${withRole ? `${ROLE_QUERY};` : ''}COMMIT`;
 }
 
 /**

@@ -140,6 +140,12 @@ describe('postgres: role, and a replica\'s lag', () => {
     expect(result.measures!.map((m) => m.name)).toEqual(['latency']);
   });
 
+  it('role: false leaves the SELECT out: no role, no lag', async () => {
+    const result = await judged(`{ type: postgres, url: "${PG_URL}", role: false }`);
+    expect(result, result.message).toMatchObject({ ok: true });
+    expect(result.observation ?? {}).not.toHaveProperty('role');
+  });
+
   it('a caught-up replica: role replica, lag 0; with replay paused behind new writes, the lag grows and failIf fails it', async () => {
     const url = `postgres://postgres@127.0.0.1:${replicaPort}/postgres`;
     primary.sql('INSERT INTO ticks VALUES (now())');
