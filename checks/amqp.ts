@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { defineCheck, type Observation } from '../src/check.js';
 import { CheckError, type FailureReason } from '../src/errors.js';
@@ -13,6 +13,7 @@ import { formatBytes, guardSocket, type SocketGuard } from './support/guarded-so
 import { peerText } from './support/peer-text.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { urlProblem } from './support/target.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
 import { tlsBlock, tlsConnectionOptions } from './support/tls.js';
 
 /**
@@ -63,6 +64,7 @@ const options = {
     .optional()
     .describe('A queue that must exist (checked passively: never created). Its message and consumer counts are reported.'),
   tls: tlsBlock.optional().describe('TLS settings of an amqps:// URL: CA, client certificate, server name.'),
+  ...expiryOptions,
 };
 
 export const amqp = defineCheck({
@@ -70,15 +72,17 @@ export const amqp = defineCheck({
   componentType: 'component',
   options,
   refine(values, ctx) {
+    refineExpiry(values, ctx);
     if (values.tls && !values.url.startsWith('amqps:')) {
       ctx.addIssue({ code: 'custom', path: ['url'], input: values.url, message: 'is plain amqp://, and the tls block applies to amqps:// URLs only' });
     }
   },
   schemes: ['amqp', 'amqps'],
+  observations: { messages: 'count', consumers: 'count', ...EXPIRY_OBSERVATIONS },
   async prepare() {
     loadDriver();
   },
-  async run({ url, queue, tls: block }, { signal }) {
+  async run({ url, queue, tls: block, warnBefore, failBefore }, { signal }) {
     // Loaded on first use: an agent without amqp checks never pays for the driver.
     const driver = loadDriver();
     // Validation guarantees the URL parses.
@@ -93,7 +97,9 @@ export const amqp = defineCheck({
         signal,
         async () => {
           await client.opened;
-          const observation = await client.step(probe(client, queue));
+          // Read while the socket is open: Node forgets the peer's certificate once it closes.
+          const expiry = client.secure ? socketExpiry(client.secure, { warnBefore, failBefore }, target) : undefined;
+          const observation = { ...(await client.step(probe(client, queue))), ...expiry };
           // The broker logs a connection dropped without its closing handshake as a warning: at every
           // attempt, that would be noise in its log.
           await client.close();
@@ -247,6 +253,8 @@ function openClient(driver: Driver, endpoint: Endpoint, tls: import('node:tls').
     opened,
     step,
     model,
+    /** The TLS socket of an amqps:// connection, for its certificate. */
+    secure: tls ? (socket as TLSSocket) : undefined,
     /** Closes the connection with the broker's consent (connection.close, close-ok); a socket closed instead will do. */
     close: () => Promise.race([model.close(), socketClosed]),
     /** Ends the socket at once, whatever state the connection is in. */

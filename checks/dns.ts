@@ -65,6 +65,7 @@ export const dns = defineCheck({
   options,
   refine: refineOptions,
   schemes: ['dns'],
+  observations: { records: 'count' },
   fromUrl: optionsFromUrl,
   // Part of Node, yet loaded only where a dns check is configured (about 0.6 MiB of memory).
   prepare: () => import('node:dns/promises'),

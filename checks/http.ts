@@ -6,12 +6,13 @@
 // tls.insecureSkipVerify.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions, DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { matchBounded, MATCH_TIME_LIMIT_MS, type MatchJob } from './support/bounded-match.js';
 import { failedJsonCondition, jsonConditionProblem, parseJsonCondition, showJsonCondition } from './support/json-conditions.js';
+import { chainOf, EXPIRY_OBSERVATIONS, expiryOptions, judgeExpiry, refineExpiry } from './support/cert-expiry.js';
 import { peerText } from './support/peer-text.js';
 import { toCheckError } from './support/socket-errors.js';
 import { showUrl } from './support/target.js';
@@ -122,6 +123,7 @@ const options = {
     .optional()
     .describe('With followRedirects: follow a redirect from https:// to http://. Default false: such a redirect fails with tls.'),
   tls: tlsBlock.optional().describe('TLS settings of https:// requests: CA, client certificate, server name, insecureSkipVerify.'),
+  ...expiryOptions,
 };
 
 /** Rules between options: requests that could never pass. */
@@ -140,6 +142,7 @@ function refineOptions(opts: HttpOptions, ctx: z.RefinementCtx): void {
   if (opts.allowInsecureRedirects && !opts.followRedirects) {
     ctx.addIssue({ code: 'custom', path: ['allowInsecureRedirects'], input: opts.allowInsecureRedirects, message: 'has no effect without followRedirects: true' });
   }
+  refineExpiry(opts, ctx);
 }
 
 type HttpOptions = z.output<z.ZodObject<typeof options>>;
@@ -150,6 +153,7 @@ export const http = defineCheck({
   options,
   refine: refineOptions,
   schemes: ['http', 'https'],
+  observations: { statusCode: 'code', ...EXPIRY_OBSERVATIONS },
   async run(opts, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     const accepted = (opts.expect?.status ?? DEFAULT_STATUS).map(toRange);
@@ -161,7 +165,7 @@ export const http = defineCheck({
       // Read per hop and attempt: a rotated CA or client certificate applies at the next attempt.
       const tls = url.protocol === 'https:' ? await tlsConnectionOptions(isFirstOrigin ? opts.tls : { ...opts.tls, serverName: undefined }, url.hostname, show(url)) : {};
       const answer = await exchange(url, requestHeaders(opts.headers, isFirstOrigin, request.body), tls, request, signal);
-      const { response } = answer;
+      const { response, certificate } = answer;
       const status = response.statusCode ?? 0;
       const location = response.headers.location;
       const answered = `${request.method} ${show(url)} answered ${status}`;
@@ -175,7 +179,9 @@ export const http = defineCheck({
         throw new CheckError('status_code', `${answered}, expected ${describe(accepted)}`);
       }
       if (opts.expect) await judgeAnswer(opts.expect, answer, answered, deadline, signal);
-      return { statusCode: status };
+      // Over https, the certificate of the server that answered: its days left, judged by warnBefore/failBefore.
+      const expiry = certificate ? judgeExpiry(chainOf(certificate, show(url)), opts, show(url)) : {};
+      return { statusCode: status, ...expiry };
     }
   },
 });
@@ -304,6 +310,8 @@ interface Answer {
   readonly body: string;
   /** Whether `body` is all of it: false when MAX_BODY_BYTES were read (more may have followed). */
   readonly isComplete: boolean;
+  /** Over https, the chain the server showed (read before the socket closes: Node forgets it then). */
+  readonly certificate?: DetailedPeerCertificate;
 }
 
 function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions, outgoing: Outgoing, signal: AbortSignal): Promise<Answer> {
@@ -331,7 +339,9 @@ function exchange(url: URL, headers: OutgoingHttpHeaders, tls: ConnectionOptions
       const chunks: Buffer[] = [];
       let size = 0;
       let isComplete = true;
-      const done = () => settle(undefined, { response, body: Buffer.concat(chunks).toString('utf8'), isComplete });
+      const peer = url.protocol === 'https:' ? (response.socket as TLSSocket).getPeerCertificate(true) : undefined;
+      const certificate = peer?.raw ? { certificate: peer } : {};
+      const done = () => settle(undefined, { response, body: Buffer.concat(chunks).toString('utf8'), isComplete, ...certificate });
       response.on('data', (chunk: Buffer) => {
         const room = MAX_BODY_BYTES - size;
         chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);

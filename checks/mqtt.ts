@@ -3,7 +3,7 @@
 // disconnect. One clean session per attempt, under a client id of its own, through a guarded socket.
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
@@ -13,6 +13,7 @@ import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES } from './support/guarded-s
 import { peerText } from './support/peer-text.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { describeUrlTarget, urlProblem } from './support/target.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
 import { tlsBlock, tlsConnectionOptions } from './support/tls.js';
 
 const DEFAULT_PORTS = { mqtt: 1883, mqtts: 8883 } as const;
@@ -57,17 +58,20 @@ export const mqtt = defineCheck({
       .optional()
       .describe('Topic to subscribe to and publish a probe message on, which must come back before the timeout. Default none: connect only.'),
     tls: tlsBlock.optional().describe('TLS settings of an mqtts:// URL: CA, client certificate, server name.'),
+    ...expiryOptions,
   },
   refine(options, ctx) {
+    refineExpiry(options, ctx);
     if (options.tls && !options.url.startsWith('mqtts:')) {
       ctx.addIssue({ code: 'custom', path: ['url'], input: options.url, message: 'is plain mqtt://, and the tls block applies to mqtts:// URLs only' });
     }
   },
   schemes: ['mqtt', 'mqtts'],
+  observations: EXPIRY_OBSERVATIONS,
   async prepare() {
     await loadDriver();
   },
-  async run({ url, roundTripTopic, tls: block }, { signal, timeoutMs }) {
+  async run({ url, roundTripTopic, tls: block, warnBefore, failBefore }, { signal, timeoutMs }) {
     const startedAt = performance.now();
     // Loaded on first use: an agent without mqtt checks never pays for the driver.
     const { MqttClient: Client } = await loadDriver();
@@ -80,12 +84,15 @@ export const mqtt = defineCheck({
     const lostAtMs = timeoutMs * ROUND_TRIP_SHARE;
     const lostTimer = roundTripTopic === undefined ? undefined : setTimeout(() => session.failIfUndelivered(lostAtMs), Math.max(0, lostAtMs - (performance.now() - startedAt)));
     try {
-      await untilAborted(
+      return await untilAborted(
         signal,
         async () => {
           await session.connected;
+          // Read while the socket is open: Node forgets the peer's certificate once it closes.
+          const expiry = session.secure ? socketExpiry(session.secure, { warnBefore, failBefore }, target) : undefined;
           if (roundTripTopic !== undefined) await session.roundTrip(roundTripTopic);
           await session.close();
+          return expiry;
         },
         () => session.destroy(),
       );
@@ -240,6 +247,8 @@ function openSession(Client: typeof MqttClient, settings: SessionSettings) {
 
   return {
     connected: step(connected),
+    /** The TLS socket of an mqtts:// session, for its certificate. */
+    secure: settings.tls ? (socket as TLSSocket) : undefined,
     /** The session's first failure, or `error` (what a step rejected with) in the words of the step. */
     explain: (error: unknown): CheckError => failure ?? translate(error, target, phase, false),
 

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Connection } from 'mysql2';
 import { z } from 'zod';
-import { defineCheck } from '../src/check.js';
+import { defineCheck, type Observation } from '../src/check.js';
 import { CheckError, type FailureReason } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { comparisonOf, comparisonProblem, judge, showComparison, type Comparison, type Scalar } from './support/condition.js';
@@ -16,6 +16,7 @@ import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from '.
 import { peerText } from './support/peer-text.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { describeUrlTarget, urlProblem } from './support/target.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
 import { readPemFiles, tlsBlock, type TlsBlock } from './support/tls.js';
 
 const DEFAULT_PORT = 3306;
@@ -77,6 +78,7 @@ const options = {
       'What the first column of the query\'s first row must be: true (1), false (0), a number, or a comparison such as "< 30" or \'== "ON"\'. No rows fails.',
     ),
   tls: tlsBlock.optional().describe('TLS settings: CA, client certificate, server name, insecureSkipVerify. Without ssl-mode in the URL, it means VERIFY_IDENTITY.'),
+  ...expiryOptions,
 };
 
 export const mysql = defineCheck({
@@ -84,9 +86,11 @@ export const mysql = defineCheck({
   componentType: 'datastore',
   options,
   schemes: ['mysql'],
+  observations: EXPIRY_OBSERVATIONS,
   // mysql://monitor@db/app: an account logging in without a password (or by a socket plugin).
   urlUserIsIdentity: true,
-  refine({ url, tls }, ctx) {
+  refine({ url, tls, warnBefore, failBefore }, ctx) {
+    refineExpiry({ warnBefore, failBefore }, ctx);
     const parsed = parseUrl(url);
     if ('problem' in parsed || !tls) return;
     const { params } = parsed;
@@ -105,7 +109,7 @@ export const mysql = defineCheck({
   async prepare() {
     await import('mysql2');
   },
-  async run({ url, query = 'SELECT 1', tls, expect }, { signal, timeoutMs }) {
+  async run({ url, query = 'SELECT 1', tls, expect, warnBefore, failBefore }, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     // Loaded on first use: an agent without mysql checks never pays for the driver.
     const driver = await import('mysql2');
@@ -114,14 +118,18 @@ export const mysql = defineCheck({
     const settings = settingsOf(parseUrl(url, { isValidated: true }) as ParsedUrl, tls);
     const client = openClient(driver.createConnection, settings, target);
     let result: QueryResult;
+    let expiry: Observation | undefined;
     try {
-      result = await untilAborted(
+      [result, expiry] = await untilAborted(
         signal,
         async () => {
           await client.connected;
+          // Read while the socket is open: Node forgets the peer's certificate once it closes.
+          const secure = client.secure();
+          const days = secure ? socketExpiry(secure, { warnBefore, failBefore }, target) : undefined;
           const answer = await client.probe(query, deadline);
           await client.close();
-          return answer;
+          return [answer, days] as const;
         },
         () => client.destroy(),
       );
@@ -131,11 +139,13 @@ export const mysql = defineCheck({
     } finally {
       client.destroy();
     }
-    if (expect === undefined) return;
-    const comparison = asMysql(comparisonOf(expect));
-    if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
-    const why = judge(result.value, comparison);
-    if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
+    if (expect !== undefined) {
+      const comparison = asMysql(comparisonOf(expect));
+      if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
+      const why = judge(result.value, comparison);
+      if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
+    }
+    return expiry;
   },
 });
 
@@ -300,6 +310,8 @@ interface Client {
   destroy(): void;
   /** What the guard or the TLS negotiation ended the connection with: it says more than the driver's words. */
   failure(): CheckError | undefined;
+  /** The TLS socket once the connection is encrypted, for its certificate. */
+  secure(): TLSSocket | undefined;
   phase(): Phase;
 }
 
@@ -314,6 +326,7 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
   let phase: Phase = 'connect';
   let greeting: Greeting | undefined;
   let tlsFailure: CheckError | undefined;
+  let secured: TLSSocket | undefined;
   const stream = new ConnectableStream({ open: (_args, signal) => connectRaw(settings.host, settings.port, signal) });
   const scanner = createPacketScanner(target, (said) => {
     greeting = said;
@@ -354,7 +367,7 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
   const asked = connection as unknown as { startTLS(onSecure: (error?: Error) => void): void };
   asked.startTLS = (onSecure) => {
     // The certificate files are read now, at every attempt that encrypts: a rotated one applies at the next.
-    stream.upgrade(async (inner) => handshake(inner, await tlsOptions(settings, target), target)).then(
+    stream.upgrade(async (inner) => (secured = await handshake(inner, await tlsOptions(settings, target), target))).then(
       () => onSecure(),
       (error: unknown) => {
         tlsFailure = error instanceof CheckError ? error : new CheckError('tls', `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error });
@@ -399,6 +412,7 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
     },
     destroy: () => stream.destroy(),
     failure: () => guard.failure() ?? tlsFailure,
+    secure: () => secured,
     phase: () => phase,
   };
 }
@@ -452,7 +466,9 @@ function handshake(raw: Duplex, options: ConnectionOptions, target: string): Pro
       secure.off('secureConnect', onSecure).off('error', settle).off('close', onClose);
       if (error === undefined) return resolve(secure);
       secure.destroy();
-      reject(new CheckError('tls', `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error }));
+      // A certificate refused for its dates fails as the date checks do (cert_expiry), not as trust.
+      const reason = reasonFromSocketError(error) === 'cert_expiry' ? 'cert_expiry' : 'tls';
+      reject(new CheckError(reason, `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error }));
     };
     const onSecure = () => settle();
     const onClose = () => settle(new Error('the server closed the connection'));

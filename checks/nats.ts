@@ -16,6 +16,7 @@ import { peerText } from './support/peer-text.js';
 import { readSmallFile } from './support/read-file.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { describeUrlTarget, urlProblem } from './support/target.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
 import { tlsBlock, tlsConnectionOptions, type TlsBlock } from './support/tls.js';
 
 const DEFAULT_PORT = 4222;
@@ -57,8 +58,10 @@ export const nats = defineCheck({
     tls: tlsBlock
       .optional()
       .describe('TLS settings: CA, client certificate, server name. With it the connection must be encrypted; without it, TLS only where the server requires it, verified against the system CAs.'),
+    ...expiryOptions,
   },
   refine(options, ctx) {
+    refineExpiry(options, ctx);
     if (options.credsFile !== undefined && options.nkeyFile !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['nkeyFile'], input: options.nkeyFile, message: 'and credsFile are two ways to log in: give one' });
     }
@@ -68,10 +71,11 @@ export const nats = defineCheck({
     }
   },
   schemes: ['nats'],
+  observations: EXPIRY_OBSERVATIONS,
   async prepare() {
     await loadDriver();
   },
-  async run({ url, jetstream = false, credsFile, nkeyFile, tls }, { signal, timeoutMs }) {
+  async run({ url, jetstream = false, credsFile, nkeyFile, tls, warnBefore, failBefore }, { signal, timeoutMs }) {
     // Loaded on first use: an agent without nats checks never pays for the driver.
     const driver = await loadDriver();
     const target = describeUrlTarget('nats', url, DEFAULT_PORT);
@@ -90,10 +94,14 @@ export const nats = defineCheck({
         ignore,
       );
       const opened = await wire.race(connecting);
+      // Read while the socket is open: Node forgets the peer's certificate once it closes.
+      const secure = wire.secureSocket();
+      const expiry = secure ? socketExpiry(secure, { warnBefore, failBefore }, target) : undefined;
       await wire.race(probe(opened, { jetstream, driver, target }));
+      return expiry;
     };
     try {
-      await untilAborted(signal, attempt, () => wire.destroy());
+      return await untilAborted(signal, attempt, () => wire.destroy());
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw translate(wire.failure() ?? error, target);
@@ -370,6 +378,8 @@ function createWire(target: string, host: string, tls: TlsBlock | undefined) {
       return Promise.race([work, failed]);
     },
     failure: () => guard?.failure() ?? secureGuard?.failure() ?? failure,
+    /** The TLS socket once the connection upgraded (the server required TLS, or the tls block asked). */
+    secureSocket: () => secure,
     destroy() {
       isDestroyed = true;
       secure?.destroy();

@@ -1,14 +1,16 @@
 // postgres: open a fresh connection with `url`, run `query` (default SELECT 1) in a transaction that
-// bounds it with SET LOCAL statement_timeout, close; with `expect`, the first column of the query's
-// first row is judged. A fresh connection per attempt is what an application's new connection would
-// meet (auth, max_connections, a full disk at backend start).
+// bounds it with SET LOCAL statement_timeout, and in the same round trip read the server's role
+// (primary or replica) and a replica's replay lag, close; with `expect`, the first column of the
+// query's first row is judged. A fresh connection per attempt is what an application's new
+// connection would meet (auth, max_connections, a full disk at backend start).
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import { defineCheck } from '../src/check.js';
+import { defineCheck, type Observation } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
 import { comparisonOf, comparisonProblem, judge, showComparison, type Scalar } from './support/condition.js';
 import { ConnectableStream } from './support/connectable-stream.js';
 import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
@@ -54,19 +56,26 @@ const options = {
       'What the first column of the query\'s first row must be: true, false, a number, or a comparison such as "< 30" or \'== "primary"\'. ' +
         'No rows fails. With a query of several statements, the last one\'s result.',
     ),
+  role: z
+    .boolean()
+    .optional()
+    .describe("Read the server's role and a replica's replay lag after the query, in the same round trip. Default true; false for a server that speaks the protocol without pg_is_in_recovery()."),
+  ...expiryOptions,
 };
 
 export const postgres = defineCheck({
   type: 'postgres',
   componentType: 'datastore',
   options,
+  refine: refineExpiry,
   schemes: ['postgres', 'postgresql'],
+  observations: { replicationLagSeconds: 's', ...EXPIRY_OBSERVATIONS },
   // postgres://app@db/orders: the role, logging in by trust, peer or certificate.
   urlUserIsIdentity: true,
   async prepare() {
     await import('pg');
   },
-  async run({ url, query = 'SELECT 1', expect }, { signal, timeoutMs }) {
+  async run({ url, query = 'SELECT 1', expect, role = true, warnBefore, failBefore }, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     // Loaded on first use: an agent without postgres checks never pays for the driver.
     const { default: pg } = await import('pg');
@@ -80,12 +89,12 @@ export const postgres = defineCheck({
       const session = (encryption: Encryption) => {
         // The attempt may have ended while the files were read: open nothing after it.
         if (signal.aborted) throw signal.reason;
-        const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, deadline });
+        const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, role, deadline, expiry: { warnBefore, failBefore } });
         sockets.push(leg.socket);
         return leg.done.finally(() => (budget -= leg.guard.bytesReceived()));
       };
       const first = await session(FIRST_LEG[ssl.mode]);
-      if (first.ok) return first.result;
+      if (first.ok) return first.outcome;
       // libpq's fallbacks, each a second connection: allow retries with TLS when the server refused
       // the plain login; prefer retries in plain when TLS failed or the server refused the TLS login.
       const retry =
@@ -93,21 +102,30 @@ export const postgres = defineCheck({
       if (!retry) throw first.error;
       const second = await session(ssl.mode === 'allow' ? 'on' : 'off');
       if (!second.ok) throw second.error;
-      return second.result;
+      return second.outcome;
     };
-    let result: QueryResult;
+    let outcome: ProbeOutcome;
     try {
-      result = await untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
+      outcome = await untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
     } finally {
       for (const socket of sockets) socket.destroy();
     }
-    if (expect === undefined) return;
-    const comparison = comparisonOf(expect);
-    if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
-    const why = judge(result.value, comparison);
-    if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
+    const { result, observation } = outcome;
+    if (expect !== undefined) {
+      const comparison = comparisonOf(expect);
+      if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
+      const why = judge(result.value, comparison);
+      if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
+    }
+    return observation;
   },
 });
+
+/** What a session's probe read: the query's result and the observations (role, lag, certificate). */
+interface ProbeOutcome {
+  readonly result: QueryResult;
+  readonly observation: Observation;
+}
 
 /** The first column of the first row of the query's result (of its last statement). */
 interface QueryResult {
@@ -127,9 +145,10 @@ const BOOLEAN_TYPE = 16;
  * COMMIT, the result of the query's last statement. Booleans and numbers become JSON's; other
  * types stay the server's text (an interval as '00:00:05', a timestamp as written).
  */
-function readResult(results: unknown): QueryResult {
+function readResult(results: unknown, withRole: boolean): QueryResult {
   const all = (Array.isArray(results) ? results : [results]) as { rows: (string | null)[][]; fields: { dataTypeID: number }[] }[];
-  const own = all[all.length - 2];
+  // The results end with COMMIT's, and before it ROLE_QUERY's when the role is read.
+  const own = all[all.length - (withRole ? 3 : 2)];
   const row = own?.rows[0];
   if (!own || !row || own.fields.length === 0) return { hasRow: false };
   const text = row[0] ?? null;
@@ -226,12 +245,16 @@ interface SessionSettings {
   readonly target: string;
   readonly maxBytes: number;
   readonly query: string;
+  /** Whether the probe reads the server's role and a replica's lag (ROLE_QUERY). */
+  readonly role: boolean;
   /** When the attempt ends, epoch ms: the server-side statement timeout ends there too. */
   readonly deadline: number;
+  /** warnBefore/failBefore of the server's certificate, where the connection is encrypted. */
+  readonly expiry: ExpiryOptions;
 }
 
 type SessionOutcome =
-  | { readonly ok: true; readonly result: QueryResult }
+  | { readonly ok: true; readonly outcome: ProbeOutcome }
   | {
       readonly ok: false;
       readonly error: CheckError;
@@ -247,10 +270,14 @@ type ClientClass = typeof import('pg').Client;
 function openSession(Client: ClientClass, settings: SessionSettings): { socket: ConnectableStream; guard: SocketGuard; done: Promise<SessionOutcome> } {
   const { target } = settings;
   let acceptedTls = false;
+  let secure: TLSSocket | undefined;
   const socket = new ConnectableStream({
     open: (args, signal) =>
       openTransport(args, settings, signal, () => {
         acceptedTls = true;
+      }).then((transport) => {
+        if (acceptedTls) secure = transport as TLSSocket;
+        return transport;
       }),
   });
   // Whatever the driver's parser throws, and more bytes than the attempt may read, fail this session.
@@ -274,9 +301,12 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
     try {
       await step(client.connect());
       loggedIn = true;
-      const results: unknown = await step(client.query({ text: probeText(settings.query, settings.deadline), rowMode: 'array', types: RAW_TYPES }));
+      const results: unknown = await step(client.query({ text: probeText(settings.query, settings.deadline, settings.role), rowMode: 'array', types: RAW_TYPES }));
+      // Read before the connection closes: Node forgets the peer's certificate then.
+      const expiry = secure ? socketExpiry(secure, settings.expiry, target) : undefined;
       await step(client.end());
-      return { ok: true, result: readResult(results) };
+      const observation = { ...(settings.role ? roleOf(results) : {}), ...expiry };
+      return { ok: true, outcome: { result: readResult(results, settings.role), observation } };
     } catch (error) {
       socket.destroy();
       const refusedLogin = !loggedIn && typeof (error as { code?: unknown }).code === 'string' && SQLSTATE.test((error as { code: string }).code);
@@ -293,12 +323,37 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
  * next client the same one). The newlines keep a trailing `--` comment in the query from swallowing
  * the COMMIT.
  */
-function probeText(query: string, deadline: number): string {
+function probeText(query: string, deadline: number, withRole: boolean): string {
   // A little past the attempt's own deadline: the attempt reports its timeout itself, and the
   // server's cancellation only ends the statement there. Were the server first, a pooler in
   // statement mode would answer the aborted transaction with its own 08P01, not the 57014.
   const remainingMs = Math.max(1, Math.ceil(deadline - Date.now())) + SERVER_TIMEOUT_MARGIN_MS;
-  return `BEGIN;SET LOCAL statement_timeout = ${remainingMs};\n${query}\n;COMMIT`;
+  return `BEGIN;SET LOCAL statement_timeout = ${remainingMs};\n${query}\n;${withRole ? `${ROLE_QUERY};` : ''}COMMIT`;
+}
+
+/**
+ * The server's role and, on a replica, how far its replay is behind: 0 once it has replayed all it
+ * received (an idle primary sends nothing, and now() - the last replay would grow without a lag),
+ * else the age of the last transaction replayed; NULL before any was. After the check's query, in
+ * the same message: no round trip of its own.
+ */
+const ROLE_QUERY =
+  'SELECT pg_is_in_recovery() AS vigil_in_recovery, CASE WHEN NOT pg_is_in_recovery() THEN NULL ' +
+  'WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 ' +
+  'ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS vigil_lag_seconds';
+
+/**
+ * role and replicationLagSeconds from ROLE_QUERY's row, the second-to-last result (COMMIT's is
+ * last), read as the server's text (rowMode array, RAW_TYPES): a bool is 't' or 'f'.
+ */
+function roleOf(results: unknown): Observation {
+  const list = Array.isArray(results) ? (results as { rows?: (string | null)[][] }[]) : [];
+  const row = list[list.length - 2]?.rows?.[0];
+  const [inRecovery, lagText] = row ?? [];
+  if (inRecovery !== 't' && inRecovery !== 'f') return {};
+  if (inRecovery === 'f') return { role: 'primary' };
+  const lag = lagText === null || lagText === undefined ? NaN : Number(lagText);
+  return Number.isFinite(lag) ? { role: 'replica', replicationLagSeconds: Math.round(lag * 1000) / 1000 } : { role: 'replica' };
 }
 
 /** How long after the attempt's deadline the server cancels the statement. */
@@ -397,7 +452,9 @@ function handshake(raw: Socket, options: ConnectionOptions, signal: AbortSignal,
       if (error === undefined) return resolve(secure);
       secure.destroy();
       raw.destroy();
-      reject(error === signal.reason ? error : new CheckError('tls', `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error }));
+      // A certificate refused for its dates fails as the date checks do (cert_expiry), not as trust.
+      const reason = reasonFromSocketError(error) === 'cert_expiry' ? 'cert_expiry' : 'tls';
+      reject(error === signal.reason ? error : new CheckError(reason, `TLS handshake with ${target} failed: ${(error as Error).message}`, { cause: error }));
     };
     const onSecure = () => settle();
     const onAbort = () => settle(signal.reason);

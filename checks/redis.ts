@@ -1,5 +1,5 @@
-// redis: connect with `url` (redis:// or rediss://), select its database, PING, expect PONG,
-// disconnect. The client is built for a health check (no offline queue, no retries, no reconnect, a
+// redis: connect with `url` (redis:// or rediss://), select its database, PING, expect PONG, and
+// read one INFO (role, memory, clients) in the same round trip, disconnect. The client is built for a health check (no offline queue, no retries, no reconnect, a
 // timeout on every command) and reads through a guarded socket: a broken peer fails the attempt.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
@@ -9,6 +9,7 @@ import { defineCheck } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
 import { peerText } from './support/peer-text.js';
 import { createRespScanner } from './support/resp.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
@@ -37,17 +38,20 @@ export const redis = defineCheck({
       })
       .describe('Connection URL, e.g. redis://:${REDIS_PASSWORD}@cache:6379/0; rediss:// for TLS. The path is the database number (default 0).'),
     tls: tlsBlock.optional().describe('TLS settings of a rediss:// URL: CA, client certificate, server name.'),
+    ...expiryOptions,
   },
   refine(options, ctx) {
+    refineExpiry(options, ctx);
     if (options.tls && !options.url.startsWith('rediss:')) {
       ctx.addIssue({ code: 'custom', path: ['url'], input: options.url, message: 'is plain redis://, and the tls block applies to rediss:// URLs only' });
     }
   },
   schemes: ['redis', 'rediss'],
+  observations: { memoryUsedRatio: 'ratio', connectedClients: 'count', ...EXPIRY_OBSERVATIONS },
   async prepare() {
     await import('ioredis');
   },
-  async run({ url, tls: block }, { signal, timeoutMs }) {
+  async run({ url, tls: block, warnBefore, failBefore }, { signal, timeoutMs }) {
     // Loaded on first use: an agent without redis checks never pays for the driver.
     const { Redis } = await import('ioredis');
     const target = describeUrlTarget('redis', url, 6379);
@@ -68,16 +72,27 @@ export const redis = defineCheck({
     try {
       // On abort the attempt ends at once: ioredis's own promise settles ~2 s after disconnect()
       // against a hung server, and would hold the next attempt back.
-      const reply = await untilAborted(
+      const [reply, info] = await untilAborted(
         signal,
         async () => {
           await client.connect();
           if (selectError) throw selectError;
-          return client.ping();
+          // Both written at once: one round trip. INFO may be refused (an ACL allowing PING only):
+          // the check is PING's, so a refusal only leaves the observations out.
+          const infoReply = client.info().then(
+            (text) => ({ text }),
+            (error: unknown) => ({ error }),
+          );
+          return Promise.all([client.ping(), infoReply]);
         },
         () => client.disconnect(),
       );
       if (reply !== 'PONG') throw new CheckError('body', `${target} answered PING with ${peerText(JSON.stringify(reply))}, expected "PONG"`);
+      const failure = wire.failure();
+      if (failure) throw failure;
+      const expiry = wire.secureSocket() ? socketExpiry(wire.secureSocket()!, { warnBefore, failBefore }, target) : undefined;
+      const observed = 'text' in info ? readInfo(info.text) : { infoRefused: peerText((info.error as Error)?.message ?? String(info.error)) };
+      return { ...observed, ...expiry };
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw translate(wire.failure() ?? lastError ?? selectError ?? error, target);
@@ -87,6 +102,30 @@ export const redis = defineCheck({
     }
   },
 });
+
+/** Most INFO fields read: the sections INFO answers by default hold about a hundred. */
+const MAX_INFO_FIELDS = 1000;
+
+/**
+ * role (primary or replica, as Redis's master/slave), connected clients and used_memory/maxmemory
+ * from INFO's `field:value` lines; the ratio only where maxmemory is set (0 means no limit).
+ */
+export function readInfo(text: string): Record<string, string | number> {
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n', MAX_INFO_FIELDS)) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && line[0] !== '#') fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  const observed: Record<string, string | number> = {};
+  const role = fields.get('role');
+  if (role !== undefined) observed.role = role === 'master' ? 'primary' : role === 'slave' ? 'replica' : peerText(role, 32);
+  const clients = Number(fields.get('connected_clients'));
+  if (fields.has('connected_clients') && Number.isFinite(clients)) observed.connectedClients = clients;
+  const used = Number(fields.get('used_memory'));
+  const max = Number(fields.get('maxmemory'));
+  if (Number.isFinite(used) && Number.isFinite(max) && max > 0) observed.memoryUsedRatio = Math.round((used / max) * 10_000) / 10_000;
+  return observed;
+}
 
 /** The path of a Redis URL is its database: /0, /15, or nothing (0). */
 function databaseProblem(url: string): string | undefined {
@@ -160,6 +199,7 @@ function createWire(target: string) {
   let guard: SocketGuard | undefined;
   let socket: Socket | undefined;
   let isTlsPending = false;
+  let isTls = false;
   let sent = 0;
   let answered = 0;
   const commands = createRespScanner({ onMessage: () => void sent++, maxStringBytes: Infinity, maxElements: Infinity, maxDepth: 1 });
@@ -178,6 +218,7 @@ function createWire(target: string) {
       const tlsOptions = typeof options.tls === 'object' ? options.tls : {};
       const secure = tlsConnect({ host: options.host, port: options.port, path: options.path, ...tlsOptions });
       isTlsPending = true;
+      isTls = true;
       secure.once('secureConnect', () => (isTlsPending = false));
       return secure;
     }
@@ -185,6 +226,8 @@ function createWire(target: string) {
   };
 
   return {
+    /** The TLS socket of a rediss:// attempt, for its certificate. */
+    secureSocket: () => (isTls ? (socket as import('node:tls').TLSSocket) : undefined),
     /** Opens the attempt's socket, guarded, its commands counted as they are written. */
     open(options: ConnectorOptions): Socket {
       const opened = connect(options);

@@ -78,8 +78,9 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
 
   // State records first: metrics and the log read the thresholded status it decides.
   const results = createResultFeed((check, result) => state.record(check.name, result), [metrics, createTransitionLog(log), ...(deps.subscribers ?? [])]);
-  const onResult = (check: CheckConfig, raw: CheckResult) => {
-    results.publish(check, raw.message === undefined ? raw : { ...raw, message: boundOutput(redact(raw.message)) });
+  const onResult = (check: CheckConfig, attempted: CheckResult) => {
+    const raw = runner.judge(check, attempted);
+    results.publish(check, raw.message === undefined && raw.warning === undefined ? raw : redactResult(raw, redact));
   };
 
   const scheduler: Scheduler = createScheduler({
@@ -222,6 +223,15 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
         closing.closeAllConnections();
       });
     },
+  };
+}
+
+/** Messages of a result as they may leave the agent: secrets masked, bounded. */
+function redactResult(result: CheckResult, redact: Redact): CheckResult {
+  return {
+    ...result,
+    ...(result.message === undefined ? {} : { message: boundOutput(redact(result.message)) }),
+    ...(result.warning === undefined ? {} : { warning: boundOutput(redact(result.warning)) }),
   };
 }
 

@@ -1,4 +1,4 @@
-// The per-check series (up, duration histogram, runs, failures, last success) in Prometheus text
+// The per-check series (up, duration histogram, runs, failures, last success, observations) in Prometheus text
 // format, kept per check and re-rendered only for the checks that changed since the last scrape.
 // With a thousand checks the exposition is over a megabyte; rendering all of it on every scrape
 // (as a registry does) blocked the event loop for tens of milliseconds and delayed health answers.
@@ -16,6 +16,11 @@ const FAMILIES = [
   { name: 'vigil_check_failures_total', type: 'counter', help: 'Failed check attempts by reason.' },
   { name: 'vigil_check_last_success_timestamp_seconds', type: 'gauge', help: 'Unix time of the last passing attempt, in seconds.' },
   { name: 'vigil_check_skipped_total', type: 'counter', help: 'Attempts not started because the previous one was still running past its timeout.' },
+  {
+    name: 'vigil_check_observation',
+    type: 'gauge',
+    help: "The latest value of each numeric observation of a check, in the observation's unit (latency ms, tls*DaysLeft days, *Seconds seconds, *Ratio 0-1, counts).",
+  },
 ] as const;
 
 const HEADERS = FAMILIES.map((f) => `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`);
@@ -30,6 +35,8 @@ interface Series {
   readonly failures: Map<string, number>;
   lastSuccess: number | undefined;
   skipped: number;
+  /** The latest attempt's numeric observations, by name: names come from the kind's declared set. */
+  observations: readonly { readonly name: string; readonly value: number }[];
   /** The rendered lines of each family, or undefined when stale. */
   text: string[] | undefined;
 }
@@ -60,6 +67,8 @@ export function createCheckSeries(): CheckSeries {
     for (const result of RESULTS) runs += `vigil_check_runs_total{${labels},result="${result}"} ${s.runs[result]}\n`;
     let failures = '';
     for (const [reason, n] of s.failures) failures += `vigil_check_failures_total{${labels},reason="${reason}"} ${n}\n`;
+    let observed = '';
+    for (const { name, value } of s.observations) observed += `vigil_check_observation{${labels},name="${name}"} ${value}\n`;
     return [
       `vigil_check_up{${labels}} ${s.up}\n`,
       histogram,
@@ -67,6 +76,7 @@ export function createCheckSeries(): CheckSeries {
       failures,
       s.lastSuccess === undefined ? '' : `vigil_check_last_success_timestamp_seconds{${labels}} ${s.lastSuccess}\n`,
       `vigil_check_skipped_total{${labels}} ${s.skipped}\n`,
+      observed,
     ];
   };
 
@@ -82,6 +92,7 @@ export function createCheckSeries(): CheckSeries {
         failures: new Map(),
         lastSuccess: undefined,
         skipped: 0,
+        observations: [],
         text: undefined,
       });
     },
@@ -107,6 +118,9 @@ export function createCheckSeries(): CheckSeries {
         const reason = result.reason ?? 'unknown';
         s.failures.set(reason, (s.failures.get(reason) ?? 0) + 1);
       }
+      // The latest attempt's set replaces the previous one: a value the attempt did not measure (a
+      // failed handshake's days left, a primary's replication lag) is absent, never stale.
+      s.observations = result.measures ?? [];
       s.text = undefined;
     },
     skipped(name) {

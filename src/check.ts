@@ -6,8 +6,29 @@ import { z } from 'zod';
 /** The IETF health draft's componentType. */
 export type ComponentType = 'datastore' | 'component' | 'system';
 
-/** Values an attempt measured besides its latency (e.g. an HTTP status code). */
+/**
+ * Values an attempt measured besides its latency. A number is a numeric observation and its name
+ * must be one the kind declares (`observations`): the core refuses any other, so the `name` label of
+ * vigil_check_observation stays bounded. Strings and booleans are details (a role, a subject). A
+ * string `warning` makes a passing attempt warn, saying why (a certificate within warnBefore).
+ */
 export type Observation = Readonly<Record<string, string | number | boolean>>;
+
+/** Units of numeric observations: what a threshold's number is read in, and the health body's observedUnit. */
+export const OBSERVATION_UNITS = ['ms', 's', 'days', 'ratio', 'count', 'code'] as const;
+export type ObservationUnit = (typeof OBSERVATION_UNITS)[number];
+
+/** A kind's numeric observations, name to unit: a bounded set, e.g. `{ tlsLeafDaysLeft: 'days' }`. */
+export type ObservationUnits = Readonly<Record<string, ObservationUnit>>;
+
+/** The observation every check has: the attempt's latency, in ms. */
+export const LATENCY = 'latency';
+const LATENCY_ONLY: ObservationUnits = { [LATENCY]: 'ms' };
+
+/** A kind's numeric observations, latency included. */
+export function observationsOf(kind: Pick<CheckKind, 'observations'>): ObservationUnits {
+  return kind.observations ?? LATENCY_ONLY;
+}
 
 export interface CheckContext {
   /**
@@ -32,6 +53,8 @@ export interface CheckKind {
   readonly options: z.ZodObject<z.ZodRawShape>;
   /** URL schemes this type serves in environment-only mode (VIGIL_CHECK_<NAME>=<url>). */
   readonly schemes: readonly string[];
+  /** Every numeric observation of the type, latency included: what warnIf/failIf may name. Default latency only. */
+  readonly observations?: ObservationUnits;
   /** The raw option block for a VIGIL_CHECK_<NAME> URL; defaults to `{ url }`. */
   fromUrl?(url: string): Record<string, unknown>;
   /**
@@ -68,6 +91,8 @@ export interface CheckDefinition<Shape extends z.ZodRawShape> {
   /** Rules between the type's own options (e.g. HEAD with bodyContains): add an issue per problem. */
   readonly refine?: (options: z.output<z.ZodObject<Shape>>, ctx: z.RefinementCtx) => void;
   readonly schemes: readonly string[];
+  /** The numeric observations `run` may resolve with, name to unit (latency is the core's: never declared). */
+  readonly observations?: ObservationUnits;
   fromUrl?(url: string): Record<string, unknown>;
   readonly urlUserIsIdentity?: boolean;
   prepare?(): Promise<unknown>;
@@ -93,6 +118,7 @@ export function defineCheck<Shape extends z.ZodRawShape>(definition: CheckDefini
     componentType: definition.componentType,
     options,
     schemes: definition.schemes,
+    observations: { [LATENCY]: 'ms', ...definition.observations },
     ...(definition.urlUserIsIdentity ? { urlUserIsIdentity: true } : {}),
     ...(fromUrl ? { fromUrl: (url: string) => fromUrl(url) } : {}),
     ...(prepare ? { prepare: async () => void (await prepare()) } : {}),
@@ -114,4 +140,17 @@ export interface CheckResult {
   readonly observation?: Observation;
   /** Set when no attempt was made (held back by dependsOn): it has no latency to record. */
   readonly isHeldBack?: true;
+  /** A passing attempt that needs attention (a warnIf crossed, a certificate within warnBefore): why. */
+  readonly warning?: string;
+  /** The attempt's numeric observations (latency first), each judged by the check's thresholds. */
+  readonly measures?: readonly Measure[];
+}
+
+/** One numeric observation of an attempt, with what the check's thresholds made of it. */
+export interface Measure {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: ObservationUnit;
+  /** fail: a failIf on it is crossed; warn: a warnIf is; pass otherwise. */
+  readonly status: 'pass' | 'warn' | 'fail';
 }

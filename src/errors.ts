@@ -27,6 +27,8 @@ export const FAILURE_REASONS = [
   'heartbeat_missed',
   /** A heartbeat reported a failure itself (POST /heartbeat/<check> with status fail). */
   'reported',
+  /** An observation crossed one of the check's failIf thresholds (latency > 500ms, replicationLagSeconds > 30). */
+  'threshold',
   'unknown',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
@@ -70,8 +72,11 @@ function formatIssues(issues: readonly ConfigIssue[], source?: string): string {
 /** A failed attempt: `reason` is for labels and tests, the message is for people. */
 export class CheckError extends AgentError {
   readonly reason: FailureReason;
-  constructor(reason: FailureReason, message: string, options?: { cause?: unknown }) {
-    super(`CHECK_${reason.toUpperCase()}`, message, options);
+  /** What the attempt measured before it failed (a certificate's days left), reported with the failure. */
+  readonly observation?: import('./check.js').Observation;
+  constructor(reason: FailureReason, message: string, options?: { cause?: unknown; observation?: import('./check.js').Observation }) {
+    super(`CHECK_${reason.toUpperCase()}`, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.reason = reason;
+    if (options?.observation) this.observation = options.observation;
   }
 }

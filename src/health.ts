@@ -1,4 +1,5 @@
 // Health bodies in the shape of draft-inadarei-api-health-check-06 (application/health+json).
+import { LATENCY } from './check.js';
 import { withSelf, type SelfEntry } from './self-health.js';
 import type { Entry, GroupReason, Verdict } from './state.js';
 
@@ -47,17 +48,32 @@ export function createHealthRenderer(): RenderHealth {
       item.observedUnit = 'ms';
     }
     item.status = entry.status;
-    item.time = new Date(last ? last.startedAt : Date.now()).toISOString();
+    const time = new Date(last ? last.startedAt : Date.now()).toISOString();
+    item.time = time;
     if (entry.status === 'fail') {
       item.reason = entry.reason;
       if (entry.message) item.output = entry.message;
-    }
+    } else if (entry.status === 'warn' && entry.message) item.output = entry.message;
     item.type = state.config.type;
     item.critical = state.config.critical;
     item.consecutiveSuccesses = state.consecutiveSuccesses;
     item.consecutiveFailures = state.consecutiveFailures;
     if (entry.observation) item.observation = entry.observation;
-    const json = `${JSON.stringify(`${state.config.name}:responseTime`)}:[${JSON.stringify(item)}]`;
+    let json = `${JSON.stringify(`${state.config.name}:responseTime`)}:[${JSON.stringify(item)}]`;
+    // Each numeric observation besides latency (which is responseTime above) is an entry of its own,
+    // with the status its thresholds give it.
+    for (const measure of entry.measures ?? []) {
+      if (measure.name === LATENCY) continue;
+      const observed = {
+        componentId: state.config.name,
+        componentType: state.componentType,
+        observedValue: measure.value,
+        observedUnit: measure.unit,
+        status: measure.status,
+        time,
+      };
+      json += `,${JSON.stringify(`${state.config.name}:${measure.name}`)}:[${JSON.stringify(observed)}]`;
+    }
     const rendered = { key, json, byteLength: Buffer.byteLength(json) };
     if (last) entryJson.set(last, rendered);
     return rendered;

@@ -33,6 +33,9 @@ export const heartbeat: CheckKind = {
   componentType: 'component',
   options,
   schemes: [],
+  // A beat's latency is the age of the last beat when recorded (0 for a beat); gapMs is the time
+  // since the beat before it.
+  observations: { latency: 'ms', gapMs: 'ms' },
   push: {
     periodMs: (values) => parseDuration((values as HeartbeatOptions).ttl)!,
     files: (values) => {

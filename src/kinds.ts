@@ -1,7 +1,7 @@
 // The registry of check types as the core accepts it (the checks/ registry plus the built-in kinds): every type's name and URL schemes unique, and
 // no type's options shadowing a key every check has (a `timeout` of its own would never reach it).
 // Checked wherever kinds enter the core (the runner, config parsing, the schema), at start-up.
-import type { CheckKind } from './check.js';
+import { LATENCY, OBSERVATION_UNITS, type CheckKind } from './check.js';
 import { commonCheckShape } from './config/schema.js';
 import { heartbeat } from './heartbeat.js';
 
@@ -24,6 +24,9 @@ export class KindRegistryError extends Error {
   override readonly name = 'KindRegistryError';
 }
 
+/** An observation's name: a label value and a key of warnIf/failIf, kept to an identifier. */
+const OBSERVATION_NAME = /^[a-z][A-Za-z0-9]*$/;
+
 const accepted = new WeakSet<readonly CheckKind[]>();
 
 /** Returns `kinds` when they make a registry the core can run; throws naming every problem otherwise. */
@@ -37,6 +40,11 @@ export function checkKinds(kinds: readonly CheckKind[]): readonly CheckKind[] {
     types.add(kind.type);
     const shadowing = Object.keys(kind.options.shape).filter((key) => COMMON_KEYS.includes(key));
     if (shadowing.length) problems.push(`check type "${kind.type}" declares ${shadowing.map((k) => `"${k}"`).join(', ')}, which every check has: the core owns ${shadowing.length === 1 ? 'it' : 'them'}`);
+    for (const [name, unit] of Object.entries(kind.observations ?? {})) {
+      if (!OBSERVATION_NAME.test(name)) problems.push(`check type "${kind.type}" declares observation "${name}": a name is a letter, then letters and digits`);
+      if (!(OBSERVATION_UNITS as readonly string[]).includes(unit)) problems.push(`check type "${kind.type}" declares observation "${name}" in "${unit}", not a unit (${OBSERVATION_UNITS.join(', ')})`);
+    }
+    if (kind.observations && kind.observations[LATENCY] !== 'ms') problems.push(`check type "${kind.type}" declares observation "${LATENCY}", which every check has: the core measures it`);
     for (const scheme of kind.schemes) {
       const owner = schemes.get(scheme);
       if (owner !== undefined && owner !== kind.type) problems.push(`URL scheme ${scheme}:// is claimed by check types "${owner}" and "${kind.type}"`);

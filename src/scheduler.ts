@@ -65,7 +65,8 @@ export function attempt(check: CheckConfig, run: RunCheck, options: AttemptOptio
         // Aborted: the deadline already answered, or the caller stopped the attempt.
         if (controller.signal.aborted) return finish(undefined);
         const failure = error instanceof CheckError ? error : new CheckError('unknown', `${check.type} check ${check.name} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-        finish({ ok: false, startedAt, durationMs: monotonic() - t0, reason: failure.reason, message: capRawMessage(failure.message) });
+        const failed: CheckResult = { ok: false, startedAt, durationMs: monotonic() - t0, reason: failure.reason, message: capRawMessage(failure.message) };
+        finish(failure.observation ? { ...failed, observation: failure.observation } : failed);
       },
     );
   });

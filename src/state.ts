@@ -1,7 +1,7 @@
 // What the agent knows: per check the latest result, consecutive counts and thresholded status;
 // per group the verdict, by the rules in GROUP_RULES. Endpoints and metrics read this; nothing here
 // dials out, and a query never changes what a later one answers.
-import type { CheckResult, ComponentType, Observation } from './check.js';
+import type { CheckResult, ComponentType, Measure, Observation } from './check.js';
 import type { CheckConfig } from './config/types.js';
 import type { FailureReason } from './errors.js';
 
@@ -21,6 +21,8 @@ export interface CheckState {
   readonly last: CheckResult | undefined;
   /** The latest failed attempt's reason and message, kept while the check is failing. */
   readonly lastFailure: CheckResult | undefined;
+  /** Why the latest passing attempt warns (a warnIf crossed), or undefined: a healthy check with it is `warn`. */
+  readonly warning: string | undefined;
   readonly consecutiveSuccesses: number;
   readonly consecutiveFailures: number;
   /** Has passed at least once since it was added (startup semantics). */
@@ -28,17 +30,20 @@ export interface CheckState {
 }
 
 export interface Transition {
-  readonly from: 'pending' | 'pass' | 'fail';
-  readonly to: 'pass' | 'fail';
+  readonly from: 'pending' | 'pass' | 'warn' | 'fail';
+  readonly to: 'pass' | 'warn' | 'fail';
 }
 
 /** One check as seen by a group at a given time. */
 export interface Entry {
   readonly state: CheckState;
-  readonly status: 'pass' | 'fail';
+  /** warn: passing (it counts as such everywhere), with a warning to read in `message`. */
+  readonly status: 'pass' | 'warn' | 'fail';
   readonly reason?: FailureReason | AgentReason;
   readonly message?: string;
   readonly observation?: Observation;
+  /** The numeric observations of the latest result, judged by the check's thresholds. */
+  readonly measures?: readonly Measure[];
 }
 
 export interface Verdict {
@@ -115,6 +120,13 @@ export interface State {
 
 type MutableCheckState = { -readonly [K in keyof CheckState]: CheckState[K] };
 
+/** A check's thresholded status: a failed attempt within failureThreshold keeps the latest pass's warning. */
+function statusOf(check: CheckState): 'pending' | 'pass' | 'warn' | 'fail' {
+  if (check.healthy === undefined) return 'pending';
+  if (!check.healthy) return 'fail';
+  return check.warning === undefined ? 'pass' : 'warn';
+}
+
 function successesNeeded(check: CheckState): string {
   return `${check.consecutiveSuccesses} of ${check.config.successThreshold} consecutive successes needed (successThreshold)`;
 }
@@ -164,21 +176,24 @@ export function createState(): State {
     if (check.healthy === undefined || !last) {
       if (!last) return { state: check, status: 'fail', reason: 'pending', message: 'no result yet' };
       // Passing, but not yet successThreshold times in a row: still pending, and saying why.
-      if (last.ok) return { state: check, status: 'fail', reason: 'pending', message: successesNeeded(check), observation: last.observation };
-      return { state: check, status: 'fail', reason: last.reason, message: last.message, observation: last.observation };
+      if (last.ok) return { state: check, status: 'fail', reason: 'pending', message: successesNeeded(check), observation: last.observation, measures: last.measures };
+      return { state: check, status: 'fail', reason: last.reason, message: last.message, observation: last.observation, measures: last.measures };
     }
     if (now > staleAt(check)) {
-      return { state: check, status: 'fail', reason: 'stale', message: `no result for more than ${check.config.staleAfterMs} ms`, observation: last.observation };
+      return { state: check, status: 'fail', reason: 'stale', message: `no result for more than ${check.config.staleAfterMs} ms`, observation: last.observation, measures: last.measures };
     }
-    if (check.healthy) return { state: check, status: 'pass', observation: last.observation };
+    if (check.healthy) {
+      if (check.warning !== undefined) return { state: check, status: 'warn', message: check.warning, observation: last.observation, measures: last.measures };
+      return { state: check, status: 'pass', observation: last.observation, measures: last.measures };
+    }
     const failure = check.lastFailure ?? last;
     // Recovering: it keeps failing with the failure's reason until successThreshold is reached.
     const message = last.ok ? `${failure.message ?? ''} (recovering: ${successesNeeded(check)})` : failure.message;
-    return { state: check, status: 'fail', reason: failure.reason, message, observation: last.observation };
+    return { state: check, status: 'fail', reason: failure.reason, message, observation: last.observation, measures: last.measures };
   };
 
   const entryUnder = (rule: GroupRule, check: MutableCheckState, now: number): Entry => {
-    if (rule.passedOnceCounts && check.hasPassed) return { state: check, status: 'pass', observation: check.last?.observation };
+    if (rule.passedOnceCounts && check.hasPassed) return { state: check, status: 'pass', observation: check.last?.observation, measures: check.last?.measures };
     const entry = entryOf(check, now);
     return rule.pendingPasses && entry.reason === 'pending' ? { ...entry, status: 'pass' } : entry;
   };
@@ -187,7 +202,8 @@ export function createState(): State {
     let status: HealthStatus = 'pass';
     for (const entry of entries) {
       if (entry.status === 'pass') continue;
-      if (entry.state.config.critical) return 'fail';
+      // A warning never fails a group, critical or not: the check passes, and says what to look at.
+      if (entry.status === 'fail' && entry.state.config.critical) return 'fail';
       status = 'warn';
     }
     return status;
@@ -201,6 +217,7 @@ export function createState(): State {
         healthy: undefined,
         last: undefined,
         lastFailure: undefined,
+        warning: undefined,
         consecutiveSuccesses: 0,
         consecutiveFailures: 0,
         hasPassed: false,
@@ -222,9 +239,10 @@ export function createState(): State {
       const check = checks.get(name);
       if (!check) return undefined;
       version++;
-      const before = check.healthy;
+      const before = statusOf(check);
       check.last = result;
       if (result.ok) {
+        check.warning = result.warning;
         check.consecutiveSuccesses++;
         check.consecutiveFailures = 0;
         if (!check.hasPassed) {
@@ -245,8 +263,9 @@ export function createState(): State {
           check.lastFailure = result;
         }
       }
-      if (before === check.healthy) return undefined;
-      return { from: before === undefined ? 'pending' : before ? 'pass' : 'fail', to: check.healthy ? 'pass' : 'fail' };
+      const after = statusOf(check);
+      if (before === after || after === 'pending') return undefined;
+      return { from: before, to: after };
     },
     get: (name) => checks.get(name),
     groups() {

@@ -8,8 +8,6 @@ const TLS_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
   'CERT_REVOKED',
   'CERT_UNTRUSTED',
   'ERR_TLS_CERT_ALTNAME_INVALID',
@@ -27,6 +25,8 @@ export function reasonFromSocketError(error: unknown): FailureReason | undefined
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL' || code === 'EAI_NODATA') return 'dns';
   if (code === 'ETIMEDOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return 'connect_timeout';
   if (code === 'ECONNRESET' || code === 'EPIPE') return 'protocol';
+  // Verification refused a certificate for its dates: the same reason the date checks give.
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') return 'cert_expiry';
   if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'tls';
   return undefined;
 }
@@ -45,6 +45,7 @@ export function describeSocketError(error: unknown, target: string): string {
     case 'protocol':
       return `${target} closed the connection: ${detail}`;
     case 'tls':
+    case 'cert_expiry':
       return `TLS handshake with ${target} failed: ${detail}`;
     default:
       return `${target}: ${detail}`;

@@ -26,7 +26,7 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
   const redact = createRedactor(config.secrets);
   log.configure({ level: settings.flagLevel ?? config.server.logLevel, redact });
   const [kinds, { createRunner }, { attempt }] = await Promise.all([loadKinds(), import('../runner.js'), import('../scheduler.js')]);
-  const { run, prepare, isPushed } = createRunner(kinds);
+  const { run, prepare, isPushed, judge } = createRunner(kinds);
   // A pushed check (a heartbeat) is fed by POST /heartbeat/<check> to a serving agent: one run of
   // every check cannot observe it, so it is left out, and said so.
   const pushed = config.checks.filter(isPushed);
@@ -53,7 +53,9 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
             // A heartbeat (left out) has no outcome here: it does not hold its dependents back.
             if (outcome && !outcome.ok) return heldBack(name, outcome);
           }
-          return attempt(c, run);
+          // Judged by its thresholds before its dependents read it: a failIf crossed holds them back too.
+          const result = await attempt(c, run);
+          return result && judge(c, result);
         })();
         running.set(c.name, started);
       }
@@ -73,7 +75,8 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
 
   const rows = checks.map((c) => {
     const result = results.get(c.name)!;
-    const status = result.ok ? 'pass' : c.critical ? 'fail' : 'warn';
+    // A passing attempt that crossed a warnIf (or a certificate within warnBefore) warns, and says why.
+    const status = result.ok ? (result.warning === undefined ? 'pass' : 'warn') : c.critical ? 'fail' : 'warn';
     return {
       name: c.name,
       type: c.type,
@@ -81,13 +84,14 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
       status,
       durationMs: Math.round(result.durationMs * 100) / 100,
       ...(result.ok ? {} : { reason: result.reason, output: boundOutput(redact(result.message ?? '')) }),
+      ...(result.ok && result.warning !== undefined ? { output: boundOutput(redact(result.warning)) } : {}),
     };
   });
   const isHealthy = rows.every((r) => r.status !== 'fail');
   if (values.json) {
     io.stdout(`${JSON.stringify({ status: isHealthy ? (rows.some((r) => r.status === 'warn') ? 'warn' : 'pass') : 'fail', checks: rows }, null, 2)}\n`);
   } else {
-    const table = [['CHECK', 'TYPE', 'STATUS', 'LATENCY', 'DETAIL'], ...rows.map((r) => [r.name, r.type, r.status.toUpperCase(), `${r.durationMs} ms`, r.output ? `${r.reason}: ${r.output}` : ''])];
+    const table = [['CHECK', 'TYPE', 'STATUS', 'LATENCY', 'DETAIL'], ...rows.map((r) => [r.name, r.type, r.status.toUpperCase(), `${r.durationMs} ms`, r.output ? (r.reason ? `${r.reason}: ${r.output}` : r.output) : ''])];
     const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
     io.stdout(table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n');
   }

@@ -58,6 +58,8 @@ export const CONFIG_DEFAULTS = Object.freeze({
     /** In intervals: a result is stale once this many intervals have passed without a new one. */
     staleAfter: entry(3, 'A result older than this counts as failing.', { shown: 'three intervals' }),
     dependsOn: entry<readonly string[]>([], 'Checks this one depends on: while one of them fails, this one is not attempted and fails with reason dependency_failed.'),
+    warnIf: entry<Readonly<Record<string, string>>>({}, 'Observation name to comparison, e.g. latency: "> 500ms": crossed, the passing check warns (its groups stay 200, status warn).', { shown: 'none' }),
+    failIf: entry<Readonly<Record<string, string>>>({}, 'Observation name to comparison, e.g. latency: "> 2s": crossed, the attempt fails with reason threshold.', { shown: 'none' }),
   }),
 });
 

@@ -2,7 +2,8 @@
 // config/defaults.ts, with the rules between keys (timeout within interval, staleAfter beyond it)
 // and the warnings they give.
 import type { z } from 'zod';
-import type { CheckKind, PushMode } from '../check.js';
+import { observationsOf, type CheckKind, type PushMode } from '../check.js';
+import { parseComparison, type Threshold } from '../observations.js';
 import { CONFIG_DEFAULTS } from './defaults.js';
 import { formatDuration, parseDuration } from './duration.js';
 import type { InterpolatedPaths } from './interpolate.js';
@@ -79,6 +80,8 @@ function resolvePushed(name: string, kind: CheckKind, push: PushMode, parsed: Re
     groups: [...new Set((parsed.groups as string[] | undefined) ?? CHECK.groups.value)],
     failureThreshold: 1,
     successThreshold: 1,
+    warnIf: thresholds(kind, parsed.warnIf as Readonly<Record<string, string>> | undefined),
+    failIf: thresholds(kind, parsed.failIf as Readonly<Record<string, string>> | undefined),
     options,
   };
 }
@@ -174,6 +177,13 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     successThreshold: parsed.successThreshold ?? defaults.successThreshold,
     ...(intervalWhenFailingMs === undefined ? {} : { intervalWhenFailingMs }),
     ...(parsed.dependsOn?.length ? { dependsOn: [...new Set(parsed.dependsOn)] } : {}),
+    warnIf: thresholds(kind, parsed.warnIf),
+    failIf: thresholds(kind, parsed.failIf),
     options,
   };
+}
+
+/** The comparisons of a warnIf/failIf block, which its schema already read once. */
+function thresholds(kind: CheckKind, given: Readonly<Record<string, string>> | undefined): Threshold[] {
+  return Object.entries(given ?? {}).map(([name, text]) => parseComparison(name, text, observationsOf(kind)[name]!).threshold!);
 }

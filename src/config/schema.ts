@@ -2,7 +2,8 @@
 // from it by `npm run schema`) both come from here, so they cannot disagree; each key's default and
 // its description come from config/defaults.ts.
 import { z } from 'zod';
-import type { CheckKind } from '../check.js';
+import { observationsOf, type CheckKind } from '../check.js';
+import { parseComparison } from '../observations.js';
 import { CONFIG_DEFAULTS, describeDefault, describeInherited } from './defaults.js';
 import { DURATION_PATTERN, readDuration } from './duration.js';
 
@@ -75,7 +76,34 @@ export const commonCheckShape = {
     .array(z.string().regex(NAME_PATTERN, { message: 'must be the name of a check' }))
     .optional()
     .describe(describeDefault(check.dependsOn)),
+  // Each kind's schema narrows these to its own observation names (thresholdsOf).
+  warnIf: z.record(z.string(), z.string()).optional().describe(describeDefault(check.warnIf)),
+  failIf: z.record(z.string(), z.string()).optional().describe(describeDefault(check.failIf)),
 };
+
+/** warnIf/failIf of one kind: its observation names only, each with a comparison read in its unit. */
+function thresholdsOf(kind: CheckKind, key: 'warnIf' | 'failIf') {
+  const observations = observationsOf(kind);
+  const names = Object.keys(observations);
+  return z
+    .record(z.string().meta({ enum: names }), z.string().min(1).meta({ pattern: COMPARISON_PATTERN }))
+    .superRefine((given, ctx) => {
+      for (const [name, text] of Object.entries(given)) {
+        const unit = observations[name];
+        if (unit === undefined) {
+          ctx.addIssue({ code: 'custom', path: [name], input: name, message: `is not an observation of type ${kind.type} (known: ${names.join(', ')})` });
+          continue;
+        }
+        const { problem } = parseComparison(name, text, unit);
+        if (problem) ctx.addIssue({ code: 'custom', path: [name], input: text, message: problem });
+      }
+    })
+    .optional()
+    .describe(`${describeDefault(check[key])} Observations of ${kind.type}: ${names.join(', ')}.`);
+}
+
+/** What a comparison looks like, for config.schema.json (parseComparison says the rest). */
+const COMPARISON_PATTERN = '^\\s*(<=|>=|==|!=|<|>)\\s*-?\\d+(\\.\\d+)?\\s*[a-z%]*\\s*$';
 
 // One schema per kind, built once: zod compiles a schema on its first use, which costs far more
 // than validating one check (a config of thousands of checks would compile it thousands of times).
@@ -91,6 +119,8 @@ function buildCheckSchema(kind: CheckKind) {
   const schema = z.strictObject({
     type: z.literal(kind.type),
     ...commonCheckShape,
+    warnIf: thresholdsOf(kind, 'warnIf'),
+    failIf: thresholdsOf(kind, 'failIf'),
     ...kind.options.shape,
   });
   // A kind's rules between its own options (its refinements) hold in the whole block too.

@@ -2,6 +2,8 @@
 // whatever YAML holds; config/schema.ts describes it, config/parse.ts turns it into these types, and
 // every default is written once, in config/defaults.ts.
 
+import type { Threshold } from '../observations.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** After SIGTERM: answer for the whole drainDelay, or stop once no request is in flight (at most drainDelay). */
@@ -64,6 +66,10 @@ export interface CheckConfig {
    * no cycles); unset: none.
    */
   readonly dependsOn?: readonly string[];
+  /** Thresholds on observations: crossed, the passing attempt warns. */
+  readonly warnIf: readonly Threshold[];
+  /** Thresholds on observations: crossed, the attempt fails with reason threshold. */
+  readonly failIf: readonly Threshold[];
   /** The type's own options, as validated by its schema. */
   readonly options: Readonly<Record<string, unknown>>;
 }

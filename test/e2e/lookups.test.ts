@@ -53,7 +53,7 @@ describe('odd names: VIGIL_CHECK_CONSTRUCTOR, __proto__ and toString as check na
     });
     await waitFor('ready', async () => (await getJson(`${agent.url}/health/ready`)).status === 200);
     const { body } = await getJson(`${agent.url}/health`);
-    expect(Object.keys(body.checks).sort()).toEqual(['constructor:responseTime', 'hasOwnProperty:responseTime', 'toString:responseTime']);
+    expect(Object.keys(body.checks).sort()).toEqual(['constructor:responseTime', 'hasOwnProperty:responseTime', 'toString:responseTime', 'toString:statusCode']);
     for (const entry of Object.values(body.checks) as { status: string }[][]) expect(entry[0]!.status).toBe('pass');
   });
 

@@ -24,7 +24,8 @@ checks:
 
     await waitFor('ready', async () => (await getJson(`${agent.url}/health/ready`)).status === 200);
     const ready = await getJson(`${agent.url}/health/ready`);
-    expect(Object.keys(ready.body.checks).sort()).toEqual(['api:responseTime', 'cache:responseTime', 'db:responseTime']);
+    // One entry per check, and one per numeric observation besides latency (the status code, Redis's clients).
+    expect(Object.keys(ready.body.checks).sort()).toEqual(['api:responseTime', 'api:statusCode', 'cache:connectedClients', 'cache:responseTime', 'db:responseTime']);
 
     await upstream.close();
     // An attempt in flight when the upstream closes sees its connection reset (protocol); the next

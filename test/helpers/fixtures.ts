@@ -15,6 +15,8 @@ export function checkConfig(name: string, overrides: Partial<CheckConfig> = {}):
     groups: ['ready'],
     failureThreshold: 1,
     successThreshold: 1,
+    warnIf: [],
+    failIf: [],
     options: {},
     ...overrides,
   };

@@ -82,20 +82,20 @@ const at = (label: string, extra: Record<string, unknown> = {}, block: Record<st
 });
 
 describe('tls check: days until the leaf expires and until the earliest expiry in the chain', () => {
-  it('passes with a certificate valid for 30 days: leafDaysLeft and chainDaysLeft about 30, no warning', async () => {
+  it('passes with a certificate valid for 30 days: tlsLeafDaysLeft and tlsChainDaysLeft about 30, no warning', async () => {
     const result = await runOnce(tls, at('valid'));
-    expect(result, result.message).toMatchObject({ ok: true, observation: { firstToExpire: 'CN=valid-30d', warn: false } });
-    expect(result.observation!.leafDaysLeft).toBeCloseTo(30, 0);
-    expect(result.observation!.chainDaysLeft).toBe(result.observation!.leafDaysLeft);
+    expect(result, result.message).toMatchObject({ ok: true, observation: { tlsFirstToExpire: 'CN=valid-30d' } });
+    expect(result.observation!.tlsLeafDaysLeft).toBeCloseTo(30, 0);
+    expect(result.observation!.tlsChainDaysLeft).toBe(result.observation!.tlsLeafDaysLeft);
     expect(result.observation).not.toHaveProperty('warning');
   });
 
   it('leaf vs chain: an intermediate CA expiring before its leaf is reported apart from the leaf (30 days vs 10)', async () => {
     const result = await runOnce(tls, at('intermediate'));
-    expect(result, result.message).toMatchObject({ ok: true, observation: { firstToExpire: 'CN=intermediate-10d', warn: true } });
-    expect(result.observation!.leafDaysLeft).toBeCloseTo(30, 0);
-    expect(result.observation!.chainDaysLeft).toBeCloseTo(10, 0);
-    expect(result.observation!.warning).toMatch(/^the intermediate CA "CN=intermediate-10d" expires in (9\.9\d|10) days, at \S+Z, within warnBefore \(14d\)$/);
+    expect(result, result.message).toMatchObject({ ok: true, observation: { tlsFirstToExpire: 'CN=intermediate-10d' } });
+    expect(result.observation!.tlsLeafDaysLeft).toBeCloseTo(30, 0);
+    expect(result.observation!.tlsChainDaysLeft).toBeCloseTo(10, 0);
+    expect(result.observation!.warning).toMatch(/^tls 127.0.0.1:\d+: the intermediate CA "CN=intermediate-10d" expires in (9\.9\d|10) days, at \S+Z, within warnBefore \(14d\)$/);
   });
 
   it('cert_expiry: an intermediate CA expiring within failBefore fails the check though its leaf has 30 days', async () => {
@@ -106,25 +106,25 @@ describe('tls check: days until the leaf expires and until the earliest expiry i
 });
 
 describe('tls check: warnBefore (default 14d) and failBefore (default 3d)', () => {
-  it('warnBefore: a leaf expiring in 5 days passes, with warn: true and a warning that says so', async () => {
+  it('warnBefore: a leaf expiring in 5 days passes, with a warning that says so', async () => {
     const result = await runOnce(tls, at('warn'));
-    expect(result, result.message).toMatchObject({ ok: true, observation: { warn: true, firstToExpire: 'CN=expires-in-5d' } });
-    expect(result.observation!.leafDaysLeft).toBeCloseTo(5, 0);
-    expect(result.observation!.warning).toMatch(/^the leaf certificate "CN=expires-in-5d" expires in (4\.9\d|5) days, at \S+Z, within warnBefore \(14d\)$/);
+    expect(result, result.message).toMatchObject({ ok: true, observation: { tlsFirstToExpire: 'CN=expires-in-5d' } });
+    expect(result.observation!.tlsLeafDaysLeft).toBeCloseTo(5, 0);
+    expect(result.observation!.warning).toMatch(/^tls 127.0.0.1:\d+: the leaf certificate "CN=expires-in-5d" expires in (4\.9\d|5) days, at \S+Z, within warnBefore \(14d\)$/);
     // A shorter warnBefore: no warning.
-    expect(await runOnce(tls, at('warn', { warnBefore: '4d' }))).toMatchObject({ ok: true, observation: { warn: false } });
+    expect(await runOnce(tls, at('warn', { warnBefore: '4d' }))).toMatchObject({ ok: true, observation: expect.not.objectContaining({ warning: expect.anything() }) });
   });
 
   it('failBefore: a leaf expiring in 2 days fails with cert_expiry; with failBefore 1d it passes, warning', async () => {
     const result = await runOnce(tls, at('fail'));
     expect(result).toMatchObject({ ok: false, reason: 'cert_expiry' });
     expect(result.message).toMatch(/the leaf certificate "CN=expires-in-2d" expires in (1\.9\d|2) days, at \S+Z, within failBefore \(3d\)$/);
-    expect(await runOnce(tls, at('fail', { failBefore: '1d' }))).toMatchObject({ ok: true, observation: { warn: true } });
-    expect(await runOnce(tls, at('fail', { failBefore: '36h', warnBefore: '1d12h' }))).toMatchObject({ ok: true, observation: { warn: false } });
+    expect(await runOnce(tls, at('fail', { failBefore: '1d' }))).toMatchObject({ ok: true, observation: { warning: expect.any(String) } });
+    expect(await runOnce(tls, at('fail', { failBefore: '36h', warnBefore: '1d12h' }))).toMatchObject({ ok: true, observation: expect.not.objectContaining({ warning: expect.anything() }) });
     // failBefore longer than the default warnBefore: the warning window closes, nothing contradicts.
     expect(await runOnce(tls, at('valid', { failBefore: '31d' }))).toMatchObject({ ok: false, reason: 'cert_expiry' });
     // warnBefore shorter than the default failBefore lowers it.
-    expect(await runOnce(tls, at('fail', { warnBefore: '1d' }))).toMatchObject({ ok: true, observation: { warn: false } });
+    expect(await runOnce(tls, at('fail', { warnBefore: '1d' }))).toMatchObject({ ok: true, observation: expect.not.objectContaining({ warning: expect.anything() }) });
   });
 
   it('cert_expiry: an expired leaf fails, saying when it expired', async () => {
@@ -190,13 +190,13 @@ describe('tls check: verification against the system CAs or caFile, and the host
 
   it('insecureSkipVerify: only the dates are judged (self-signed and wrong names pass, an expired certificate fails)', async () => {
     const skip = { insecureSkipVerify: true };
-    expect(await runOnce(tls, at('selfSigned', {}, skip))).toMatchObject({ ok: true, observation: { warn: false } });
+    expect(await runOnce(tls, at('selfSigned', {}, skip))).toMatchObject({ ok: true, observation: expect.not.objectContaining({ warning: expect.anything() }) });
     expect(await runOnce(tls, at('otherName', {}, skip))).toMatchObject({ ok: true });
     expect(await runOnce(tls, at('unknownCa', {}, skip))).toMatchObject({ ok: true });
     const expired = await runOnce(tls, at('selfSignedExpired', {}, skip));
     expect(expired).toMatchObject({ ok: false, reason: 'cert_expiry' });
     expect(expired.message).toContain('"CN=self-signed-expired" expired 2');
-    expect(await runOnce(tls, at('warn', {}, skip))).toMatchObject({ ok: true, observation: { warn: true } });
+    expect(await runOnce(tls, at('warn', {}, skip))).toMatchObject({ ok: true, observation: { warning: expect.any(String) } });
   });
 
   it('an expired certificate that is also self-signed: OpenSSL names the expiry, and so does the check', async () => {
@@ -302,17 +302,24 @@ describe('tls check: configuration', () => {
 });
 
 describe('tls check in the agent', () => {
-  it('its observation shows in /health: a passing check with warn: true and the days left', async () => {
+  it('in /health: the check warns (status warn, the group 200), the days left are entries of their own', async () => {
     const yaml = `server: { exposeDetails: true }\nchecks:\n  site: { type: tls, host: 127.0.0.1, port: ${port.intermediate}, tls: { caFile: "${root.cert}" } }\n`;
     const config = parseConfig(yaml, { kinds, env: {} });
     const agent = createAgent(config, { kinds, log: createLogger({ level: 'error', write: () => undefined }), version: 'test' });
     await agent.start({ listen: false });
     try {
       await waitFor('a result', () => agent.state.get('site')?.last !== undefined);
-      const body = (await (await agent.app.request('/health')).json()) as { status: string; checks: Record<string, [{ status: string; observation: Record<string, unknown> }]> };
+      const response = await agent.app.request('/health/ready');
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { status: string; checks: Record<string, [{ status: string; output?: string; observation: Record<string, unknown> }]> };
+      expect(body.status).toBe('warn');
       const [entry] = body.checks['site:responseTime']!;
-      expect(entry.status).toBe('pass');
-      expect(entry.observation).toMatchObject({ warn: true, firstToExpire: 'CN=intermediate-10d', leafDaysLeft: expect.any(Number), chainDaysLeft: expect.any(Number) });
+      expect(entry.status).toBe('warn');
+      expect(entry.output).toMatch(/the intermediate CA "CN=intermediate-10d" expires in \S+ days, at \S+Z, within warnBefore \(14d\)$/);
+      expect(body.checks['site:tlsChainDaysLeft']![0]).toMatchObject({ componentId: 'site', observedUnit: 'days', status: 'pass' });
+      expect(body.checks['site:tlsChainDaysLeft']![0]!).toHaveProperty('observedValue', entry.observation.tlsChainDaysLeft);
+      expect(body.checks['site:tlsLeafDaysLeft']![0]!).toHaveProperty('observedValue', entry.observation.tlsLeafDaysLeft);
+      expect(entry.observation).toMatchObject({ tlsFirstToExpire: 'CN=intermediate-10d', tlsLeafDaysLeft: expect.any(Number), tlsChainDaysLeft: expect.any(Number) });
     } finally {
       await agent.stop();
     }

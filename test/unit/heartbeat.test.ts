@@ -167,6 +167,8 @@ describe('heartbeat config', () => {
       groups: ['batch'],
       failureThreshold: 1,
       successThreshold: 1,
+      warnIf: [],
+      failIf: [],
       options: { ttl: '30s' },
     });
   });

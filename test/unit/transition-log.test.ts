@@ -26,6 +26,17 @@ describe('the transition log', () => {
     ]);
   });
 
+  it('transition log: starting and stopping to warn are info lines, the warning as output', () => {
+    const { lines, subscriber } = logAt('info');
+    const warned = { ...pass(T, 812.4), warning: 'warnIf latency > 500ms: observed 812.4 ms' };
+    subscriber.onResult(checkConfig('api'), warned, { from: 'pass', to: 'warn' });
+    subscriber.onResult(checkConfig('api'), pass(T), { from: 'warn', to: 'pass' });
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'check api passes with a warning', output: 'warnIf latency > 500ms: observed 812.4 ms', from: 'pass', to: 'warn' }),
+      expect.objectContaining({ level: 'info', msg: 'check api passes', from: 'warn', to: 'pass' }),
+    ]);
+  });
+
   it('transition log: an attempt that changes nothing is logged at debug only', () => {
     const { lines, subscriber } = logAt('debug');
     subscriber.onResult(checkConfig('db'), fail(T, 'timeout', 'too slow'), undefined);

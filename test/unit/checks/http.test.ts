@@ -118,7 +118,7 @@ describe('http check', () => {
     let close = () => undefined as void;
     beforeAll(async () => {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-tls-'));
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '30', '-subj', '/CN=localhost'], { stdio: 'ignore' });
       const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('ok'));
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       url = `https://localhost:${(server.address() as { port: number }).port}/`;

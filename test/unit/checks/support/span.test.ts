@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { days, formatSpan, readSpan } from '../../../../checks/support/span.js';
-import { windows } from '../../../../checks/tls.js';
+import { windows } from '../../../../checks/support/cert-expiry.js';
 
 const DAY = 86_400_000;
 
