@@ -190,7 +190,7 @@ export function clientOptions(url: string, timeoutMs: number, isTls = false): Co
 function serverOnlyProblem(url: string): string | undefined {
   const parsed = new URL(url);
   if ((parsed.pathname !== '' && parsed.pathname !== '/') || parsed.search !== '' || parsed.hash !== '') {
-    return 'names more than a server: a nats:// URL is nats://[user:password@ or token@]host[:port], with no path or query';
+    return 'names more than a server: a nats:// URL is a host and an optional port (nats://host:4222), with credentials before the host if any (user:password@ or token@), and no path or query';
   }
   return undefined;
 }

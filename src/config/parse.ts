@@ -10,7 +10,7 @@ import { checksFromEnv, serverFromEnv } from './env.js';
 import { interpolateDocument, NOTHING_INTERPOLATED, type InterpolatedPaths } from './interpolate.js';
 import { MAX_CHECKS } from './limits.js';
 import { resolveCheck, resolveDefaults, resolveServer } from './resolve.js';
-import { defaultsSchema, serverSchema } from './schema.js';
+import { checkNamePattern, defaultsSchema, serverSchema } from './schema.js';
 import { collectSecrets } from './secrets.js';
 import type { AgentConfig, CheckConfig, DefaultsConfig, ServerConfig } from './types.js';
 import { isRecord, show, validate, type Fail } from './validate.js';
@@ -129,7 +129,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     for (const file of push?.files?.(check.options) ?? []) readToken(['checks', name], file.key, file.path, { mustHoldToken: true });
   }
 
-  if (!isTooMany) checkDependencies(checks, entries, fail);
+  if (!isTooMany) checkDependencies(entries, fail);
 
   if (entries.length === 0) warnings.push('no checks are configured: every health group passes with nothing to check');
   if (issues.length) {
@@ -148,20 +148,23 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
 }
 
 /**
- * dependsOn names declared checks, not the check itself, and makes no cycle. Checks that had
- * problems of their own are not in `checks` but are still declared (`entries`).
+ * dependsOn names declared checks, not the check itself, and makes no cycle. Read from every
+ * declared block as written, whatever other problems it or the defaults have: `validate` reports
+ * every problem at once. A dependsOn that is not a list of names is its schema's to report.
  */
-function checkDependencies(checks: readonly CheckConfig[], entries: readonly [string, unknown][], fail: Fail): void {
+function checkDependencies(entries: readonly [string, unknown][], fail: Fail): void {
   const declared = new Set(entries.map(([name]) => name));
   const edges = new Map<string, readonly string[]>();
-  for (const check of checks) {
-    const dependsOn = check.dependsOn ?? [];
-    dependsOn.forEach((dependency, index) => {
-      const path = ['checks', check.name, 'dependsOn'];
-      if (dependency === check.name) fail(path, `${show(dependency)}: a check cannot depend on itself`, String(index));
-      else if (!declared.has(dependency)) fail(path, `${show(dependency)} is not a declared check`, String(index));
+  for (const [name, block] of entries) {
+    const given = isRecord(block) ? block.dependsOn : undefined;
+    const dependsOn = Array.isArray(given) ? [...new Set(given.filter((item): item is string => typeof item === 'string' && checkNamePattern.test(item)))] : [];
+    dependsOn.forEach((dependency) => {
+      const path = ['checks', name, 'dependsOn'];
+      const index = String((given as unknown[]).indexOf(dependency));
+      if (dependency === name) fail(path, `${show(dependency)}: a check cannot depend on itself`, index);
+      else if (!declared.has(dependency)) fail(path, `${show(dependency)} is not a declared check`, index);
     });
-    edges.set(check.name, dependsOn.filter((dependency) => dependency !== check.name && declared.has(dependency)));
+    edges.set(name, dependsOn.filter((dependency) => dependency !== name && declared.has(dependency)));
   }
   // Depth-first, each check once: a back edge closes a cycle, reported once at its first check.
   const done = new Set<string>();

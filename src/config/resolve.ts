@@ -114,8 +114,10 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     return undefined;
   }
   const parsed = validate(checkSchema(kind), block, path, fail, interpolated);
-  if (!parsed || !defaults) return undefined;
+  if (!parsed) return undefined;
+  // A pushed check inherits nothing from defaults: its own rules apply even when defaults are invalid.
   if (kind.push) return resolvePushed(name, kind, kind.push, parsed, fail);
+  if (!defaults) return undefined;
 
   const intervalMs = parsed.interval === undefined ? defaults.intervalMs : parseDuration(parsed.interval)!;
   let timeoutMs = parsed.timeout === undefined ? defaults.timeoutMs : parseDuration(parsed.timeout)!;

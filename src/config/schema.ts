@@ -14,7 +14,10 @@ import { DURATION_PATTERN, readDuration } from './duration.js';
  */
 export const duration = ({ allowZero = false }: { allowZero?: boolean } = {}) =>
   z
-    .string()
+    .string({
+      // A bare number says no unit: seconds or milliseconds? Asked in words, not as a type error.
+      error: (issue) => (typeof issue.input === 'number' ? 'has no unit: write it as a duration such as 250ms, 2s, 1m or 1m30s' : undefined),
+    })
     .regex(DURATION_PATTERN, { message: 'must be a duration such as 250ms, 2s, 1m or 1m30s' })
     .superRefine((value, ctx) => {
       // A value that is not a duration at all is reported by the pattern above.

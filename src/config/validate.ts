@@ -46,7 +46,10 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   const input = issue.input;
   switch (issue.code) {
     case 'invalid_type':
-      return input === undefined ? `is required (${issue.expected})` : `${show(input)} must be ${article(issue.expected)}`;
+      if (input === undefined) return `is required (${issue.expected})`;
+      // A schema's own words for a value of the wrong type (a duration written as a bare number).
+      if (!issue.message.startsWith('Invalid input')) return `${show(input)} ${issue.message}`;
+      return `${show(input)} must be ${article(issue.expected)}`;
     case 'too_small':
       return `${show(input)} must be at least ${issue.minimum}${issue.origin === 'string' ? ' characters long' : ''}`;
     case 'too_big':

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { kinds } from '../../../checks/index.js';
 import { parseConfig } from '../../../src/config/parse.js';
 import { ConfigError, type ConfigIssue } from '../../../src/errors.js';
+import { withBuiltins } from '../../../src/kinds.js';
 
 const parse = (text: string) => parseConfig(text, { kinds });
 
@@ -102,5 +103,46 @@ describe('dependsOn', () => {
     expect(placed(issuesOf('checks:\n  a: { type: tcp, host: h, port: 1, dependsOn: ["no way"] }\n'))).toEqual([
       '2:49 checks.a.dependsOn.0: "no way" must be the name of a check',
     ]);
+  });
+});
+
+describe('every problem at once', () => {
+  it('reports dependsOn cycles, unknown names and a heartbeat polling key even when the defaults are invalid', () => {
+    const text = [
+      'defaults: { timeout: 2 seconds }',
+      'checks:',
+      '  a: { type: tcp, host: h, port: 1, dependsOn: [b] }',
+      '  b: { type: tcp, host: h, port: 1, dependsOn: [a, zz] }',
+      '  beat: { type: heartbeat, ttl: 10s, interval: 5s }',
+      '',
+    ].join('\n');
+    const issues = (() => {
+      try {
+        parseConfig(text, { kinds: withBuiltins(kinds) });
+      } catch (error) {
+        return (error as ConfigError).issues;
+      }
+      throw new Error('expected the config to be rejected');
+    })();
+    expect(placed(issues)).toEqual([
+      '1:22 defaults.timeout: "2 seconds" must be a duration such as 250ms, 2s, 1m or 1m30s',
+      '3:48 checks.a.dependsOn: a cycle of dependencies: a → b → a',
+      '4:52 checks.b.dependsOn.1: "zz" is not a declared check',
+      '5:38 checks.beat.interval: does not apply to a heartbeat check: it is not polled, its results are pushed to the agent',
+    ]);
+  });
+
+  it('asks for a unit when a duration is a bare number', () => {
+    expect(placed(issuesOf('checks:\n  a: { type: tcp, host: h, port: 1, interval: 10 }\n'))).toEqual([
+      '2:47 checks.a.interval: 10 has no unit: write it as a duration such as 250ms, 2s, 1m or 1m30s',
+    ]);
+  });
+});
+
+describe('messages that survive masking', () => {
+  it('a nats URL with a token and a path: the token masked, the explanation whole', () => {
+    const [issue] = issuesOf('checks:\n  n: { type: nats, url: "nats://tok3nS3cret@127.0.0.1:4222/path" }\n');
+    expect(issue!.message).not.toContain('tok3nS3cret');
+    expect(issue!.message).toContain('with credentials before the host if any (user:password@ or token@), and no path or query');
   });
 });

@@ -102,7 +102,7 @@ describe('parseConfig', () => {
   });
 
   it('rejects a bare number as a duration', () => {
-    expect(issuesOf('defaults: {interval: 10}\n')[0]).toMatchObject({ path: 'defaults.interval', message: '10 must be a string' });
+    expect(issuesOf('defaults: {interval: 10}\n')[0]).toMatchObject({ path: 'defaults.interval', message: '10 has no unit: write it as a duration such as 250ms, 2s, 1m or 1m30s' });
   });
 
   it('validates each type\'s own options', () => {
