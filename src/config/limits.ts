@@ -76,7 +76,7 @@ export function yamlProblems(doc: Document): YamlProblem[] {
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
         if (isScalar(pair.key)) {
-          if (keys.has(pair.key.value)) problems.push({ node: pair.key, message: 'YAML: Map keys must be unique' });
+          if (keys.has(pair.key.value)) problems.push({ node: pair.key, message: `YAML: ${JSON.stringify(String(pair.key.value)).slice(0, 80)} is declared twice in this map (keys must be unique)` });
           keys.add(pair.key.value);
         }
         size += walk(pair.key) + walk(pair.value);

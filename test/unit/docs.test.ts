@@ -23,3 +23,19 @@ describe('docs/configuration.md and the registry of check types', () => {
     for (const scheme of kinds.flatMap((k) => k.schemes)) expect(listed, scheme).toContain(`\`${scheme}://`);
   });
 });
+
+describe('examples a reader copies', () => {
+  it("README's configuration is a valid config", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)![1]!;
+    const { parseConfig } = await import('../../src/config/parse.js');
+    const config = parseConfig(yaml, { kinds, env: { PG_PASSWORD: 'example' } });
+    expect(config.checks.length).toBeGreaterThan(5);
+  });
+
+  it('the list of known types in the validate example is the registry', () => {
+    const known = /is not a known type \(known: ([^)]*)\)/.exec(docs)![1]!;
+    expect(known.split(', ')).toEqual(kinds.map((k) => k.type));
+  });
+});
