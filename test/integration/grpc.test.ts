@@ -64,6 +64,12 @@ describe('grpc check against a real gRPC health server', () => {
     expect(await runOnce(grpc, { target, service: 'orders.v1.Orders' })).toMatchObject({ ok: true });
   });
 
+  it('environment-only mode through the built CLI: VIGIL_CHECK_<NAME>=grpc://host:port checks the server as a whole', async () => {
+    const cli = join(import.meta.dirname, '../../dist/src/cli.js');
+    const { stdout } = await run(process.execPath, [cli, 'check', '--json'], { env: { ...process.env, VIGIL_CHECK_ORDERS_API: `grpc://${target}` }, encoding: 'utf8' });
+    expect((JSON.parse(stdout) as { checks: unknown[] }).checks).toEqual([expect.objectContaining({ name: 'orders_api', type: 'grpc', status: 'pass' })]);
+  });
+
   it('leaves no connection open on the server once an attempt ends', async () => {
     for (let i = 0; i < 5; i++) await runOnce(grpc, { target });
     await waitFor('the server to hold no session', async () => (await server.openPorts()).length === 0, 2000);
