@@ -3,6 +3,7 @@
 // the config and from a rotated file, never shown), TLS with generated certificates, its options.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -115,6 +116,25 @@ describe('grpc check: servers that fail it', () => {
     expect(refused).toMatchObject({ ok: false, reason: 'connect_refused' });
     expect(refused.message).toMatch(/^connection to grpc 127\.0\.0\.1:\d+ refused/);
     expect(await runOnce(grpc, { target: 'no-such-host.invalid:50051' })).toMatchObject({ ok: false, reason: 'dns' });
+  });
+
+  it('no connection after the attempt: grpc-js would reconnect once its backoff ends, after the channel closed', async () => {
+    let accepted = 0;
+    const dropping = createNetServer((socket) => {
+      accepted++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await runOnce(grpc, { target: `127.0.0.1:${(dropping.address() as { port: number }).port}` });
+      expect(result).toMatchObject({ ok: false, reason: 'protocol' });
+      expect(accepted).toBe(1);
+      // grpc-js's own backoff is 1 s (jittered); the check's is 10 ms: either would have reconnected by now.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(accepted).toBe(1);
+    } finally {
+      await new Promise((resolve) => dropping.close(resolve));
+    }
   });
 
   it('a server that accepts and never answers fails with timeout at the deadline, leaving no socket open', async () => {
