@@ -381,6 +381,8 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
     explain(error: unknown, service: string, target: string): CheckError {
       if (error instanceof CheckError) return error;
       const status = error as Partial<ServiceError>;
+      // The guard's own failure (too many bytes, a parser that threw) says more than the status grpc-js made of it.
+      if (failure instanceof CheckError) return failure;
       if (typeof status.code !== 'number') return toCheckError(failure ?? error, target);
       return fromStatus(status.code, status.details ?? '', failure, service, target);
     },

@@ -102,6 +102,30 @@ describe('grpc check: servers that fail it', () => {
     }
   });
 
+  it('a peer sending more than 1 MiB (HTTP/2 frames an endpoint must ignore) fails with protocol at the guard', async () => {
+    // A SETTINGS frame, then frames of an unknown type, which HTTP/2 says to ignore: only a byte bound ends them.
+    const frame = (type: number, payload: Buffer) => Buffer.concat([Buffer.from([payload.length >> 16, (payload.length >> 8) & 0xff, payload.length & 0xff, type, 0, 0, 0, 0, 0]), payload]);
+    const flooding = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.resume();
+      socket.write(frame(0x4, Buffer.alloc(0)));
+      const chunk = frame(0xfe, Buffer.alloc(16_384));
+      const pump = () => {
+        while (!socket.destroyed && socket.write(chunk));
+      };
+      socket.on('drain', pump);
+      pump();
+    });
+    await new Promise<void>((resolve) => flooding.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await runOnce(grpc, { target: `127.0.0.1:${(flooding.address() as { port: number }).port}` }, 2000);
+      expect(result).toMatchObject({ ok: false, reason: 'protocol' });
+      expect(result.message).toContain('sent more than 1 MiB');
+    } finally {
+      await new Promise((resolve) => flooding.close(resolve));
+    }
+  });
+
   it('an HTTP/1 server fails with protocol', async () => {
     const upstream = await startUpstream((_req, res) => res.end('ok'));
     try {
