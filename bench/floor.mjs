@@ -47,6 +47,10 @@ const { clientOptions: natsClientOptions } = type === 'nats' ? await import('../
 const { MqttClient } = type === 'mqtt' ? await import('mqtt') : {};
 const { clientOptions: mqttClientOptions, newClientId } = type === 'mqtt' ? await import('../dist/checks/mqtt.js') : {};
 
+// @grpc/grpc-js as vigil's grpc check drives it: its channel options and hand-encoded messages, a channel per attempt.
+const grpcJs = type === 'grpc' ? await import('@grpc/grpc-js') : undefined;
+const { channelOptions: grpcChannelOptions, encodeRequest, decodeResponse } = type === 'grpc' ? await import('../dist/checks/grpc.js') : {};
+
 const attempt = {
   tcp: () =>
     new Promise((resolve, reject) => {
@@ -172,6 +176,17 @@ const attempt = {
           connection.stream.once('close', resolve);
           connection.end();
         });
+      });
+    }),
+  // TARGET is host:port; the health of the server as a whole, as vigil's grpc check asks it by default.
+  grpc: () =>
+    new Promise((resolve, reject) => {
+      const client = new grpcJs.Client(target, grpcJs.credentials.createInsecure(), grpcChannelOptions(undefined));
+      client.makeUnaryRequest('/grpc.health.v1.Health/Check', encodeRequest, decodeResponse, '', new grpcJs.Metadata(), { deadline: Date.now() + 1000 }, (error, response) => {
+        client.close();
+        if (error) reject(error);
+        else if (response.status !== 1) reject(new Error(`serving status ${response.status}`));
+        else resolve();
       });
     }),
   nats: async () => {

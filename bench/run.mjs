@@ -536,6 +536,8 @@ async function cpuPerAttempt() {
   const [caFile, tlsCert, tlsKey] = tlsCertificates();
   const tlsServer = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'tls', String(tlsPort), tlsCert, tlsKey], { ready: 'ipc', core: '1' });
   const resolver = await startDnsmasq();
+  const grpcPort = await freePort();
+  const grpcServer = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'grpc', String(grpcPort)], { ready: 'ipc', core: '1' });
   const targets = {
     tcp: { floor: `127.0.0.1:${upstreamPort}`, yaml: `type: tcp, host: 127.0.0.1, port: ${upstreamPort}` },
     http: { floor: `http://127.0.0.1:${upstreamPort}/`, yaml: `type: http, url: "http://127.0.0.1:${upstreamPort}/"` },
@@ -548,9 +550,11 @@ async function cpuPerAttempt() {
     nats: { floor: NATS_URL, yaml: `type: nats, url: "${NATS_URL}"` },
     // The full attempt: CONNACK and a probe message round trip.
     mqtt: { floor: `${MQTT_URL} vigil/bench`, yaml: `type: mqtt, url: "${MQTT_URL}", roundTripTopic: vigil/bench` },
+    // The health of the server as a whole, over a fresh channel.
+    grpc: { floor: `127.0.0.1:${grpcPort}`, yaml: `type: grpc, target: "127.0.0.1:${grpcPort}"` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid(), mysql: mysqlPid(), nats: natsPid(), mqtt: mosquittoPid() };
+  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid(), mysql: mysqlPid(), nats: natsPid(), mqtt: mosquittoPid(), grpc: pidOf(grpcServer) };
   // A dependency whose process cannot be found is measured on the agent's side only.
   const dependencyCpu = Object.fromEntries(Object.entries(dependencyPid).filter(([, pid]) => pid !== undefined).map(([type, pid]) => [type, () => treeCpuMs(pid)]));
 
@@ -613,6 +617,7 @@ async function cpuPerAttempt() {
   // blackbox_exporter at the same probe rate, for tcp and http (the types it has that are measured).
   await stop(tlsServer);
   await stop(resolver.child);
+  await stop(grpcServer);
   const blackboxTypes = ['tcp', 'http'].filter((type) => type in targets);
   const blackboxRssMiB = blackboxTypes.length ? await blackboxCpu(blackboxTypes, upstreamPort, measureIdle, add, failures, seconds) : undefined;
   await stop(upstream);

@@ -4,6 +4,7 @@
 //   node bench/servers.mjs http PORT FILE TYPE       plain node:http serving FILE's bytes
 //   node bench/servers.mjs idle                      a node process doing nothing (the floor's idle cost)
 //   node bench/servers.mjs tls PORT CERT KEY         a TLS server: completes handshakes, answers nothing
+//   node bench/servers.mjs grpc PORT                 a gRPC server (@grpc/grpc-js) whose health service answers SERVING
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createTlsServer } from 'node:tls';
@@ -40,6 +41,16 @@ if (mode === 'upstream') {
   });
   server.on('tlsClientError', () => undefined);
   server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => process.send?.('ready'));
+} else if (mode === 'grpc') {
+  const grpc = await import('@grpc/grpc-js');
+  const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+  // grpc.health.v1.Health/Check as health.proto defines it; the request (an object: grpc-js takes "" for none) is not read.
+  const check = { path: '/grpc.health.v1.Health/Check', requestStream: false, responseStream: false, requestSerialize: () => Buffer.alloc(0), requestDeserialize: () => ({}), responseSerialize: () => Buffer.from([0x08, 0x01]), responseDeserialize: () => 1 };
+  server.addService({ Check: check }, { Check: (_call, callback) => callback(null, 1) });
+  server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error) => {
+    if (error) throw error;
+    process.send?.('ready');
+  });
 } else if (mode === 'idle') {
   setInterval(() => undefined, 1000);
   process.send?.('ready');

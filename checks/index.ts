@@ -2,6 +2,7 @@
 import type { CheckKind } from '../src/check.js';
 import { amqp } from './amqp.js';
 import { dns } from './dns.js';
+import { grpc } from './grpc.js';
 import { http } from './http.js';
 import { mqtt } from './mqtt.js';
 import { mysql } from './mysql.js';
@@ -11,4 +12,4 @@ import { redis } from './redis.js';
 import { tcp } from './tcp.js';
 import { tls } from './tls.js';
 
-export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, mysql, amqp, nats, mqtt, dns, tls];
+export const kinds: readonly CheckKind[] = [postgres, redis, http, tcp, mysql, amqp, nats, mqtt, dns, grpc, tls];

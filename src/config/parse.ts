@@ -129,7 +129,7 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
     for (const file of push?.files?.(check.options) ?? []) readToken(['checks', name], file.key, file.path, { mustHoldToken: true });
   }
 
-  if (!isTooMany) checkDependencies(entries, fail);
+  if (!isTooMany) checkDependencies(entries, options.kinds, fail);
 
   if (entries.length === 0) warnings.push('no checks are configured: every health group passes with nothing to check');
   if (issues.length) {
@@ -152,11 +152,13 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
  * declared block as written, whatever other problems it or the defaults have: `validate` reports
  * every problem at once. A dependsOn that is not a list of names is its schema's to report.
  */
-function checkDependencies(entries: readonly [string, unknown][], fail: Fail): void {
+function checkDependencies(entries: readonly [string, unknown][], kinds: readonly CheckKind[], fail: Fail): void {
   const declared = new Set(entries.map(([name]) => name));
   const edges = new Map<string, readonly string[]>();
+  // A pushed check (a heartbeat) may not have dependsOn at all: its own rules say so.
+  const isPushed = (block: Record<string, unknown>) => kinds.some((kind) => kind.type === block.type && kind.push !== undefined);
   for (const [name, block] of entries) {
-    const given = isRecord(block) ? block.dependsOn : undefined;
+    const given = isRecord(block) && !isPushed(block) ? block.dependsOn : undefined;
     const dependsOn = Array.isArray(given) ? [...new Set(given.filter((item): item is string => typeof item === 'string' && checkNamePattern.test(item)))] : [];
     dependsOn.forEach((dependency) => {
       const path = ['checks', name, 'dependsOn'];

@@ -212,12 +212,13 @@ describe.skipIf(skip)(`the image ${title}`, () => {
     const nodeModules = await du('/app/node_modules');
     const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
     console.log(`image: ${mb(size)} in all = ${BASE} ${mb(base)} + ${mb(size - base)} of vigil's own layers; /app/node_modules ${mb(nodeModules)} on disk (production dependencies)`);
-    // Measured with the drivers of the ten check types (each loaded only when a check of its type is
-    // configured): node_modules about 38 MB on disk (ext4 blocks; 27 MB of files), MQTT.js and its
-    // dependencies 9.4 MB of it. The bounds leave room for growth but catch a dev dependency or a
+    // Measured with the drivers of the eleven check types (each loaded only when a check of its type
+    // is configured): node_modules about 49 MB on disk (ext4 blocks), MQTT.js and its dependencies
+    // 9.4 MB of it, @grpc/grpc-js and its dependencies 9.9 MB (protobufjs, proto-loader and yargs
+    // among them, never loaded). The bounds leave room for growth but catch a dev dependency or a
     // build cache left in the image.
     expect(size - base).toBeLessThan(55e6);
-    expect(nodeModules).toBeLessThan(48e6);
+    expect(nodeModules).toBeLessThan(60e6);
     // Every package on disk (scoped ones by their full name) against the lockfile: none may be one
     // npm marks dev-only. A scope directory alone says nothing: MQTT.js brings @types/ws at run time.
     const listing = await docker(['run', '--rm', '--network=none', '--entrypoint', 'node', image, '-e',
