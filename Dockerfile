@@ -36,4 +36,4 @@ EXPOSE 9898
 ENTRYPOINT ["node", "--single-threaded-gc", "--max-semi-space-size=2", "/app/dist/src/cli.js"]
 CMD ["serve"]
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "--single-threaded-gc", "/app/dist/src/cli.js", "probe"]
+  CMD ["node", "--single-threaded-gc", "--max-semi-space-size=2", "/app/dist/src/cli.js", "probe"]

@@ -158,7 +158,7 @@ describe.skipIf(skip)(`the image ${title}`, () => {
 
   it("turns healthy through the image's own HEALTHCHECK, with nothing triggering it", async () => {
     const healthcheck = (await inspect(image)).Config.Healthcheck;
-    expect(healthcheck.Test).toEqual(['CMD', 'node', '--single-threaded-gc', '/app/dist/src/cli.js', 'probe']);
+    expect(healthcheck.Test).toEqual(['CMD', 'node', '--single-threaded-gc', '--max-semi-space-size=2', '/app/dist/src/cli.js', 'probe']);
     expect((await inspect(names.main)).Config.Healthcheck).toEqual(healthcheck); // the run did not override it
     const { verdict, lastOutput } = await healthVerdict(names.main, startedAt, 60_000);
     expect(verdict, `last probe said: ${lastOutput}`).toBe('healthy');
