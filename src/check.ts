@@ -44,6 +44,37 @@ export interface CheckKind {
   prepare?(): Promise<void>;
   /** One attempt with options its schema accepted: see CheckDefinition.run. */
   run(options: Readonly<Record<string, unknown>>, ctx: CheckContext): Promise<Observation | void>;
+  /** Present when the type can keep its connection between attempts (`connection: persistent`). */
+  readonly session?: CheckSession<Readonly<Record<string, unknown>>>;
+}
+
+/**
+ * A connection kept from one attempt to the next. The core owns it: it asks for a probe on each
+ * attempt, destroys it after any failure or timeout (its state is then unknown), and at reload and
+ * stop. The kind owns what happens on the wire.
+ */
+export interface KeptConnection {
+  /**
+   * One probe over this connection: what an attempt of `run` checks once logged in. Honour
+   * ctx.signal as `run` does (on abort, reject at once); leave no listener on it once settled.
+   */
+  probe(ctx: CheckContext): Promise<Observation | void>;
+  /**
+   * False once the peer or the network closed the connection (an idle timeout, a server restart),
+   * as seen between attempts. Its client's error events must never reach the process.
+   */
+  isOpen(): boolean;
+  /** Destroys the connection at once; idempotent, never throws. */
+  close(): void;
+}
+
+/** How a type keeps a connection: `open` connects and logs in, as `run` would, bounded by ctx.signal. */
+export interface CheckSession<Options> {
+  /**
+   * Opens one connection, ready for probes. Rejects with a CheckError as `run` does; on abort
+   * releases everything and rejects at once. The connection is the core's from then on.
+   */
+  open(options: Options, ctx: CheckContext): Promise<KeptConnection>;
 }
 
 /** What a check type's module declares; `run`'s options are typed by the `options` shape. */
@@ -63,6 +94,8 @@ export interface CheckDefinition<Shape extends z.ZodRawShape> {
    * not. Honour ctx.signal: on abort, close sockets and clients and reject at once.
    */
   run(options: z.output<z.ZodObject<Shape>>, ctx: CheckContext): Promise<Observation | void>;
+  /** Keeping a connection between attempts (`connection: persistent`), for types that hold one. */
+  readonly session?: CheckSession<z.output<z.ZodObject<Shape>>>;
 }
 
 /**
@@ -74,7 +107,7 @@ export function defineCheck<Shape extends z.ZodRawShape>(definition: CheckDefini
   const strict = z.strictObject(definition.options);
   const refine = definition.refine;
   const options = refine ? strict.superRefine((value, ctx) => refine(value, ctx)) : strict;
-  const { prepare, fromUrl } = definition;
+  const { prepare, fromUrl, session } = definition;
   return {
     type: definition.type,
     componentType: definition.componentType,
@@ -86,6 +119,7 @@ export function defineCheck<Shape extends z.ZodRawShape>(definition: CheckDefini
     // The core validates every check's options with `options` before any attempt: the cast is the
     // one place the schema's output type is taken on trust.
     run: (values, ctx) => definition.run(values as z.output<z.ZodObject<Shape>>, ctx),
+    ...(session ? { session: { open: (values, ctx) => session.open(values as z.output<z.ZodObject<Shape>>, ctx) } } : {}),
   };
 }
 

@@ -25,7 +25,8 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
   const redact = createRedactor(config.secrets);
   log.configure({ level: settings.flagLevel ?? config.server.logLevel, redact });
   const [kinds, { createRunner }, { attempt }] = await Promise.all([loadKinds(), import('../runner.js'), import('../scheduler.js')]);
-  const { run, prepare } = createRunner(kinds);
+  const runner = createRunner(kinds);
+  const { run, prepare } = runner;
   await prepare(config.checks);
   const deadline = Date.now() + waitMs;
   const results = new Map<string, CheckResult>();
@@ -44,6 +45,7 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
     log.info(`waiting for ${failing.map((c) => `${c.name} (${results.get(c.name)?.reason ?? 'pending'})`).join(', ')} — round ${round}`, { round });
     await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now()))));
   }
+  runner.closeAll();
 
   const rows = config.checks.map((c) => {
     const result = results.get(c.name)!;

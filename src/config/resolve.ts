@@ -35,6 +35,8 @@ export function resolveDefaults(defaults: z.output<typeof defaultsSchema>, fail:
     timeoutMs: parseDuration(defaults.timeout ?? DEFAULTS.timeout.value)!,
     failureThreshold: defaults.failureThreshold ?? DEFAULTS.failureThreshold.value,
     successThreshold: defaults.successThreshold ?? DEFAULTS.successThreshold.value,
+    connection: defaults.connection ?? DEFAULTS.connection.value,
+    reconnectEvery: defaults.reconnectEvery ?? DEFAULTS.reconnectEvery.value,
   };
   // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
   if (resolved.timeoutMs > resolved.intervalMs) {
@@ -89,6 +91,19 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     fail(path, `${parsed.staleAfter ?? formatDuration(staleAfterMs)} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
     return undefined;
   }
+  // A persistent default applies to the types that can keep a connection; set on the check itself,
+  // for a type that cannot, it is an error.
+  if (parsed.connection === 'persistent' && !kind.session) {
+    const able = kinds.filter((k) => k.session).map((k) => k.type).join(', ');
+    fail(path, `persistent is not supported by type ${kind.type}: it opens a new connection for every attempt (persistent: ${able})`, 'connection');
+    return undefined;
+  }
+  const connection = kind.session ? (parsed.connection ?? defaults.connection) : 'fresh';
+  if (parsed.reconnectEvery !== undefined && connection !== 'persistent') {
+    fail(path, `${parsed.reconnectEvery} applies to connection: persistent only (this check's connection is fresh)`, 'reconnectEvery');
+    return undefined;
+  }
+  const reconnectEvery = connection === 'persistent' ? (parsed.reconnectEvery ?? defaults.reconnectEvery) : 0;
   const groups = [...new Set(parsed.groups ?? CHECK.groups.value)];
   if (groups.includes('live')) {
     warnings.push(`checks.${name} joins the live group: while it fails, /health/live fails and an orchestrator restarts the pod`);
@@ -107,6 +122,8 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     groups,
     failureThreshold: parsed.failureThreshold ?? defaults.failureThreshold,
     successThreshold: parsed.successThreshold ?? defaults.successThreshold,
+    connection,
+    reconnectEvery,
     options,
   };
 }

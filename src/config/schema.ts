@@ -23,6 +23,8 @@ export const duration = ({ allowZero = false }: { allowZero?: boolean } = {}) =>
     });
 
 const threshold = () => z.number().int().min(1).max(100);
+const connectionMode = () => z.enum(['fresh', 'persistent']);
+const reconnectEvery = () => z.number().int().min(1).max(1_000_000);
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const GROUP_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -50,6 +52,8 @@ export const defaultsSchema = z
     timeout: duration().describe(describeDefault(defaults.timeout)),
     failureThreshold: threshold().describe(describeDefault(defaults.failureThreshold)),
     successThreshold: threshold().describe(describeDefault(defaults.successThreshold)),
+    connection: connectionMode().describe(describeDefault(defaults.connection)),
+    reconnectEvery: reconnectEvery().describe(describeDefault(defaults.reconnectEvery)),
   })
   .partial();
 
@@ -65,6 +69,8 @@ export const commonCheckShape = {
     .describe(describeDefault(check.groups)),
   failureThreshold: threshold().optional().describe(describeInherited('failureThreshold')),
   successThreshold: threshold().optional().describe(describeInherited('successThreshold')),
+  connection: connectionMode().optional().describe(describeInherited('connection')),
+  reconnectEvery: reconnectEvery().optional().describe(describeInherited('reconnectEvery')),
 };
 
 // One schema per kind, built once: zod compiles a schema on its first use, which costs far more

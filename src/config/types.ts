@@ -31,11 +31,16 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
 }
 
+/** fresh: a new connection per attempt; persistent: one kept between attempts (types that hold one). */
+export type ConnectionMode = 'fresh' | 'persistent';
+
 export interface DefaultsConfig {
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly failureThreshold: number;
   readonly successThreshold: number;
+  readonly connection: ConnectionMode;
+  readonly reconnectEvery: number;
 }
 
 export interface CheckConfig {
@@ -53,6 +58,13 @@ export interface CheckConfig {
   readonly failureThreshold: number;
   /** Consecutive successes before a failing check turns passing. */
   readonly successThreshold: number;
+  /**
+   * fresh: a new connection per attempt; persistent: one connection kept between attempts. Always
+   * fresh for a type that cannot keep one (a persistent default does not apply to it).
+   */
+  readonly connection: ConnectionMode;
+  /** With connection persistent: a kept connection serves this many attempts, then a new one is opened; 0: no limit. */
+  readonly reconnectEvery: number;
   /** The type's own options, as validated by its schema. */
   readonly options: Readonly<Record<string, unknown>>;
 }

@@ -15,6 +15,8 @@ export function checkConfig(name: string, overrides: Partial<CheckConfig> = {}):
     groups: ['ready'],
     failureThreshold: 1,
     successThreshold: 1,
+    connection: 'fresh',
+    reconnectEvery: 0,
     options: {},
     ...overrides,
   };
@@ -44,7 +46,7 @@ export const downIsRefused: CheckKind = {
 export function agentConfig(checks: CheckConfig[]): AgentConfig {
   return {
     server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 0, drainMode: 'delay', exposeDetails: true, trustLoopback: true, serviceId: 'x', description: '', logLevel: 'error' },
-    defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
+    defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1, connection: 'fresh', reconnectEvery: 0 },
     checks,
     secrets: [],
     warnings: [],
