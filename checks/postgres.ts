@@ -1,11 +1,13 @@
 // postgres: open a fresh connection with `url`, run `query` (default SELECT 1) in a transaction that
 // bounds it with SET LOCAL statement_timeout, close. A fresh connection per attempt is what an
 // application's new connection would meet (auth, max_connections, a full disk at backend start).
+// With `connection: persistent` the core keeps the logged-in connection (session) and asks for the
+// same probe over it on each attempt.
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import { defineCheck } from '../src/check.js';
+import { defineCheck, type CheckContext, type KeptConnection } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { ConnectableStream } from './support/connectable-stream.js';
@@ -53,41 +55,99 @@ export const postgres = defineCheck({
   async prepare() {
     await import('pg');
   },
-  async run({ url, query = 'SELECT 1' }, { signal, timeoutMs }) {
-    const deadline = Date.now() + timeoutMs;
-    // Loaded on first use: an agent without postgres checks never pays for the driver.
-    const { default: pg } = await import('pg');
-    const target = describeUrlTarget('postgres', url, 5432);
-    // Validation guarantees the URL parses.
-    const { connectionString, ssl } = parseUrl(url) as ParsedUrl;
+  async run({ url, query = 'SELECT 1' }, ctx) {
     const sockets: ConnectableStream[] = [];
-    const probe = async () => {
-      const material = ssl.mode === 'disable' ? {} : await readTlsFiles(ssl, target);
-      let budget = MAX_ATTEMPT_BYTES;
-      const session = (encryption: Encryption) => {
-        // The attempt may have ended while the files were read: open nothing after it.
-        if (signal.aborted) throw signal.reason;
-        const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, deadline });
-        sockets.push(leg.socket);
-        return leg.done.finally(() => (budget -= leg.guard.bytesReceived()));
-      };
-      const first = await session(FIRST_LEG[ssl.mode]);
-      if (first.ok) return;
-      // libpq's fallbacks, each a second connection: allow retries with TLS when the server refused
-      // the plain login; prefer retries in plain when TLS failed or the server refused the TLS login.
-      const retry =
-        (ssl.mode === 'allow' && first.refusedLogin) || (ssl.mode === 'prefer' && first.acceptedTls && (first.refusedLogin || first.error.reason === 'tls'));
-      if (!retry) throw first.error;
-      const second = await session(ssl.mode === 'allow' ? 'on' : 'off');
-      if (!second.ok) throw second.error;
-    };
     try {
-      await untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
+      await establish(url, query, ctx, sockets, false);
     } finally {
       for (const socket of sockets) socket.destroy();
     }
   },
+  session: {
+    async open({ url, query = 'SELECT 1' }, ctx) {
+      const sockets: ConnectableStream[] = [];
+      try {
+        const leg = await establish(url, query, ctx, sockets, true);
+        // A fallback's first connection failed and is done with: only the last one is kept.
+        for (const socket of sockets) if (socket !== leg.socket) socket.destroy();
+        return keptConnection(leg, { query, target: describeUrlTarget('postgres', url, 5432) });
+      } catch (error) {
+        for (const socket of sockets) socket.destroy();
+        throw error;
+      }
+    },
+  },
 });
+
+/**
+ * Connects as libpq would (TLS as sslmode says, with its fallbacks, each a connection of its own)
+ * and logs in; unless `keep`, runs the probe and closes. Resolves with the leg that succeeded;
+ * every socket opened is pushed to `sockets` for the caller to destroy.
+ */
+async function establish(url: string, query: string, { signal, timeoutMs }: CheckContext, sockets: ConnectableStream[], keep: boolean): Promise<Session> {
+  const deadline = Date.now() + timeoutMs;
+  // Loaded on first use: an agent without postgres checks never pays for the driver.
+  const { default: pg } = await import('pg');
+  const target = describeUrlTarget('postgres', url, 5432);
+  // Validation guarantees the URL parses.
+  const { connectionString, ssl } = parseUrl(url) as ParsedUrl;
+  const probe = async (): Promise<Session> => {
+    const material = ssl.mode === 'disable' ? {} : await readTlsFiles(ssl, target);
+    let budget = MAX_ATTEMPT_BYTES;
+    const session = async (encryption: Encryption) => {
+      // The attempt may have ended while the files were read: open nothing after it.
+      if (signal.aborted) throw signal.reason;
+      const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, deadline, keep });
+      sockets.push(leg.socket);
+      const outcome = await leg.done.finally(() => (budget -= leg.guard.bytesReceived()));
+      return { leg, outcome };
+    };
+    const first = await session(FIRST_LEG[ssl.mode]);
+    if (first.outcome.ok) return first.leg;
+    // libpq's fallbacks, each a second connection: allow retries with TLS when the server refused
+    // the plain login; prefer retries in plain when TLS failed or the server refused the TLS login.
+    const failed = first.outcome;
+    const retry = (ssl.mode === 'allow' && failed.refusedLogin) || (ssl.mode === 'prefer' && failed.acceptedTls && (failed.refusedLogin || failed.error.reason === 'tls'));
+    if (!retry) throw failed.error;
+    const second = await session(ssl.mode === 'allow' ? 'on' : 'off');
+    if (!second.outcome.ok) throw second.outcome.error;
+    return second.leg;
+  };
+  return untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
+}
+
+/**
+ * A logged-in connection the core keeps between attempts: each probe is the fresh attempt's query,
+ * one round trip, with the attempt's own deadline and byte budget. Whatever the server sends while
+ * it idles (a termination notice before a restart) marks it closed and never reaches the process.
+ */
+function keptConnection(leg: Session, { query, target }: { query: string; target: string }): KeptConnection {
+  let isClosed = false;
+  const markClosed = () => void (isClosed = true);
+  leg.socket.once('close', markClosed);
+  // The session's own listener already keeps the driver's 'error' events from the process.
+  leg.client.on('error', markClosed).on('end', markClosed);
+  return {
+    isOpen: () => !isClosed && !leg.socket.destroyed,
+    async probe({ signal, timeoutMs }) {
+      const deadline = Date.now() + timeoutMs;
+      leg.guard.startAttempt();
+      try {
+        // No race against the guard's promise here: a race per attempt would leave a reaction on it
+        // for the connection's whole life. A guard's failure destroys the socket, which fails the query.
+        await untilAborted(signal, () => runProbe(leg.client, query, deadline, (work) => work), () => leg.socket.destroy());
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        leg.socket.destroy();
+        throw leg.guard.failure() ?? translate(error, target, 'query');
+      }
+    },
+    close() {
+      isClosed = true;
+      leg.socket.destroy();
+    },
+  };
+}
 
 /** How a connection negotiates encryption: never, if the server offers it, or always. */
 type Encryption = 'off' | 'try' | 'on';
@@ -177,6 +237,8 @@ interface SessionSettings {
   readonly query: string;
   /** When the attempt ends, epoch ms: the server-side statement timeout ends there too. */
   readonly deadline: number;
+  /** Log in only, and leave the connection open for the core to keep (connection: persistent). */
+  readonly keep: boolean;
 }
 
 type SessionOutcome =
@@ -191,9 +253,23 @@ type SessionOutcome =
     };
 
 type ClientClass = typeof import('pg').Client;
+type PgClient = InstanceType<ClientClass>;
+/** Races a driver's promise against the socket guard's failure. */
+type Step = <T>(work: Promise<T>) => Promise<T>;
 
-/** One connection: connect (negotiating TLS as told), log in, run the probe, close. Never rejects. */
-function openSession(Client: ClientClass, settings: SessionSettings): { socket: ConnectableStream; guard: SocketGuard; done: Promise<SessionOutcome> } {
+/** One connection and how its steps are raced against its guard. */
+interface Session {
+  readonly socket: ConnectableStream;
+  readonly guard: SocketGuard;
+  readonly client: PgClient;
+  readonly done: Promise<SessionOutcome>;
+}
+
+/**
+ * One connection: connect (negotiating TLS as told), log in, run the probe, close (or, with
+ * `keep`, log in and stay open). Never rejects.
+ */
+function openSession(Client: ClientClass, settings: SessionSettings): Session {
   const { target } = settings;
   let acceptedTls = false;
   const socket = new ConnectableStream({
@@ -213,7 +289,7 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
   });
   // The driver re-emits socket errors here; the session's promises report them.
   client.on('error', () => undefined);
-  const step = <T>(work: Promise<T>): Promise<T> => {
+  const step: Step = <T>(work: Promise<T>): Promise<T> => {
     // The socket's failure may win the race: the driver's own rejection is then nobody's concern.
     work.catch(() => undefined);
     return Promise.race([work, guard.failed]);
@@ -223,7 +299,8 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
     try {
       await step(client.connect());
       loggedIn = true;
-      await step(client.query(probeText(settings.query, settings.deadline)));
+      if (settings.keep) return { ok: true };
+      await runProbe(client, settings.query, settings.deadline, step);
       await step(client.end());
       return { ok: true };
     } catch (error) {
@@ -232,7 +309,12 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
       return { ok: false, error: guard.failure() ?? translate(error, target, loggedIn ? 'query' : 'login'), refusedLogin, acceptedTls };
     }
   })();
-  return { socket, guard, done };
+  return { socket, guard, client, done };
+}
+
+/** The probe over a logged-in connection, fresh or kept. */
+async function runProbe(client: PgClient, query: string, deadline: number, step: Step): Promise<void> {
+  await step(client.query(probeText(query, deadline)));
 }
 
 /**

@@ -1,11 +1,12 @@
 // redis: connect with `url` (redis:// or rediss://), select its database, PING, expect PONG,
 // disconnect. The client is built for a health check (no offline queue, no retries, no reconnect, a
 // timeout on every command) and reads through a guarded socket: a broken peer fails the attempt.
+// With `connection: persistent` the core keeps the connected client (session) and each attempt PINGs.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { RedisOptions as RedisClientOptions } from 'ioredis';
 import { z } from 'zod';
-import { defineCheck } from '../src/check.js';
+import { defineCheck, type KeptConnection } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
@@ -48,21 +49,7 @@ export const redis = defineCheck({
     await import('ioredis');
   },
   async run({ url, tls: block }, { signal, timeoutMs }) {
-    // Loaded on first use: an agent without redis checks never pays for the driver.
-    const { Redis } = await import('ioredis');
-    const target = describeUrlTarget('redis', url, 6379);
-    const tls = url.startsWith('rediss:') ? await tlsConnectionOptions(block, new URL(url).hostname, target) : undefined;
-    const wire = createWire(target);
-    // ioredis hands its options to the connector: the wire rides along with them.
-    const client = new Redis(url, { ...clientOptions(timeoutMs), ...(tls ? { tls } : {}), Connector: AttemptConnector as unknown as RedisClientOptions['Connector'], wire } as RedisClientOptions);
-    // ioredis rejects connect() with only "Connection is closed."; the reason arrives here. A
-    // failed SELECT arrives here too, and connect() resolves regardless.
-    let lastError: unknown;
-    let selectError: unknown;
-    client.on('error', (error) => {
-      if (isSelectError(error)) selectError ??= error;
-      else lastError ??= error;
-    });
+    const { client, wire, target, errors } = await createClient(url, block, timeoutMs);
     const handshakeMs = Math.floor(timeoutMs * TLS_HANDSHAKE_SHARE);
     const handshakeTimer = url.startsWith('rediss:') ? setTimeout(() => wire.failStalledHandshake(handshakeMs), handshakeMs) : undefined;
     try {
@@ -72,21 +59,101 @@ export const redis = defineCheck({
         signal,
         async () => {
           await client.connect();
-          if (selectError) throw selectError;
+          if (errors.select) throw errors.select;
           return client.ping();
         },
         () => client.disconnect(),
       );
-      if (reply !== 'PONG') throw new CheckError('body', `${target} answered PING with ${peerText(JSON.stringify(reply))}, expected "PONG"`);
+      expectPong(reply, target);
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      throw translate(wire.failure() ?? lastError ?? selectError ?? error, target);
+      throw translate(wire.failure() ?? errors.last ?? errors.select ?? error, target);
     } finally {
       clearTimeout(handshakeTimer);
       client.disconnect();
     }
   },
+  session: {
+    async open({ url, tls: block }, { signal, timeoutMs }) {
+      const { client, wire, target, errors } = await createClient(url, block, timeoutMs);
+      const handshakeMs = Math.floor(timeoutMs * TLS_HANDSHAKE_SHARE);
+      const handshakeTimer = url.startsWith('rediss:') ? setTimeout(() => wire.failStalledHandshake(handshakeMs), handshakeMs) : undefined;
+      try {
+        await untilAborted(
+          signal,
+          async () => {
+            await client.connect();
+            if (errors.select) throw errors.select;
+          },
+          () => client.disconnect(),
+        );
+      } catch (error) {
+        client.disconnect();
+        if (signal.aborted) throw signal.reason;
+        throw translate(wire.failure() ?? errors.last ?? errors.select ?? error, target);
+      } finally {
+        clearTimeout(handshakeTimer);
+      }
+      return keptClient(client, wire, target, errors);
+    },
+  },
 });
+
+type Client = InstanceType<typeof import('ioredis').Redis>;
+interface ClientErrors {
+  /** The first error the client emitted (ioredis's promises say only "Connection is closed."). */
+  last: unknown;
+  /** A refused SELECT, which ioredis reports only as an error event. */
+  select: unknown;
+}
+
+/** A client for `url` reading through a guarded wire, its error events captured, not yet connected. */
+async function createClient(url: string, block: Parameters<typeof tlsConnectionOptions>[0], timeoutMs: number) {
+  // Loaded on first use: an agent without redis checks never pays for the driver.
+  const { Redis } = await import('ioredis');
+  const target = describeUrlTarget('redis', url, 6379);
+  const tls = url.startsWith('rediss:') ? await tlsConnectionOptions(block, new URL(url).hostname, target) : undefined;
+  const wire = createWire(target);
+  // ioredis hands its options to the connector: the wire rides along with them.
+  const client: Client = new Redis(url, { ...clientOptions(timeoutMs), ...(tls ? { tls } : {}), Connector: AttemptConnector as unknown as RedisClientOptions['Connector'], wire } as RedisClientOptions);
+  // ioredis rejects connect() with only "Connection is closed."; the reason arrives here. A
+  // failed SELECT arrives here too, and connect() resolves regardless.
+  const errors: ClientErrors = { last: undefined, select: undefined };
+  client.on('error', (error) => {
+    if (isSelectError(error)) errors.select ??= error;
+    else errors.last ??= error;
+  });
+  return { client, wire, target, errors };
+}
+
+function expectPong(reply: unknown, target: string): void {
+  if (reply !== 'PONG') throw new CheckError('body', `${target} answered PING with ${peerText(JSON.stringify(reply))}, expected "PONG"`);
+}
+
+/** A connected client the core keeps between attempts: each probe is one PING, with the attempt's own byte budget. */
+function keptClient(client: Client, wire: Wire, target: string, errors: ClientErrors): KeptConnection {
+  let isClosed = false;
+  // With no reconnect, a connection the server closed ends the client ('end').
+  client.once('end', () => void (isClosed = true));
+  return {
+    isOpen: () => !isClosed && client.status === 'ready' && wire.failure() === undefined,
+    async probe({ signal }) {
+      wire.startAttempt();
+      errors.last = undefined;
+      try {
+        expectPong(await untilAborted(signal, () => client.ping(), () => client.disconnect()), target);
+      } catch (error) {
+        client.disconnect();
+        if (signal.aborted) throw signal.reason;
+        throw translate(wire.failure() ?? errors.last ?? error, target);
+      }
+    },
+    close() {
+      isClosed = true;
+      client.disconnect();
+    },
+  };
+}
 
 /** The path of a Redis URL is its database: /0, /15, or nothing (0). */
 function databaseProblem(url: string): string | undefined {
@@ -198,6 +265,8 @@ function createWire(target: string) {
       return opened;
     },
     failure: () => guard?.failure(),
+    /** A new attempt over a kept connection: its byte budget starts again. */
+    startAttempt: () => guard?.startAttempt(),
     /** Ends a TLS handshake still waiting after `waitedMs`: a plain server never answers one. */
     failStalledHandshake(waitedMs: number) {
       if (!guard || !socket || !isTlsPending || socket.connecting) return;
