@@ -168,9 +168,10 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
           holder.nextOpenAt = 0;
           return observation;
         } catch (error) {
-          // A kept connection the peer closed just as the probe went out (it had been idle): one
-          // new connection within the same attempt, so an idle timeout is no failure.
-          if (isKept && !current.isOpen() && !ctx.signal.aborted && !holder.released) {
+          // A kept connection the peer closed while it idled, noticed only now (the close may still
+          // be on its way): one new connection within the same attempt, so an idle timeout or a
+          // restart is no failure. A failure the server answered (a query error, a refusal) is reported.
+          if (isKept && (!current.isOpen() || !isAnswered(error)) && !ctx.signal.aborted && !holder.released) {
             isKept = false;
             drop(holder);
             try {
@@ -194,10 +195,15 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
     },
     connections(name) {
       const holder = holders.get(name);
-      return holder ? (holder.connection ? 1 : 0) + holder.opening : 0;
+      // A connection the peer closed is no longer held, though the next attempt has yet to notice.
+      return holder ? (holder.connection?.isOpen() ? 1 : 0) + holder.opening : 0;
     },
   };
 }
+
+/** Reasons that carry the server's own answer over a working connection: a new connection would not change them. */
+const ANSWERED: readonly FailureReason[] = ['body', 'auth', 'status_code', 'not_found', 'not_serving', 'timeout'];
+const isAnswered = (error: unknown) => error instanceof CheckError && ANSWERED.includes(error.reason);
 
 function closeQuietly(connection: KeptConnection | undefined): void {
   try {
