@@ -123,6 +123,8 @@ async function establish(url: string, query: string, { signal, timeoutMs }: Chec
  */
 function keptConnection(leg: Session, { query, target }: { query: string; target: string }): KeptConnection {
   let isClosed = false;
+  let isProbing = false;
+  let closing: Promise<void> | undefined;
   const markClosed = () => void (isClosed = true);
   leg.socket.once('close', markClosed);
   // The session's own listener already keeps the driver's 'error' events from the process.
@@ -132,21 +134,68 @@ function keptConnection(leg: Session, { query, target }: { query: string; target
     async probe({ signal, timeoutMs }) {
       const deadline = Date.now() + timeoutMs;
       leg.guard.startAttempt();
+      isProbing = true;
       try {
         // No race against the guard's promise here: a race per attempt would leave a reaction on it
         // for the connection's whole life. A guard's failure destroys the socket, which fails the query.
-        await untilAborted(signal, () => runProbe(leg.client, query, deadline, (work) => work), () => leg.socket.destroy());
+        // On abort the core closes the connection (close below).
+        await untilAborted(signal, () => runProbe(leg.client, query, deadline, (work) => work), () => undefined);
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         leg.socket.destroy();
         throw leg.guard.failure() ?? translate(error, target, 'query');
+      } finally {
+        isProbing = false;
       }
     },
     close() {
       isClosed = true;
-      leg.socket.destroy();
+      closing ??= closeGracefully(leg, isProbing);
+      return closing;
     },
   };
+}
+
+/** How long a kept connection's server may take to end its session once told to, before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Ends a kept connection's server session now: a statement still running (the attempt timed out)
+ * is cancelled as libpq's PQcancel does, and the session told to terminate. A backend whose client
+ * merely vanished would run its statement on until the server's own statement timeout, holding a
+ * connection slot beside the replacement. Resolves once the server closed the connection, or the
+ * grace ran out and the socket was destroyed.
+ */
+function closeGracefully(leg: Session, isProbing: boolean): Promise<void> {
+  const { socket, client } = leg;
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    const { processID, secretKey } = client as unknown as { processID: number | null; secretKey: number | null };
+    if (isProbing && processID !== null && secretKey !== null) sendCancel(leg.where(), processID, secretKey);
+    // Terminate ('X'), then the end of the stream: the backend exits when it reads them.
+    client.end().catch(() => undefined);
+  });
+}
+
+/** A CancelRequest on a connection of its own (no TLS, no login: the server reads the key and closes it). */
+function sendCancel(where: readonly unknown[], processID: number, secretKey: number): void {
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(processID, 8);
+  packet.writeInt32BE(secretKey, 12);
+  const path = typeof where[0] === 'string' ? where[0] : undefined;
+  const socket = path !== undefined ? connect({ path }) : connect({ port: Number(where[0]), host: String(where[1] ?? 'localhost') });
+  const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+  socket.on('error', () => undefined);
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('connect', () => socket.end(packet));
+  socket.resume();
 }
 
 /** How a connection negotiates encryption: never, if the server offers it, or always. */
@@ -262,6 +311,8 @@ interface Session {
   readonly socket: ConnectableStream;
   readonly guard: SocketGuard;
   readonly client: PgClient;
+  /** Where node-postgres asked the socket to connect: (port, host) or (path). */
+  readonly where: () => readonly unknown[];
   readonly done: Promise<SessionOutcome>;
 }
 
@@ -273,11 +324,14 @@ function openSession(Client: ClientClass, settings: SessionSettings): Session {
   const { target } = settings;
   let acceptedTls = false;
   const socket = new ConnectableStream({
-    open: (args, signal) =>
-      openTransport(args, settings, signal, () => {
+    open: (args, signal) => {
+      where = args;
+      return openTransport(args, settings, signal, () => {
         acceptedTls = true;
-      }),
+      });
+    },
   });
+  let where: readonly unknown[] = [];
   // Whatever the driver's parser throws, and more bytes than the attempt may read, fail this session.
   const guard = guardSocket(socket, { target, maxBytes: settings.maxBytes, inspect: createFrameInspector(target) });
   const client = new Client({
@@ -309,7 +363,7 @@ function openSession(Client: ClientClass, settings: SessionSettings): Session {
       return { ok: false, error: guard.failure() ?? translate(error, target, loggedIn ? 'query' : 'login'), refusedLogin, acceptedTls };
     }
   })();
-  return { socket, guard, client, done };
+  return { socket, guard, client, done, where: () => where };
 }
 
 /** The probe over a logged-in connection, fresh or kept. */

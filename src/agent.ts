@@ -207,15 +207,18 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     idle: () => inFlight.idle(),
     async stop() {
       scheduler.stop();
-      runner.closeAll();
+      // Kept connections end their server sessions cleanly (each bounded by its kind to about a second).
+      const connections = runner.closeAll();
       selfHealth.stop();
       const closing = server;
       server = undefined;
-      if (!closing) return;
-      await new Promise<void>((resolve) => {
-        closing.close(() => resolve());
-        closing.closeAllConnections();
-      });
+      if (closing) {
+        await new Promise<void>((resolve) => {
+          closing.close(() => resolve());
+          closing.closeAllConnections();
+        });
+      }
+      await connections;
     },
   };
 }

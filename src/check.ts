@@ -64,8 +64,14 @@ export interface KeptConnection {
    * as seen between attempts. Its client's error events must never reach the process.
    */
   isOpen(): boolean;
-  /** Destroys the connection at once; idempotent, never throws. */
-  close(): void;
+  /**
+   * Closes the connection: at once, or (resolving when done) as the server should be told, e.g.
+   * cancelling a statement still running so that its session ends now rather than at its own
+   * timeout. A promise must settle within about a second whatever the peer does, and never reject.
+   * Until it settles the connection counts as held, and the check opens no replacement.
+   * Idempotent, never throws.
+   */
+  close(): void | Promise<void>;
 }
 
 /** How a type keeps a connection: `open` connects and logs in, as `run` would, bounded by ctx.signal. */

@@ -19,8 +19,8 @@ export interface Runner {
   connections(check: CheckConfig): number | undefined;
   /** Closes the check's kept connection (its definition changed, or it was removed). */
   release(name: string): void;
-  /** Closes every kept connection (the agent stops). */
-  closeAll(): void;
+  /** Closes every kept connection (the agent stops); resolves once each has let go of its server session. */
+  closeAll(): Promise<void>;
   /** Grows whenever a count of connections() may have changed (metrics render again only then). */
   readonly connectionsVersion: number;
 }

@@ -25,8 +25,8 @@ export interface Sessions {
   run(kind: CheckKind, check: CheckConfig, ctx: CheckContext): Promise<Observation | void>;
   /** Closes the check's connection and forgets it; an attempt in flight closes what it holds when it ends. */
   release(name: string): void;
-  /** Releases every check's connection. */
-  closeAll(): void;
+  /** Releases every check's connection; resolves once each has let go of its server session. */
+  closeAll(): Promise<void>;
   /** Connections held for the check right now (0 or 1; more only while a late open is being discarded). */
   connections(name: string): number;
 }
@@ -38,6 +38,8 @@ interface Holder {
   uses: number;
   /** Opens in progress (their sockets count as held). */
   opening: number;
+  /** Connections being closed (held until the server has let them go). */
+  readonly closing: Set<Promise<void>>;
   /** Consecutive failed attempts. */
   failures: number;
   /** No new connection before this (monotonic ms). */
@@ -51,6 +53,9 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
   const random = options.random ?? Math.random;
   const changed = options.onChange ?? (() => undefined);
   const holders = new Map<string, Holder>();
+  // Connections of released holders still closing, by check name: a new definition of the check
+  // waits for them before it opens its own.
+  const retiring = new Map<string, Set<Promise<void>>>();
 
   const holderOf = (check: CheckConfig): Holder => {
     let holder = holders.get(check.name);
@@ -60,7 +65,7 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
       holder = undefined;
     }
     if (!holder) {
-      holder = { check, connection: undefined, uses: 0, opening: 0, failures: 0, nextOpenAt: 0, last: undefined, released: false };
+      holder = { check, connection: undefined, uses: 0, opening: 0, closing: retiring.get(check.name) ?? new Set(), failures: 0, nextOpenAt: 0, last: undefined, released: false };
       holders.set(check.name, holder);
     }
     return holder;
@@ -77,7 +82,14 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
     holder.connection = undefined;
     holder.uses = 0;
     if (!connection) return;
-    closeQuietly(connection);
+    const closing = closeQuietly(connection);
+    if (closing) {
+      holder.closing.add(closing);
+      void closing.then(() => {
+        holder.closing.delete(closing);
+        changed();
+      });
+    }
     changed();
   };
 
@@ -85,6 +97,13 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
     holder.released = true;
     drop(holder);
     if (holders.get(holder.check.name) === holder) holders.delete(holder.check.name);
+    const { closing } = holder;
+    if (closing.size) {
+      retiring.set(holder.check.name, closing);
+      void Promise.all(closing).then(() => {
+        if (retiring.get(holder.check.name) === closing && closing.size === 0) retiring.delete(holder.check.name);
+      });
+    }
   };
 
   const failed = (holder: Holder, error: unknown, check: CheckConfig): never => {
@@ -102,6 +121,8 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
 
   /** Opens a connection within the attempt; one that arrives after the attempt ended is closed. */
   const open = async (holder: Holder, kind: CheckKind, check: CheckConfig, ctx: CheckContext): Promise<KeptConnection> => {
+    // The previous connection first lets go of its server session: one per check, never two.
+    if (holder.closing.size) await untilAborted(ctx.signal, Promise.all(holder.closing));
     holder.opening++;
     changed();
     let opening: Promise<KeptConnection>;
@@ -190,13 +211,14 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
       const holder = holders.get(name);
       if (holder) releaseHolder(holder);
     },
-    closeAll() {
+    async closeAll() {
       for (const holder of [...holders.values()]) releaseHolder(holder);
+      await Promise.all([...retiring.values()].flatMap((closing) => [...closing]));
     },
     connections(name) {
       const holder = holders.get(name);
       // A connection the peer closed is no longer held, though the next attempt has yet to notice.
-      return holder ? (holder.connection?.isOpen() ? 1 : 0) + holder.opening : 0;
+      return holder ? (holder.connection?.isOpen() ? 1 : 0) + holder.opening + holder.closing.size : 0;
     },
   };
 }
@@ -205,11 +227,14 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
 const ANSWERED: readonly FailureReason[] = ['body', 'auth', 'status_code', 'not_found', 'not_serving', 'timeout'];
 const isAnswered = (error: unknown) => error instanceof CheckError && ANSWERED.includes(error.reason);
 
-function closeQuietly(connection: KeptConnection | undefined): void {
+/** The connection's close, never throwing; its promise (if any) never rejects. */
+function closeQuietly(connection: KeptConnection | undefined): Promise<void> | undefined {
   try {
-    connection?.close();
+    const closing = connection?.close();
+    return closing ? closing.catch(() => undefined) : undefined;
   } catch {
     // close() must not throw; a kind's bug here must not turn a result into an exception.
+    return undefined;
   }
 }
 

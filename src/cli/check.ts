@@ -45,7 +45,7 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
     log.info(`waiting for ${failing.map((c) => `${c.name} (${results.get(c.name)?.reason ?? 'pending'})`).join(', ')} — round ${round}`, { round });
     await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now()))));
   }
-  runner.closeAll();
+  await runner.closeAll();
 
   const rows = config.checks.map((c) => {
     const result = results.get(c.name)!;

@@ -11,12 +11,15 @@ import { checkConfig } from '../helpers/fixtures.js';
 /** A kind keeping fake connections, with knobs: refuse opens, hang probes, close connections as a server would. */
 function keepingKind() {
   const opened: FakeConnection[] = [];
-  const knobs = { refuse: false, hang: false, failProbe: false };
+  const knobs = { refuse: false, hang: false, failProbe: false, closing: undefined as Promise<void> | undefined };
   class FakeConnection implements KeptConnection {
     isClosed = false;
     probes = 0;
     isOpen = () => !this.isClosed;
-    close = () => void (this.isClosed = true);
+    close = () => {
+      this.isClosed = true;
+      return knobs.closing;
+    };
     async probe({ signal }: { signal: AbortSignal }) {
       this.probes++;
       if (this.isClosed) throw new CheckError('protocol', 'closed the connection during the query');
@@ -130,5 +133,29 @@ describe('persistent connections (sessions)', () => {
     release();
     await running;
     expect(freshRunner.connections(fresh)).toBe(0);
+  });
+
+  it('opens no replacement until the previous connection has let go of its server session (counted as held meanwhile)', async () => {
+    const { kind, opened, knobs } = keepingKind();
+    let clock = 0;
+    const runner = createRunner([kind], { monotonic: () => clock });
+    const check = checkConfig('db', { connection: 'persistent', timeoutMs: 30 });
+    let letGo!: () => void;
+    knobs.closing = new Promise<void>((resolve) => (letGo = resolve));
+    knobs.failProbe = true;
+    await attempt(check, runner.run);
+    knobs.failProbe = false;
+    expect(runner.connections(check)).toBe(1);
+    // Still closing at the next attempt's deadline: that attempt times out, having opened nothing.
+    expect(await attempt(check, runner.run)).toMatchObject({ ok: false, reason: 'timeout' });
+    expect(opened).toHaveLength(1);
+    letGo();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runner.connections(check)).toBe(0);
+    // Two failures in a row: the next open waits for the backoff.
+    clock += 2 * BACKOFF_BASE_MS;
+    expect(await attempt(check, runner.run)).toMatchObject({ ok: true });
+    expect(opened).toHaveLength(2);
+    await runner.closeAll();
   });
 });
