@@ -64,15 +64,16 @@ export const postgres = defineCheck({
     }
   },
   session: {
-    async open({ url, query = 'SELECT 1' }, ctx) {
+    async open({ url, query = 'SELECT 1' }, ctx, abandoned) {
       const sockets: ConnectableStream[] = [];
       try {
-        const leg = await establish(url, query, ctx, sockets, true);
+        const leg = await establish(url, query, ctx, sockets, true, (socket) => abandoned(endGracefully(socket)));
         // A fallback's first connection failed and is done with: only the last one is kept.
         for (const socket of sockets) if (socket !== leg.socket) socket.destroy();
         return keptConnection(leg, { query, target: describeUrlTarget('postgres', url, 5432) });
       } catch (error) {
-        for (const socket of sockets) socket.destroy();
+        // Aborted: the sockets still open are ending gracefully (abandoned above).
+        if (!ctx.signal.aborted) for (const socket of sockets) socket.destroy();
         throw error;
       }
     },
@@ -82,9 +83,17 @@ export const postgres = defineCheck({
 /**
  * Connects as libpq would (TLS as sslmode says, with its fallbacks, each a connection of its own)
  * and logs in; unless `keep`, runs the probe and closes. Resolves with the leg that succeeded;
- * every socket opened is pushed to `sockets` for the caller to destroy.
+ * every socket opened is pushed to `sockets` for the caller to destroy. With `abandon`, a socket
+ * still open when the attempt aborts is handed to it rather than destroyed.
  */
-async function establish(url: string, query: string, { signal, timeoutMs }: CheckContext, sockets: ConnectableStream[], keep: boolean): Promise<Session> {
+async function establish(
+  url: string,
+  query: string,
+  { signal, timeoutMs }: CheckContext,
+  sockets: ConnectableStream[],
+  keep: boolean,
+  abandon: (socket: ConnectableStream) => void = (socket) => socket.destroy(),
+): Promise<Session> {
   const deadline = Date.now() + timeoutMs;
   // Loaded on first use: an agent without postgres checks never pays for the driver.
   const { default: pg } = await import('pg');
@@ -113,7 +122,7 @@ async function establish(url: string, query: string, { signal, timeoutMs }: Chec
     if (!second.outcome.ok) throw second.outcome.error;
     return second.leg;
   };
-  return untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
+  return untilAborted(signal, probe, () => sockets.forEach((socket) => (socket.destroyed ? undefined : abandon(socket))));
 }
 
 /**
@@ -168,6 +177,21 @@ const CLOSE_GRACE_MS = 1000;
  */
 function closeGracefully(leg: Session, isProbing: boolean): Promise<void> {
   const { socket, client } = leg;
+  const { processID, secretKey } = client as unknown as { processID: number | null; secretKey: number | null };
+  if (!socket.destroyed && isProbing && processID !== null && secretKey !== null) sendCancel(leg.where(), processID, secretKey);
+  // Terminate ('X'), then the end of the stream: the backend exits when it reads them. (The driver's
+  // own end() destroys the socket while a query runs, leaving the backend to its statement.)
+  return endGracefully(socket, TERMINATE);
+}
+
+const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+
+/**
+ * Ends a socket and resolves once the server closed its side too (its backend has exited), or
+ * after CLOSE_GRACE_MS, destroying it then. A connection given up while logging in ends this way:
+ * its backend exits when it reads the end, before a replacement is opened.
+ */
+function endGracefully(socket: ConnectableStream, last?: Buffer): Promise<void> {
   if (socket.destroyed) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
@@ -175,10 +199,9 @@ function closeGracefully(leg: Session, isProbing: boolean): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-    const { processID, secretKey } = client as unknown as { processID: number | null; secretKey: number | null };
-    if (isProbing && processID !== null && secretKey !== null) sendCancel(leg.where(), processID, secretKey);
-    // Terminate ('X'), then the end of the stream: the backend exits when it reads them.
-    client.end().catch(() => undefined);
+    // Before the connection opened there is nothing to say: the bytes would only fail the write.
+    if (last && socket.writable && !socket.writableEnded) socket.end(last);
+    else socket.end();
   });
 }
 

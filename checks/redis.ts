@@ -74,7 +74,7 @@ export const redis = defineCheck({
     }
   },
   session: {
-    async open({ url, tls: block }, { signal, timeoutMs }) {
+    async open({ url, tls: block }, { signal, timeoutMs }, abandoned) {
       const { client, wire, target, errors } = await createClient(url, block, timeoutMs);
       const handshakeMs = Math.floor(timeoutMs * TLS_HANDSHAKE_SHARE);
       const handshakeTimer = url.startsWith('rediss:') ? setTimeout(() => wire.failStalledHandshake(handshakeMs), handshakeMs) : undefined;
@@ -85,11 +85,12 @@ export const redis = defineCheck({
             await client.connect();
             if (errors.select) throw errors.select;
           },
-          () => client.disconnect(),
+          // The server may be busy (a long command, a pause): it frees the connection once it reads the end.
+          () => abandoned(endClient(client, wire)),
         );
       } catch (error) {
-        client.disconnect();
         if (signal.aborted) throw signal.reason;
+        client.disconnect();
         throw translate(wire.failure() ?? errors.last ?? errors.select ?? error, target);
       } finally {
         clearTimeout(handshakeTimer);
@@ -133,6 +134,7 @@ function expectPong(reply: unknown, target: string): void {
 /** A connected client the core keeps between attempts: each probe is one PING, with the attempt's own byte budget. */
 function keptClient(client: Client, wire: Wire, target: string, errors: ClientErrors): KeptConnection {
   let isClosed = false;
+  let closing: Promise<void> | undefined;
   // With no reconnect, a connection the server closed ends the client ('end').
   client.once('end', () => void (isClosed = true));
   return {
@@ -141,18 +143,46 @@ function keptClient(client: Client, wire: Wire, target: string, errors: ClientEr
       wire.startAttempt();
       errors.last = undefined;
       try {
-        expectPong(await untilAborted(signal, () => client.ping(), () => client.disconnect()), target);
+        // On abort the core closes the connection (close below).
+        expectPong(await untilAborted(signal, () => client.ping(), () => undefined), target);
       } catch (error) {
-        client.disconnect();
         if (signal.aborted) throw signal.reason;
+        client.disconnect();
         throw translate(wire.failure() ?? errors.last ?? error, target);
       }
     },
     close() {
       isClosed = true;
-      client.disconnect();
+      closing ??= endClient(client, wire);
+      return closing;
     },
   };
+}
+
+/** How long a server may take to free a connection once it was ended, before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Ends the client's connection and resolves once the server has closed its side (it frees the
+ * client when it reads the end: at once, or after a command that blocks it), or after
+ * CLOSE_GRACE_MS, destroying the socket then. Until then the connection still counts against the
+ * server's clients, and the check opens no replacement.
+ */
+function endClient(client: Client, wire: Wire): Promise<void> {
+  const socket = wire.socket();
+  if (!socket || socket.destroyed) {
+    client.disconnect();
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      client.disconnect();
+      resolve();
+    });
+    socket.end();
+  });
 }
 
 /** The path of a Redis URL is its database: /0, /15, or nothing (0). */
@@ -265,6 +295,8 @@ function createWire(target: string) {
       return opened;
     },
     failure: () => guard?.failure(),
+    /** The connection's socket, once opened. */
+    socket: () => socket,
     /** A new attempt over a kept connection: its byte budget starts again. */
     startAttempt: () => guard?.startAttempt(),
     /** Ends a TLS handshake still waiting after `waitedMs`: a plain server never answers one. */

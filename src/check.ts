@@ -78,9 +78,12 @@ export interface KeptConnection {
 export interface CheckSession<Options> {
   /**
    * Opens one connection, ready for probes. Rejects with a CheckError as `run` does; on abort
-   * releases everything and rejects at once. The connection is the core's from then on.
+   * releases everything and rejects at once. The connection is the core's from then on. A
+   * connection given up half-open that the server may still hold for a moment (a backend still
+   * logging in) is reported with `abandoned` (a promise settling, within about a second, once the
+   * server let go of it): the check opens nothing new until then.
    */
-  open(options: Options, ctx: CheckContext): Promise<KeptConnection>;
+  open(options: Options, ctx: CheckContext, abandoned: (closing: Promise<void>) => void): Promise<KeptConnection>;
 }
 
 /** What a check type's module declares; `run`'s options are typed by the `options` shape. */
@@ -125,7 +128,7 @@ export function defineCheck<Shape extends z.ZodRawShape>(definition: CheckDefini
     // The core validates every check's options with `options` before any attempt: the cast is the
     // one place the schema's output type is taken on trust.
     run: (values, ctx) => definition.run(values as z.output<z.ZodObject<Shape>>, ctx),
-    ...(session ? { session: { open: (values, ctx) => session.open(values as z.output<z.ZodObject<Shape>>, ctx) } } : {}),
+    ...(session ? { session: { open: (values, ctx, abandoned) => session.open(values as z.output<z.ZodObject<Shape>>, ctx, abandoned) } } : {}),
   };
 }
 

@@ -77,19 +77,23 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
     changed();
   };
 
+  /** Counts a connection as held until `closing` settles. */
+  const holdWhile = (holder: Holder, closing: Promise<void>) => {
+    holder.closing.add(closing);
+    changed();
+    void closing.then(() => {
+      holder.closing.delete(closing);
+      changed();
+    });
+  };
+
   const drop = (holder: Holder) => {
     const connection = holder.connection;
     holder.connection = undefined;
     holder.uses = 0;
     if (!connection) return;
     const closing = closeQuietly(connection);
-    if (closing) {
-      holder.closing.add(closing);
-      void closing.then(() => {
-        holder.closing.delete(closing);
-        changed();
-      });
-    }
+    if (closing) holdWhile(holder, closing);
     changed();
   };
 
@@ -127,7 +131,7 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
     changed();
     let opening: Promise<KeptConnection>;
     try {
-      opening = kind.session!.open(check.options, ctx);
+      opening = kind.session!.open(check.options, ctx, (closing) => holdWhile(holder, closing.catch(() => undefined)));
     } catch (error) {
       opening = Promise.reject(error);
     }
@@ -135,7 +139,10 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
     opening.then(
       (connection) => {
         holder.opening--;
-        if (isLate || holder.released) closeQuietly(connection);
+        if (isLate || holder.released) {
+          const closing = closeQuietly(connection);
+          if (closing) holdWhile(holder, closing);
+        }
         changed();
       },
       () => {
