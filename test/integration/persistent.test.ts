@@ -14,6 +14,7 @@ import { createRunner, type Runner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
 import { freePort, waitFor } from '../helpers/net.js';
 import { startCluster, type Cluster } from '../helpers/pg-cluster.js';
+import { startPgBouncer } from '../helpers/pgbouncer.js';
 
 /** A throw-away redis-server on `port` (a free one by default). */
 async function startRedis(port?: number, args: string[] = []): Promise<{ port: number; stop(): Promise<void> }> {
@@ -135,6 +136,39 @@ describe('postgres, connection: persistent (a throw-away cluster)', () => {
       await agent.stop();
     }
     await waitFor('stop to close every connection', () => backends('other') === 0);
+  });
+});
+
+describe('postgres, connection: persistent, through TLS and through PgBouncer', () => {
+  it('keeps one TLS connection (sslmode=verify-full) for every attempt', async () => {
+    const cluster = await startCluster({ tls: true });
+    try {
+      const runner = createRunner(kinds);
+      const url = cluster.url('postgres', '127.0.0.1', `sslmode=verify-full&sslrootcert=${cluster.files.ca}&application_name=tls`);
+      const db = configOf({ db: `{ type: postgres, url: "${url}" }` }).checks[0]!;
+      for (let i = 0; i < 5; i++) expect(await attempt(db, runner.run)).toMatchObject({ ok: true });
+      expect(cluster.sql("SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'tls' AND s.ssl").trim()).toBe('1');
+      await runner.closeAll();
+      expect(cluster.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tls'").trim()).toBe('0');
+    } finally {
+      cluster.stop();
+    }
+  });
+
+  it("a client connection PgBouncer closes at its client_idle_timeout is replaced without a failure", async () => {
+    const bouncer = await startPgBouncer('transaction', ['client_idle_timeout = 1']);
+    try {
+      const runner = createRunner(kinds);
+      const db = configOf({ db: `{ type: postgres, url: "${bouncer.url}" }` }).checks[0]!;
+      expect(await attempt(db, runner.run)).toMatchObject({ ok: true });
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(runner.connections(db)).toBe(0);
+      expect(await attempt(db, runner.run)).toMatchObject({ ok: true });
+      expect(bouncer.log()).toMatch(/client_idle_timeout/);
+      await runner.closeAll();
+    } finally {
+      await bouncer.stop();
+    }
   });
 });
 
