@@ -29,10 +29,22 @@ const rate = Number(rateArg);
 let attempts = 0;
 let failures = 0;
 
-const pg = type === 'postgres' ? (await import('pg')).default : undefined;
-const { Redis } = type === 'redis' ? await import('ioredis') : {};
+const pg = type === 'postgres' || type === 'postgres-persistent' ? (await import('pg')).default : undefined;
+const { Redis } = type === 'redis' || type === 'redis-persistent' ? await import('ioredis') : {};
 // The same client settings as vigil's redis check.
-const { clientOptions: redisClientOptions } = type === 'redis' ? await import('../dist/checks/redis.js') : {};
+const { clientOptions: redisClientOptions } = type === 'redis' || type === 'redis-persistent' ? await import('../dist/checks/redis.js') : {};
+
+// connection: persistent's floor: one client kept for the whole run, the same query text per attempt.
+const keptPg = type === 'postgres-persistent' ? new pg.Client({ connectionString: target, application_name: 'vigil' }) : undefined;
+if (keptPg) {
+  keptPg.on('error', () => undefined);
+  await keptPg.connect();
+}
+const keptRedis = type === 'redis-persistent' ? new Redis(target, redisClientOptions(1000)) : undefined;
+if (keptRedis) {
+  keptRedis.on('error', () => undefined);
+  await keptRedis.connect();
+}
 const amqplib = type === 'amqp' ? (await import('amqplib')).default : undefined;
 
 const mysql2 = type === 'mysql' ? await import('mysql2') : undefined;
@@ -131,6 +143,13 @@ const attempt = {
     await client.connect();
     await client.query('SELECT 1');
     await client.end();
+  },
+  // The probe vigil's postgres check sends over its kept connection: one simple-query round trip.
+  'postgres-persistent': async () => {
+    await keptPg.query('BEGIN;SET LOCAL statement_timeout = 1100;\nSELECT 1\n;COMMIT');
+  },
+  'redis-persistent': async () => {
+    if ((await keptRedis.ping()) !== 'PONG') throw new Error('no PONG');
   },
   // TARGET is SERVER/NAME; a fresh channel per attempt, one try, as vigil's dns check.
   dns: async () => {

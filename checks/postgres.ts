@@ -3,11 +3,13 @@
 // (primary or replica) and a replica's replay lag, close; with `expect`, the first column of the
 // query's first row is judged. A fresh connection per attempt is what an application's new
 // connection would meet (auth, max_connections, a full disk at backend start).
+// With `connection: persistent` the core keeps the logged-in connection (session) and asks for the
+// same probe over it on each attempt.
 import { connect, isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import { defineCheck, type Observation } from '../src/check.js';
+import { defineCheck, type CheckContext, type KeptConnection, type Observation } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
@@ -75,56 +77,217 @@ export const postgres = defineCheck({
   async prepare() {
     await import('pg');
   },
-  async run({ url, query = 'SELECT 1', expect, role = true, warnBefore, failBefore }, { signal, timeoutMs }) {
-    const deadline = Date.now() + timeoutMs;
-    // Loaded on first use: an agent without postgres checks never pays for the driver.
-    const { default: pg } = await import('pg');
-    const target = describeUrlTarget('postgres', url, 5432);
-    // Validation guarantees the URL parses.
-    const { connectionString, ssl } = parseUrl(url) as ParsedUrl;
+  async run(opts, ctx) {
     const sockets: ConnectableStream[] = [];
-    const probe = async () => {
-      const material = ssl.mode === 'disable' ? {} : await readTlsFiles(ssl, target);
-      let budget = MAX_ATTEMPT_BYTES;
-      const session = (encryption: Encryption) => {
-        // The attempt may have ended while the files were read: open nothing after it.
-        if (signal.aborted) throw signal.reason;
-        const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, query, role, deadline, expiry: { warnBefore, failBefore } });
-        sockets.push(leg.socket);
-        return leg.done.finally(() => (budget -= leg.guard.bytesReceived()));
-      };
-      const first = await session(FIRST_LEG[ssl.mode]);
-      if (first.ok) return first.outcome;
-      // libpq's fallbacks, each a second connection: allow retries with TLS when the server refused
-      // the plain login; prefer retries in plain when TLS failed or the server refused the TLS login.
-      const retry =
-        (ssl.mode === 'allow' && first.refusedLogin) || (ssl.mode === 'prefer' && first.acceptedTls && (first.refusedLogin || first.error.reason === 'tls'));
-      if (!retry) throw first.error;
-      const second = await session(ssl.mode === 'allow' ? 'on' : 'off');
-      if (!second.ok) throw second.error;
-      return second.outcome;
-    };
-    let outcome: ProbeOutcome;
+    const probe = probeSettings(opts);
+    let outcome: ProbeOutcome | undefined;
     try {
-      outcome = await untilAborted(signal, probe, () => sockets.forEach((socket) => socket.destroy()));
+      ({ outcome } = await establish(opts.url, probe, ctx, sockets, false));
     } finally {
       for (const socket of sockets) socket.destroy();
     }
-    const { result, observation } = outcome;
-    if (expect !== undefined) {
-      const comparison = comparisonOf(expect);
-      if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
-      const why = judge(result.value, comparison);
-      if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
-    }
-    return observation;
+    return verdict(outcome!, probe);
+  },
+  session: {
+    async open(opts, ctx, abandoned) {
+      const sockets: ConnectableStream[] = [];
+      const probe = probeSettings(opts);
+      try {
+        const { leg } = await establish(opts.url, probe, ctx, sockets, true, (socket) => abandoned(endGracefully(socket)));
+        // A fallback's first connection failed and is done with: only the last one is kept.
+        for (const socket of sockets) if (socket !== leg.socket) socket.destroy();
+        return keptConnection(leg, probe);
+      } catch (error) {
+        // Aborted: the sockets still open are ending gracefully (abandoned above).
+        if (!ctx.signal.aborted) for (const socket of sockets) socket.destroy();
+        throw error;
+      }
+    },
   },
 });
 
-/** What a session's probe read: the query's result and the observations (role, lag, certificate). */
+type PostgresOptions = z.output<z.ZodObject<typeof options>>;
+
+/** What a probe asks and judges, over a fresh connection or a kept one. */
+interface ProbeSettings {
+  readonly query: string;
+  /** Whether the probe reads the server's role and a replica's lag (ROLE_QUERY). */
+  readonly role: boolean;
+  readonly expect?: boolean | number | string;
+  /** warnBefore/failBefore of the server's certificate, where the connection is encrypted. */
+  readonly expiry: ExpiryOptions;
+  readonly target: string;
+}
+
+function probeSettings({ url, query = 'SELECT 1', role = true, expect, warnBefore, failBefore }: PostgresOptions): ProbeSettings {
+  return { query, role, ...(expect === undefined ? {} : { expect }), expiry: { warnBefore, failBefore }, target: describeUrlTarget('postgres', url, 5432) };
+}
+
+/** What a probe read: the query's result and the observations (role, lag, certificate). */
 interface ProbeOutcome {
   readonly result: QueryResult;
   readonly observation: Observation;
+}
+
+/** The attempt's answer: `expect` judged against the query's result; the observations when it holds. */
+function verdict({ result, observation }: ProbeOutcome, { expect, target }: ProbeSettings): Observation {
+  if (expect !== undefined) {
+    const comparison = comparisonOf(expect);
+    if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
+    const why = judge(result.value, comparison);
+    if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
+  }
+  return observation;
+}
+
+/**
+ * Connects as libpq would (TLS as sslmode says, with its fallbacks, each a connection of its own)
+ * and logs in; unless `keep`, runs the probe and closes. Resolves with the leg that succeeded;
+ * every socket opened is pushed to `sockets` for the caller to destroy. With `abandon`, a socket
+ * still open when the attempt aborts is handed to it rather than destroyed.
+ */
+async function establish(
+  url: string,
+  probeWith: ProbeSettings,
+  { signal, timeoutMs }: CheckContext,
+  sockets: ConnectableStream[],
+  keep: boolean,
+  abandon: (socket: ConnectableStream) => void = (socket) => socket.destroy(),
+): Promise<Established> {
+  const deadline = Date.now() + timeoutMs;
+  // Loaded on first use: an agent without postgres checks never pays for the driver.
+  const { default: pg } = await import('pg');
+  const target = describeUrlTarget('postgres', url, 5432);
+  // Validation guarantees the URL parses.
+  const { connectionString, ssl } = parseUrl(url) as ParsedUrl;
+  const probe = async (): Promise<Established> => {
+    const material = ssl.mode === 'disable' ? {} : await readTlsFiles(ssl, target);
+    let budget = MAX_ATTEMPT_BYTES;
+    const session = async (encryption: Encryption) => {
+      // The attempt may have ended while the files were read: open nothing after it.
+      if (signal.aborted) throw signal.reason;
+      const leg = openSession(pg.Client, { connectionString, encryption, ssl, material, target, maxBytes: budget, probe: probeWith, deadline, keep });
+      sockets.push(leg.socket);
+      const outcome = await leg.done.finally(() => (budget -= leg.guard.bytesReceived()));
+      return { leg, outcome };
+    };
+    const first = await session(FIRST_LEG[ssl.mode]);
+    if (first.outcome.ok) return { leg: first.leg, outcome: first.outcome.outcome };
+    // libpq's fallbacks, each a second connection: allow retries with TLS when the server refused
+    // the plain login; prefer retries in plain when TLS failed or the server refused the TLS login.
+    const failed = first.outcome;
+    const retry = (ssl.mode === 'allow' && failed.refusedLogin) || (ssl.mode === 'prefer' && failed.acceptedTls && (failed.refusedLogin || failed.error.reason === 'tls'));
+    if (!retry) throw failed.error;
+    const second = await session(ssl.mode === 'allow' ? 'on' : 'off');
+    if (!second.outcome.ok) throw second.outcome.error;
+    return { leg: second.leg, outcome: second.outcome.outcome };
+  };
+  return untilAborted(signal, probe, () => sockets.forEach((socket) => (socket.destroyed ? undefined : abandon(socket))));
+}
+
+/** The connection that succeeded and, unless kept, what its probe read. */
+interface Established {
+  readonly leg: Session;
+  readonly outcome?: ProbeOutcome;
+}
+
+/**
+ * A logged-in connection the core keeps between attempts: each probe is the fresh attempt's query,
+ * one round trip, with the attempt's own deadline and byte budget. Whatever the server sends while
+ * it idles (a termination notice before a restart) marks it closed and never reaches the process.
+ */
+function keptConnection(leg: Session, probe: ProbeSettings): KeptConnection {
+  const { target } = probe;
+  let isClosed = false;
+  let isProbing = false;
+  let closing: Promise<void> | undefined;
+  const markClosed = () => void (isClosed = true);
+  leg.socket.once('close', markClosed);
+  // The session's own listener already keeps the driver's 'error' events from the process.
+  leg.client.on('error', markClosed).on('end', markClosed);
+  return {
+    isOpen: () => !isClosed && !leg.socket.destroyed,
+    async probe({ signal, timeoutMs }) {
+      const deadline = Date.now() + timeoutMs;
+      leg.guard.startAttempt();
+      isProbing = true;
+      let outcome: ProbeOutcome;
+      try {
+        // No race against the guard's promise here: a race per attempt would leave a reaction on it
+        // for the connection's whole life. A guard's failure destroys the socket, which fails the query.
+        // On abort the core closes the connection (close below).
+        outcome = await untilAborted(signal, () => runProbe(leg.client, leg.secure(), probe, deadline, (work) => work), () => undefined);
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        leg.socket.destroy();
+        throw leg.guard.failure() ?? translate(error, target, 'query');
+      } finally {
+        isProbing = false;
+      }
+      return verdict(outcome, probe);
+    },
+    close() {
+      isClosed = true;
+      closing ??= closeGracefully(leg, isProbing);
+      return closing;
+    },
+  };
+}
+
+/** How long a kept connection's server may take to end its session once told to, before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Ends a kept connection's server session now: a statement still running (the attempt timed out)
+ * is cancelled as libpq's PQcancel does, and the session told to terminate. A backend whose client
+ * merely vanished would run its statement on until the server's own statement timeout, holding a
+ * connection slot beside the replacement. Resolves once the server closed the connection, or the
+ * grace ran out and the socket was destroyed.
+ */
+function closeGracefully(leg: Session, isProbing: boolean): Promise<void> {
+  const { socket, client } = leg;
+  const { processID, secretKey } = client as unknown as { processID: number | null; secretKey: number | null };
+  if (!socket.destroyed && isProbing && processID !== null && secretKey !== null) sendCancel(leg.where(), processID, secretKey);
+  // Terminate ('X'), then the end of the stream: the backend exits when it reads them. (The driver's
+  // own end() destroys the socket while a query runs, leaving the backend to its statement.)
+  return endGracefully(socket, TERMINATE);
+}
+
+const TERMINATE = Buffer.from([0x58, 0, 0, 0, 4]);
+
+/**
+ * Ends a socket and resolves once the server closed its side too (its backend has exited), or
+ * after CLOSE_GRACE_MS, destroying it then. A connection given up while logging in ends this way:
+ * its backend exits when it reads the end, before a replacement is opened.
+ */
+function endGracefully(socket: ConnectableStream, last?: Buffer): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // Before the connection opened there is nothing to say: the bytes would only fail the write.
+    if (last && socket.writable && !socket.writableEnded) socket.end(last);
+    else socket.end();
+  });
+}
+
+/** A CancelRequest on a connection of its own (no TLS, no login: the server reads the key and closes it). */
+function sendCancel(where: readonly unknown[], processID: number, secretKey: number): void {
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(processID, 8);
+  packet.writeInt32BE(secretKey, 12);
+  const path = typeof where[0] === 'string' ? where[0] : undefined;
+  const socket = path !== undefined ? connect({ path }) : connect({ port: Number(where[0]), host: String(where[1] ?? 'localhost') });
+  const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+  socket.on('error', () => undefined);
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('connect', () => socket.end(packet));
+  socket.resume();
 }
 
 /** The first column of the first row of the query's result (of its last statement). */
@@ -244,17 +407,15 @@ interface SessionSettings {
   readonly material: TlsMaterial;
   readonly target: string;
   readonly maxBytes: number;
-  readonly query: string;
-  /** Whether the probe reads the server's role and a replica's lag (ROLE_QUERY). */
-  readonly role: boolean;
+  readonly probe: ProbeSettings;
   /** When the attempt ends, epoch ms: the server-side statement timeout ends there too. */
   readonly deadline: number;
-  /** warnBefore/failBefore of the server's certificate, where the connection is encrypted. */
-  readonly expiry: ExpiryOptions;
+  /** Log in only, and leave the connection open for the core to keep (connection: persistent). */
+  readonly keep: boolean;
 }
 
 type SessionOutcome =
-  | { readonly ok: true; readonly outcome: ProbeOutcome }
+  | { readonly ok: true; readonly outcome?: ProbeOutcome }
   | {
       readonly ok: false;
       readonly error: CheckError;
@@ -265,21 +426,42 @@ type SessionOutcome =
     };
 
 type ClientClass = typeof import('pg').Client;
+type PgClient = InstanceType<ClientClass>;
+/** Races a driver's promise against the socket guard's failure. */
+type Step = <T>(work: Promise<T>) => Promise<T>;
 
-/** One connection: connect (negotiating TLS as told), log in, run the probe, close. Never rejects. */
-function openSession(Client: ClientClass, settings: SessionSettings): { socket: ConnectableStream; guard: SocketGuard; done: Promise<SessionOutcome> } {
+/** One connection and how its steps are raced against its guard. */
+interface Session {
+  readonly socket: ConnectableStream;
+  readonly guard: SocketGuard;
+  readonly client: PgClient;
+  /** Where node-postgres asked the socket to connect: (port, host) or (path). */
+  readonly where: () => readonly unknown[];
+  /** The TLS socket, when the server accepted TLS: its certificate's dates are observed. */
+  readonly secure: () => TLSSocket | undefined;
+  readonly done: Promise<SessionOutcome>;
+}
+
+/**
+ * One connection: connect (negotiating TLS as told), log in, run the probe, close (or, with
+ * `keep`, log in and stay open). Never rejects.
+ */
+function openSession(Client: ClientClass, settings: SessionSettings): Session {
   const { target } = settings;
   let acceptedTls = false;
   let secure: TLSSocket | undefined;
   const socket = new ConnectableStream({
-    open: (args, signal) =>
-      openTransport(args, settings, signal, () => {
+    open: (args, signal) => {
+      where = args;
+      return openTransport(args, settings, signal, () => {
         acceptedTls = true;
       }).then((transport) => {
         if (acceptedTls) secure = transport as TLSSocket;
         return transport;
-      }),
+      });
+    },
   });
+  let where: readonly unknown[] = [];
   // Whatever the driver's parser throws, and more bytes than the attempt may read, fail this session.
   const guard = guardSocket(socket, { target, maxBytes: settings.maxBytes, inspect: createFrameInspector(target) });
   const client = new Client({
@@ -291,7 +473,7 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
   });
   // The driver re-emits socket errors here; the session's promises report them.
   client.on('error', () => undefined);
-  const step = <T>(work: Promise<T>): Promise<T> => {
+  const step: Step = <T>(work: Promise<T>): Promise<T> => {
     // The socket's failure may win the race: the driver's own rejection is then nobody's concern.
     work.catch(() => undefined);
     return Promise.race([work, guard.failed]);
@@ -301,19 +483,25 @@ function openSession(Client: ClientClass, settings: SessionSettings): { socket: 
     try {
       await step(client.connect());
       loggedIn = true;
-      const results: unknown = await step(client.query({ text: probeText(settings.query, settings.deadline, settings.role), rowMode: 'array', types: RAW_TYPES }));
-      // Read before the connection closes: Node forgets the peer's certificate then.
-      const expiry = secure ? socketExpiry(secure, settings.expiry, target) : undefined;
+      if (settings.keep) return { ok: true };
+      const outcome = await runProbe(client, secure, settings.probe, settings.deadline, step);
       await step(client.end());
-      const observation = { ...(settings.role ? roleOf(results) : {}), ...expiry };
-      return { ok: true, outcome: { result: readResult(results, settings.role), observation } };
+      return { ok: true, outcome };
     } catch (error) {
       socket.destroy();
       const refusedLogin = !loggedIn && typeof (error as { code?: unknown }).code === 'string' && SQLSTATE.test((error as { code: string }).code);
       return { ok: false, error: guard.failure() ?? translate(error, target, loggedIn ? 'query' : 'login'), refusedLogin, acceptedTls };
     }
   })();
-  return { socket, guard, done };
+  return { socket, guard, client, done, where: () => where, secure: () => secure };
+}
+
+/** The probe over a logged-in connection, fresh or kept: one round trip, then what it read. */
+async function runProbe(client: PgClient, secure: TLSSocket | undefined, probe: ProbeSettings, deadline: number, step: Step): Promise<ProbeOutcome> {
+  const results: unknown = await step(client.query({ text: probeText(probe.query, deadline, probe.role), rowMode: 'array', types: RAW_TYPES }));
+  // Read while the connection is open: Node forgets the peer's certificate once it closes.
+  const expiry = secure ? socketExpiry(secure, probe.expiry, probe.target) : undefined;
+  return { result: readResult(results, probe.role), observation: { ...(probe.role ? roleOf(results) : {}), ...expiry } };
 }
 
 /**

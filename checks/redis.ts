@@ -1,15 +1,17 @@
 // redis: connect with `url` (redis:// or rediss://), select its database, PING, expect PONG, and
 // read one INFO (role, memory, clients) in the same round trip, disconnect. The client is built for a health check (no offline queue, no retries, no reconnect, a
 // timeout on every command) and reads through a guarded socket: a broken peer fails the attempt.
+// With `connection: persistent` the core keeps the connected client (session) and each attempt
+// sends the same PING and INFO.
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { RedisOptions as RedisClientOptions } from 'ioredis';
 import { z } from 'zod';
-import { defineCheck } from '../src/check.js';
+import { defineCheck, type KeptConnection, type Observation } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
-import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
 import { peerText } from './support/peer-text.js';
 import { createRespScanner } from './support/resp.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
@@ -52,21 +54,7 @@ export const redis = defineCheck({
     await import('ioredis');
   },
   async run({ url, tls: block, warnBefore, failBefore }, { signal, timeoutMs }) {
-    // Loaded on first use: an agent without redis checks never pays for the driver.
-    const { Redis } = await import('ioredis');
-    const target = describeUrlTarget('redis', url, 6379);
-    const tls = url.startsWith('rediss:') ? await tlsConnectionOptions(block, new URL(url).hostname, target) : undefined;
-    const wire = createWire(target);
-    // ioredis hands its options to the connector: the wire rides along with them.
-    const client = new Redis(url, { ...clientOptions(timeoutMs), ...(tls ? { tls } : {}), Connector: AttemptConnector as unknown as RedisClientOptions['Connector'], wire } as RedisClientOptions);
-    // ioredis rejects connect() with only "Connection is closed."; the reason arrives here. A
-    // failed SELECT arrives here too, and connect() resolves regardless.
-    let lastError: unknown;
-    let selectError: unknown;
-    client.on('error', (error) => {
-      if (isSelectError(error)) selectError ??= error;
-      else lastError ??= error;
-    });
+    const { client, wire, target, errors } = await createClient(url, block, timeoutMs);
     const handshakeMs = Math.floor(timeoutMs * TLS_HANDSHAKE_SHARE);
     const handshakeTimer = url.startsWith('rediss:') ? setTimeout(() => wire.failStalledHandshake(handshakeMs), handshakeMs) : undefined;
     try {
@@ -76,32 +64,159 @@ export const redis = defineCheck({
         signal,
         async () => {
           await client.connect();
-          if (selectError) throw selectError;
-          // Both written at once: one round trip. INFO may be refused (an ACL allowing PING only):
-          // the check is PING's, so a refusal only leaves the observations out.
-          const infoReply = client.info().then(
-            (text) => ({ text }),
-            (error: unknown) => ({ error }),
-          );
-          return Promise.all([client.ping(), infoReply]);
+          if (errors.select) throw errors.select;
+          return pingWithInfo(client);
         },
         () => client.disconnect(),
       );
-      if (reply !== 'PONG') throw new CheckError('body', `${target} answered PING with ${peerText(JSON.stringify(reply))}, expected "PONG"`);
-      const failure = wire.failure();
-      if (failure) throw failure;
-      const expiry = wire.secureSocket() ? socketExpiry(wire.secureSocket()!, { warnBefore, failBefore }, target) : undefined;
-      const observed = 'text' in info ? readInfo(info.text) : { infoRefused: peerText((info.error as Error)?.message ?? String(info.error)) };
-      return { ...observed, ...expiry };
+      expectPong(reply, target);
+      return observe(info, wire, target, { warnBefore, failBefore });
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      throw translate(wire.failure() ?? lastError ?? selectError ?? error, target);
+      throw translate(wire.failure() ?? errors.last ?? errors.select ?? error, target);
     } finally {
       clearTimeout(handshakeTimer);
       client.disconnect();
     }
   },
+  session: {
+    async open({ url, tls: block, warnBefore, failBefore }, { signal, timeoutMs }, abandoned) {
+      const { client, wire, target, errors } = await createClient(url, block, timeoutMs);
+      const handshakeMs = Math.floor(timeoutMs * TLS_HANDSHAKE_SHARE);
+      const handshakeTimer = url.startsWith('rediss:') ? setTimeout(() => wire.failStalledHandshake(handshakeMs), handshakeMs) : undefined;
+      try {
+        await untilAborted(
+          signal,
+          async () => {
+            await client.connect();
+            if (errors.select) throw errors.select;
+          },
+          // The server may be busy (a long command, a pause): it frees the connection once it reads the end.
+          () => abandoned(endClient(client, wire)),
+        );
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        client.disconnect();
+        throw translate(wire.failure() ?? errors.last ?? errors.select ?? error, target);
+      } finally {
+        clearTimeout(handshakeTimer);
+      }
+      return keptClient(client, wire, target, errors, { warnBefore, failBefore });
+    },
+  },
 });
+
+type Client = InstanceType<typeof import('ioredis').Redis>;
+interface ClientErrors {
+  /** The first error the client emitted (ioredis's promises say only "Connection is closed."). */
+  last: unknown;
+  /** A refused SELECT, which ioredis reports only as an error event. */
+  select: unknown;
+}
+
+/** A client for `url` reading through a guarded wire, its error events captured, not yet connected. */
+async function createClient(url: string, block: Parameters<typeof tlsConnectionOptions>[0], timeoutMs: number) {
+  // Loaded on first use: an agent without redis checks never pays for the driver.
+  const { Redis } = await import('ioredis');
+  const target = describeUrlTarget('redis', url, 6379);
+  const tls = url.startsWith('rediss:') ? await tlsConnectionOptions(block, new URL(url).hostname, target) : undefined;
+  const wire = createWire(target);
+  // ioredis hands its options to the connector: the wire rides along with them.
+  const client: Client = new Redis(url, { ...clientOptions(timeoutMs), ...(tls ? { tls } : {}), Connector: AttemptConnector as unknown as RedisClientOptions['Connector'], wire } as RedisClientOptions);
+  // ioredis rejects connect() with only "Connection is closed."; the reason arrives here. A
+  // failed SELECT arrives here too, and connect() resolves regardless.
+  const errors: ClientErrors = { last: undefined, select: undefined };
+  client.on('error', (error) => {
+    if (isSelectError(error)) errors.select ??= error;
+    else errors.last ??= error;
+  });
+  return { client, wire, target, errors };
+}
+
+/**
+ * PING and INFO written at once: one round trip. INFO may be refused (an ACL allowing PING only):
+ * the check is PING's, so a refusal only leaves the observations out.
+ */
+function pingWithInfo(client: Client): Promise<[unknown, InfoReply]> {
+  const info = client.info().then(
+    (text): InfoReply => ({ text }),
+    (error: unknown): InfoReply => ({ error }),
+  );
+  return Promise.all([client.ping(), info]);
+}
+
+type InfoReply = { readonly text: string } | { readonly error: unknown };
+
+/** What an attempt observed once PING answered: INFO's fields and, over TLS, the certificate's days left. */
+function observe(info: InfoReply, wire: Wire, target: string, expiry: ExpiryOptions): Observation {
+  const failure = wire.failure();
+  if (failure) throw failure;
+  // Read while the socket is open: Node forgets the peer's certificate once it closes.
+  const secure = wire.secureSocket();
+  const days = secure ? socketExpiry(secure, expiry, target) : undefined;
+  const observed = 'text' in info ? readInfo(info.text) : { infoRefused: peerText((info.error as Error)?.message ?? String(info.error)) };
+  return { ...observed, ...days };
+}
+
+function expectPong(reply: unknown, target: string): void {
+  if (reply !== 'PONG') throw new CheckError('body', `${target} answered PING with ${peerText(JSON.stringify(reply))}, expected "PONG"`);
+}
+
+/** A connected client the core keeps between attempts: each probe is one PING, with the attempt's own byte budget. */
+function keptClient(client: Client, wire: Wire, target: string, errors: ClientErrors, expiry: ExpiryOptions): KeptConnection {
+  let isClosed = false;
+  let closing: Promise<void> | undefined;
+  // With no reconnect, a connection the server closed ends the client ('end').
+  client.once('end', () => void (isClosed = true));
+  return {
+    isOpen: () => !isClosed && client.status === 'ready' && wire.failure() === undefined,
+    async probe({ signal }) {
+      wire.startAttempt();
+      errors.last = undefined;
+      try {
+        // On abort the core closes the connection (close below).
+        const [reply, info] = await untilAborted(signal, () => pingWithInfo(client), () => undefined);
+        expectPong(reply, target);
+        return observe(info, wire, target, expiry);
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        client.disconnect();
+        throw translate(wire.failure() ?? errors.last ?? error, target);
+      }
+    },
+    close() {
+      isClosed = true;
+      closing ??= endClient(client, wire);
+      return closing;
+    },
+  };
+}
+
+/** How long a server may take to free a connection once it was ended, before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Ends the client's connection and resolves once the server has closed its side (it frees the
+ * client when it reads the end: at once, or after a command that blocks it), or after
+ * CLOSE_GRACE_MS, destroying the socket then. Until then the connection still counts against the
+ * server's clients, and the check opens no replacement.
+ */
+function endClient(client: Client, wire: Wire): Promise<void> {
+  const socket = wire.socket();
+  if (!socket || socket.destroyed) {
+    client.disconnect();
+    return Promise.resolve();
+  }
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      client.disconnect();
+      resolve();
+    });
+    socket.end();
+  });
+}
 
 /** Most INFO fields read: the sections INFO answers by default hold about a hundred. */
 const MAX_INFO_FIELDS = 1000;
@@ -241,6 +356,10 @@ function createWire(target: string) {
       return opened;
     },
     failure: () => guard?.failure(),
+    /** The connection's socket, once opened. */
+    socket: () => socket,
+    /** A new attempt over a kept connection: its byte budget starts again. */
+    startAttempt: () => guard?.startAttempt(),
     /** Ends a TLS handshake still waiting after `waitedMs`: a plain server never answers one. */
     failStalledHandshake(waitedMs: number) {
       if (!guard || !socket || !isTlsPending || socket.connecting) return;

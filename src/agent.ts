@@ -74,7 +74,20 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       return polled.length ? Math.max(...polled.map((c) => c.intervalMs)) : undefined;
     },
   });
-  const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries(), eventLoopLag: () => selfHealth.eventLoopLag() });
+  const connections = {
+    *current() {
+      for (const check of config.checks) {
+        const n = runner.connections(check);
+        if (n !== undefined) yield [check, n] as const;
+      }
+    },
+    // A reload changes the list of checks as well as the counts.
+    get version() {
+      return runner.connectionsVersion + reloads;
+    },
+  };
+  let reloads = 0;
+  const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries(), eventLoopLag: () => selfHealth.eventLoopLag(), connections });
 
   // State records first: metrics and the log read the thresholded status it decides.
   const results = createResultFeed((check, result) => state.record(check.name, result), [metrics, createTransitionLog(log), ...(deps.subscribers ?? [])]);
@@ -110,6 +123,9 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   // A changed definition keeps the check's latest result and, while its type (a label) is the
   // same, its series: the new definition's first result replaces them, so readiness never blips.
   const changeCheck = (old: CheckConfig, check: CheckConfig) => {
+    // The old loop's attempt is aborted by scheduler.add; the kept connection closes before the new
+    // definition's first attempt, which scheduler.add starts at once.
+    runner.release(old.name);
     state.update(check, runner.componentTypeOf(check));
     if (old.type !== check.type) {
       metrics.removeCheck(old);
@@ -120,6 +136,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   };
   const removeCheck = (check: CheckConfig) => {
     feederOf(check).remove(check.name);
+    runner.release(check.name);
     state.remove(check.name);
     metrics.removeCheck(check);
   };
@@ -198,6 +215,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
         log.warn('server.host, server.port and server.maxConnections take effect at the next restart', { host: next.server.host, port: next.server.port });
       }
       config = next;
+      reloads++;
       redact = createRedactor(config.secrets);
       log.configure({ level: config.server.logLevel, redact });
       meta = metaOf(config, version);
@@ -214,14 +232,18 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     async stop() {
       scheduler.stop();
       heartbeats.stop();
+      // Kept connections end their server sessions cleanly (each bounded by its kind to about a second).
+      const connections = runner.closeAll();
       selfHealth.stop();
       const closing = server;
       server = undefined;
-      if (!closing) return;
-      await new Promise<void>((resolve) => {
-        closing.close(() => resolve());
-        closing.closeAllConnections();
-      });
+      if (closing) {
+        await new Promise<void>((resolve) => {
+          closing.close(() => resolve());
+          closing.closeAllConnections();
+        });
+      }
+      await connections;
     },
   };
 }

@@ -153,6 +153,6 @@ export function createCheckSeries(): CheckSeries {
 }
 
 /** Label values in the text format: backslash, double quote and newline escaped. */
-function escape(value: string): string {
+export function escape(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }

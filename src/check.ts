@@ -72,6 +72,46 @@ export interface CheckKind {
   readonly push?: PushMode;
   /** One attempt with options its schema accepted: see CheckDefinition.run. */
   run(options: Readonly<Record<string, unknown>>, ctx: CheckContext): Promise<Observation | void>;
+  /** Present when the type can keep its connection between attempts (`connection: persistent`). */
+  readonly session?: CheckSession<Readonly<Record<string, unknown>>>;
+}
+
+/**
+ * A connection kept from one attempt to the next. The core owns it: it asks for a probe on each
+ * attempt, destroys it after any failure or timeout (its state is then unknown), and at reload and
+ * stop. The kind owns what happens on the wire.
+ */
+export interface KeptConnection {
+  /**
+   * One probe over this connection: what an attempt of `run` checks once logged in. Honour
+   * ctx.signal as `run` does (on abort, reject at once); leave no listener on it once settled.
+   */
+  probe(ctx: CheckContext): Promise<Observation | void>;
+  /**
+   * False once the peer or the network closed the connection (an idle timeout, a server restart),
+   * as seen between attempts. Its client's error events must never reach the process.
+   */
+  isOpen(): boolean;
+  /**
+   * Closes the connection: at once, or (resolving when done) as the server should be told, e.g.
+   * cancelling a statement still running so that its session ends now rather than at its own
+   * timeout. A promise must settle within about a second whatever the peer does, and never reject.
+   * Until it settles the connection counts as held, and the check opens no replacement.
+   * Idempotent, never throws.
+   */
+  close(): void | Promise<void>;
+}
+
+/** How a type keeps a connection: `open` connects and logs in, as `run` would, bounded by ctx.signal. */
+export interface CheckSession<Options> {
+  /**
+   * Opens one connection, ready for probes. Rejects with a CheckError as `run` does; on abort
+   * releases everything and rejects at once. The connection is the core's from then on. A
+   * connection given up half-open that the server may still hold for a moment (a backend still
+   * logging in) is reported with `abandoned` (a promise settling, within about a second, once the
+   * server let go of it): the check opens nothing new until then.
+   */
+  open(options: Options, ctx: CheckContext, abandoned: (closing: Promise<void>) => void): Promise<KeptConnection>;
 }
 
 /** How the core treats a pushed type (see CheckKind.push). */
@@ -101,6 +141,8 @@ export interface CheckDefinition<Shape extends z.ZodRawShape> {
    * not. Honour ctx.signal: on abort, close sockets and clients and reject at once.
    */
   run(options: z.output<z.ZodObject<Shape>>, ctx: CheckContext): Promise<Observation | void>;
+  /** Keeping a connection between attempts (`connection: persistent`), for types that hold one. */
+  readonly session?: CheckSession<z.output<z.ZodObject<Shape>>>;
 }
 
 /**
@@ -112,7 +154,7 @@ export function defineCheck<Shape extends z.ZodRawShape>(definition: CheckDefini
   const strict = z.strictObject(definition.options);
   const refine = definition.refine;
   const options = refine ? strict.superRefine((value, ctx) => refine(value, ctx)) : strict;
-  const { prepare, fromUrl } = definition;
+  const { prepare, fromUrl, session } = definition;
   return {
     type: definition.type,
     componentType: definition.componentType,
@@ -125,6 +167,7 @@ export function defineCheck<Shape extends z.ZodRawShape>(definition: CheckDefini
     // The core validates every check's options with `options` before any attempt: the cast is the
     // one place the schema's output type is taken on trust.
     run: (values, ctx) => definition.run(values as z.output<z.ZodObject<Shape>>, ctx),
+    ...(session ? { session: { open: (values, ctx, abandoned) => session.open(values as z.output<z.ZodObject<Shape>>, ctx, abandoned) } } : {}),
   };
 }
 

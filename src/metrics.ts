@@ -2,7 +2,7 @@
 // lands; the agent-level ones live on a registry of the agent's own (vigil_health_status derived from
 // state at scrape time); the process metrics on a second registry. /metrics composes them as sources.
 import { collectDefaultMetrics, Counter, Gauge, type Registry } from 'prom-client';
-import { createCheckSeries } from './check-series.js';
+import { createCheckSeries, escape } from './check-series.js';
 import type { CheckConfig } from './config/types.js';
 import { composeSources, refreshedEvery, type OutputSource } from './output-sources.js';
 import type { ResultSubscriber } from './result-feed.js';
@@ -39,6 +39,32 @@ export interface MetricsOptions {
   readonly now?: () => number;
   /** More parts of the exposition, after the agent's own (e.g. the application's metrics). */
   readonly sources?: readonly OutputSource[];
+  /** Connections held per check (vigil_check_connections), for the checks whose type holds one. */
+  readonly connections?: ConnectionCounts;
+}
+
+export interface ConnectionCounts {
+  /** Every check whose type holds connections, with how many it holds now. */
+  current(): Iterable<readonly [CheckConfig, number]>;
+  /** Grows whenever a count may have changed. */
+  readonly version: number;
+}
+
+const CONNECTIONS_HEADER =
+  '# HELP vigil_check_connections Connections vigil holds to the check\'s dependency now: the kept one (connection: persistent), or those of an attempt in progress (fresh).\n# TYPE vigil_check_connections gauge\n';
+
+/** vigil_check_connections, rendered again only when a count may have changed. */
+function connectionsSource(counts: ConnectionCounts): OutputSource {
+  let rendered = -1;
+  return {
+    isCurrent: () => rendered === counts.version,
+    render() {
+      rendered = counts.version;
+      let text = CONNECTIONS_HEADER;
+      for (const [check, n] of counts.current()) text += `vigil_check_connections{check="${escape(check.name)}",type="${escape(check.type)}"} ${n}\n`;
+      return text;
+    },
+  };
 }
 
 /** A resolution so long that prom-client's own event-loop monitor never wakes the process (about 24 days). */
@@ -141,7 +167,7 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
     lag = options.eventLoopLag?.();
     return processRegistry.metrics();
   });
-  const render = composeSources([checkSeries, agentSeries, processMetrics, ...(options.sources ?? [])]);
+  const render = composeSources([checkSeries, ...(options.connections ? [connectionsSource(options.connections)] : []), agentSeries, processMetrics, ...(options.sources ?? [])]);
 
   return {
     contentType: registry.contentType,

@@ -31,6 +31,8 @@ export interface SocketGuard {
   /** Ends the socket with `error` (the first failure wins), as the guard itself does. */
   fail(error: CheckError): void;
   bytesReceived(): number;
+  /** A new attempt over a kept socket: its byte budget starts again. */
+  startAttempt(): void;
 }
 
 /**
@@ -80,7 +82,7 @@ export function guardSocket(socket: Duplex, options: GuardOptions): SocketGuard 
       return false;
     }
   } as Duplex['emit'];
-  return { failure: () => failure, failed, fail, bytesReceived: () => received };
+  return { failure: () => failure, failed, fail, bytesReceived: () => received, startAttempt: () => void (received = 0) };
 }
 
 function ignore(): void {

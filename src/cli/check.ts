@@ -26,7 +26,8 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
   const redact = createRedactor(config.secrets);
   log.configure({ level: settings.flagLevel ?? config.server.logLevel, redact });
   const [kinds, { createRunner }, { attempt }] = await Promise.all([loadKinds(), import('../runner.js'), import('../scheduler.js')]);
-  const { run, prepare, isPushed, judge } = createRunner(kinds);
+  const runner = createRunner(kinds);
+  const { run, prepare, isPushed, judge } = runner;
   // A pushed check (a heartbeat) is fed by POST /heartbeat/<check> to a serving agent: one run of
   // every check cannot observe it, so it is left out, and said so.
   const pushed = config.checks.filter(isPushed);
@@ -72,6 +73,7 @@ export async function check(argv: readonly string[], io: Io, log: Logger): Promi
     log.info(`waiting for ${failing.map((c) => `${c.name} (${results.get(c.name)?.reason ?? 'pending'})`).join(', ')} — round ${round}`, { round });
     await new Promise((resolve) => setTimeout(resolve, Math.min(1000, Math.max(0, deadline - Date.now()))));
   }
+  await runner.closeAll();
 
   const rows = checks.map((c) => {
     const result = results.get(c.name)!;

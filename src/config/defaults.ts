@@ -1,7 +1,7 @@
 // Every default of the config, written once: the value resolution fills in and the line that
 // describes its key in config.schema.json. docs/configuration.md's default columns are tested against it.
 import { hostname } from 'node:os';
-import type { DrainMode, LogLevel } from './types.js';
+import type { ConnectionMode, DrainMode, LogLevel } from './types.js';
 
 /** One key's default. */
 export interface Default<T> {
@@ -50,6 +50,15 @@ export const CONFIG_DEFAULTS = Object.freeze({
     successThreshold: entry(1, 'Consecutive successes before a check turns passing.'),
     /** Unset: a failing check is polled at its interval, like a passing one. */
     intervalWhenFailing: entry<string | undefined>(undefined, 'After a failed attempt, the time until the next one, until an attempt passes; at most interval.', { shown: 'the interval' }),
+    connection: entry<ConnectionMode>(
+      'fresh',
+      'fresh: a new connection per attempt. persistent: one connection per check kept between attempts (types that hold one: postgres, redis); types that cannot keep one stay fresh.',
+    ),
+    /** 0: a kept connection serves attempts until it fails. */
+    reconnectEvery: entry(0, 'With connection persistent: open a new connection every this many attempts (a kept one does not meet max_connections or a changed password).', {
+      shown: 'never',
+      note: ' (a kept connection is replaced only when it fails)',
+    }),
   }),
   /** Keys of every check that are not taken from the defaults section. */
   check: Object.freeze({

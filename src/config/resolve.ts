@@ -38,6 +38,8 @@ export function resolveDefaults(defaults: z.output<typeof defaultsSchema>, fail:
     failureThreshold: defaults.failureThreshold ?? DEFAULTS.failureThreshold.value,
     successThreshold: defaults.successThreshold ?? DEFAULTS.successThreshold.value,
     ...(defaults.intervalWhenFailing === undefined ? {} : { intervalWhenFailingMs: parseDuration(defaults.intervalWhenFailing)! }),
+    connection: defaults.connection ?? DEFAULTS.connection.value,
+    reconnectEvery: defaults.reconnectEvery ?? DEFAULTS.reconnectEvery.value,
   };
   // Equal is fine (as Prometheus allows scrape_timeout == scrape_interval): attempts never overlap.
   if (resolved.timeoutMs > resolved.intervalMs) {
@@ -53,7 +55,7 @@ export function resolveDefaults(defaults: z.output<typeof defaultsSchema>, fail:
 }
 
 /** Keys about polling: they do not apply to a pushed check (a heartbeat). */
-const POLLING_KEYS = ['interval', 'timeout', 'staleAfter', 'failureThreshold', 'successThreshold', 'intervalWhenFailing', 'dependsOn'] as const;
+const POLLING_KEYS = ['interval', 'timeout', 'staleAfter', 'failureThreshold', 'successThreshold', 'intervalWhenFailing', 'dependsOn', 'connection', 'reconnectEvery'] as const;
 
 /**
  * A pushed check: nothing polls it, so no polling key applies (not even one inherited from
@@ -82,6 +84,9 @@ function resolvePushed(name: string, kind: CheckKind, push: PushMode, parsed: Re
     successThreshold: 1,
     warnIf: thresholds(kind, parsed.warnIf as Readonly<Record<string, string>> | undefined),
     failIf: thresholds(kind, parsed.failIf as Readonly<Record<string, string>> | undefined),
+    // Nothing to connect to: the application comes to the agent.
+    connection: 'fresh',
+    reconnectEvery: 0,
     options,
   };
 }
@@ -159,6 +164,19 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     fail(path, `${parsed.staleAfter ?? formatDuration(staleAfterMs)} must be longer than interval (${formatDuration(intervalMs)})`, 'staleAfter');
     return undefined;
   }
+  // A persistent default applies to the types that can keep a connection; set on the check itself,
+  // for a type that cannot, it is an error.
+  if (parsed.connection === 'persistent' && !kind.session) {
+    const able = kinds.filter((k) => k.session).map((k) => k.type).join(', ');
+    fail(path, `persistent is not supported by type ${kind.type}: it opens a new connection for every attempt (persistent: ${able})`, 'connection');
+    return undefined;
+  }
+  const connection = kind.session ? (parsed.connection ?? defaults.connection) : 'fresh';
+  if (parsed.reconnectEvery !== undefined && connection !== 'persistent') {
+    fail(path, `${parsed.reconnectEvery} applies to connection: persistent only (this check's connection is fresh)`, 'reconnectEvery');
+    return undefined;
+  }
+  const reconnectEvery = connection === 'persistent' ? (parsed.reconnectEvery ?? defaults.reconnectEvery) : 0;
   const groups = [...new Set(parsed.groups ?? CHECK.groups.value)];
   if (groups.includes('live')) {
     warnings.push(`checks.${name} joins the live group: while it fails, /health/live fails and an orchestrator restarts the pod`);
@@ -181,6 +199,8 @@ export function resolveCheck(name: string, block: unknown, { kinds, defaults, fa
     ...(parsed.dependsOn?.length ? { dependsOn: [...new Set(parsed.dependsOn)] } : {}),
     warnIf: thresholds(kind, parsed.warnIf),
     failIf: thresholds(kind, parsed.failIf),
+    connection,
+    reconnectEvery,
     options,
   };
 }

@@ -27,6 +27,8 @@ export const duration = ({ allowZero = false }: { allowZero?: boolean } = {}) =>
     });
 
 const threshold = () => z.number().int().min(1).max(100);
+const connectionMode = () => z.enum(['fresh', 'persistent']);
+const reconnectEvery = () => z.number().int().min(1).max(1_000_000);
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const GROUP_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -59,6 +61,8 @@ export const defaultsSchema = z
     failureThreshold: threshold().describe(describeDefault(defaults.failureThreshold)),
     successThreshold: threshold().describe(describeDefault(defaults.successThreshold)),
     intervalWhenFailing: duration().describe(describeDefault(defaults.intervalWhenFailing)),
+    connection: connectionMode().describe(describeDefault(defaults.connection)),
+    reconnectEvery: reconnectEvery().describe(describeDefault(defaults.reconnectEvery)),
   })
   .partial();
 
@@ -82,6 +86,8 @@ export const commonCheckShape = {
   // Each kind's schema narrows these to its own observation names (thresholdsOf).
   warnIf: z.record(z.string(), z.string()).optional().describe(describeDefault(check.warnIf)),
   failIf: z.record(z.string(), z.string()).optional().describe(describeDefault(check.failIf)),
+  connection: connectionMode().optional().describe(describeInherited('connection')),
+  reconnectEvery: reconnectEvery().optional().describe(describeInherited('reconnectEvery')),
 };
 
 /** warnIf/failIf of one kind: its observation names only, each with a comparison read in its unit. */

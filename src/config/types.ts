@@ -35,6 +35,9 @@ export interface ServerConfig {
   readonly logLevel: LogLevel;
 }
 
+/** fresh: a new connection per attempt; persistent: one kept between attempts (types that hold one). */
+export type ConnectionMode = 'fresh' | 'persistent';
+
 export interface DefaultsConfig {
   readonly intervalMs: number;
   readonly timeoutMs: number;
@@ -42,6 +45,8 @@ export interface DefaultsConfig {
   readonly successThreshold: number;
   /** After a failed attempt, the time until the next one (until an attempt passes); unset: intervalMs. */
   readonly intervalWhenFailingMs?: number;
+  readonly connection: ConnectionMode;
+  readonly reconnectEvery: number;
 }
 
 export interface CheckConfig {
@@ -70,6 +75,13 @@ export interface CheckConfig {
   readonly warnIf: readonly Threshold[];
   /** Thresholds on observations: crossed, the attempt fails with reason threshold. */
   readonly failIf: readonly Threshold[];
+  /**
+   * fresh: a new connection per attempt; persistent: one connection kept between attempts. Always
+   * fresh for a type that cannot keep one (a persistent default does not apply to it).
+   */
+  readonly connection: ConnectionMode;
+  /** With connection persistent: a kept connection serves this many attempts, then a new one is opened; 0: no limit. */
+  readonly reconnectEvery: number;
   /** The type's own options, as validated by its schema. */
   readonly options: Readonly<Record<string, unknown>>;
 }

@@ -15,6 +15,8 @@ import { parseConfig } from '../../src/config/parse.js';
 import { configJsonSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { judge } from '../../src/observations.js';
+import type { CheckConfig } from '../../src/config/types.js';
+import { createRunner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
 import { GARBAGE, startFaultProxy, type FaultMode, type FaultProxy } from '../helpers/fault-proxy.js';
 import { checkConfig } from '../helpers/fixtures.js';
@@ -48,8 +50,18 @@ describe('every registered check type has a conformance fixture', () => {
   });
 });
 
-describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kind.type, kind] as const))('conformance: %s', (_type, kind) => {
+// Every kind as it runs by default (a fresh connection per attempt), and a kind that can keep its
+// connection (connection: persistent) once more that way: the same faults, the same outcomes, the
+// same absence of leaks, with the core keeping one connection per check.
+const modes = kinds.filter((kind) => fixtures.has(kind.type)).flatMap((kind) => [[kind.type, kind, 'fresh'] as const, ...(kind.session ? [[`${kind.type} (persistent)`, kind, 'persistent'] as const] : [])]);
+
+describe.each(modes)('conformance: %s', (title, kind, mode) => {
   const fixture = fixtures.get(kind.type)!;
+  const isPersistent = mode === 'persistent';
+  // Persistent: one check (and so one kept connection) per address and worker, as a scheduler would
+  // run it: one attempt at a time.
+  const runner = createRunner(kinds);
+  const persistentChecks = new Map<string, CheckConfig>();
   const transport = fixture.transport ?? 'tcp';
   let server: Server;
   let proxy: FaultProxy;
@@ -72,22 +84,33 @@ describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kin
     await blackhole?.close();
     await udpBlackhole?.close();
     await udpGarbage?.close();
+    await runner.closeAll();
     await server?.stop();
     await fixture.close?.();
   });
 
   /** One attempt through the core's deadline; resolves once the kind's own work has settled too. */
-  async function attemptAt(address: Address, timeoutMs = TIMEOUT_MS): Promise<{ result: CheckResult; listeners: number }> {
-    const options = kind.options.parse(fixture.options(address)) as Record<string, unknown>;
-    const check = checkConfig(`conformance-${kind.type}`, { type: kind.type, timeoutMs, intervalMs: timeoutMs * 2, options });
+  async function attemptAt(address: Address, timeoutMs = TIMEOUT_MS, worker = 0): Promise<{ result: CheckResult; listeners: number }> {
+    let check: CheckConfig;
+    if (isPersistent) {
+      const key = `${address.host}:${address.port}/${timeoutMs}/${worker}`;
+      check = persistentChecks.get(key) ?? checkConfig(`conformance-${persistentChecks.size}`, { type: kind.type, timeoutMs, intervalMs: timeoutMs * 2, options: kind.options.parse(fixture.options(address)) as Record<string, unknown>, connection: 'persistent' });
+      persistentChecks.set(key, check);
+    } else {
+      const options = kind.options.parse(fixture.options(address)) as Record<string, unknown>;
+      check = checkConfig(`conformance-${kind.type}`, { type: kind.type, timeoutMs, intervalMs: timeoutMs * 2, options });
+    }
     const controller = new AbortController();
     let settled!: () => void;
     const isSettled = new Promise<void>((resolve) => (settled = resolve));
-    const result = await attempt(check, (c, ctx) => kind.run(c.options, ctx), { controller, onSettled: () => settled() });
+    const result = await attempt(check, isPersistent ? runner.run : (c, ctx) => kind.run(c.options, ctx), { controller, onSettled: () => settled() });
     await isSettled;
     return { result: result!, listeners: getEventListeners(controller.signal, 'abort').length };
   }
   const viaProxy = async (mode: FaultMode, delayMs?: number) => {
+    // Another fault behind the same address: a new check, as a reload would make it.
+    await runner.closeAll();
+    persistentChecks.clear();
     await proxy.set(mode, { delayMs });
     return { host: '127.0.0.1', port: proxy.port };
   };
@@ -163,14 +186,15 @@ describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kin
   it(`leaves nothing behind over ${MIXED_ATTEMPTS} attempts mixing pass, refused and hung: no listener on any signal, fds back to baseline, no server-side connection, a flat live heap`, async () => {
     const targets = [await passAddress(), await closedAddress(), hungAddress()];
     const fds = () => readdirSync('/proc/self/fd').length;
+    const leftOnServer = async () => (await fixture.serverConnections?.(proxy.upstreamPorts())) ?? 0;
     const run = async (count: number) => {
       let next = 0;
       let listeners = 0;
       const outcomes: Record<string, number> = {};
       await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
+        Array.from({ length: CONCURRENCY }, async (_, worker) => {
           while (next < count) {
-            const { result, listeners: left } = await attemptAt(targets[next++ % targets.length]!);
+            const { result, listeners: left } = await attemptAt(targets[next++ % targets.length]!, TIMEOUT_MS, worker);
             listeners += left;
             const key = result.ok ? 'pass' : result.reason!;
             outcomes[key] = (outcomes[key] ?? 0) + 1;
@@ -180,23 +204,34 @@ describe.each(kinds.filter((kind) => fixtures.has(kind.type)).map((kind) => [kin
       return { listeners, outcomes };
     };
     await run(150); // warm-up: code compiled, pools and caches filled
-    await waitFor('the warm-up connections to close', () => proxy.openConnections() === 0 && blackhole.openSockets() === 0);
+    // Persistent: the kept connections close, as at a reload; the run then opens them again.
+    await runner.closeAll();
+    persistentChecks.clear();
+    await waitFor('the warm-up connections to close', () => proxy.openConnections() === 0 && blackhole.openSockets() === 0, 5000);
     const fdsBefore = fds();
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
     const { listeners, outcomes } = await run(MIXED_ATTEMPTS);
     expect(listeners).toBe(0);
+    if (isPersistent) {
+      // At most one connection per check (worker and target) reached the real server throughout.
+      expect(await leftOnServer()).toBeLessThanOrEqual(CONCURRENCY);
+      await runner.closeAll();
+      persistentChecks.clear();
+    }
     // A third of the attempts pass (a few may meet the timeout on a busy machine: a PostgreSQL backend forks per connection).
     expect(outcomes.pass, JSON.stringify(outcomes)).toBeGreaterThanOrEqual(0.9 * (MIXED_ATTEMPTS / 3));
-    const leftOnServer = async () => (await fixture.serverConnections?.(proxy.upstreamPorts())) ?? 0;
     await waitFor('every connection to close, client and server side', async () => proxy.openConnections() === 0 && blackhole.openSockets() === 0 && (await leftOnServer()) === 0, 5000);
     await waitFor('fds back to baseline', () => fds() <= fdsBefore + 2, 5000);
     gc();
     const growth = process.memoryUsage().heapUsed - heapBefore;
     const figures = `live heap ${(heapBefore / MiB).toFixed(2)} -> ${((heapBefore + growth) / MiB).toFixed(2)} MiB over ${MIXED_ATTEMPTS} attempts ${JSON.stringify(outcomes)}`;
-    console.log(`conformance ${kind.type}: ${figures}`);
+    console.log(`conformance ${title}: ${figures}`);
     expect(growth, figures).toBeLessThan(2 * MiB);
   }, 120_000);
+
+  // What follows concerns a kind's options, whatever its connection mode: proven once, fresh.
+  if (isPersistent) return;
 
   it('never shows a secret in its options: not in a result, the health body, the metrics or the logs', async () => {
     if (!fixture.carriesSecrets) {

@@ -17,6 +17,8 @@ export function checkConfig(name: string, overrides: Partial<CheckConfig> = {}):
     successThreshold: 1,
     warnIf: [],
     failIf: [],
+    connection: 'fresh',
+    reconnectEvery: 0,
     options: {},
     ...overrides,
   };
@@ -46,7 +48,7 @@ export const downIsRefused: CheckKind = {
 export function agentConfig(checks: CheckConfig[]): AgentConfig {
   return {
     server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 0, drainMode: 'delay', exposeDetails: true, trustLoopback: true, serviceId: 'x', description: '', logLevel: 'error' },
-    defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
+    defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1, connection: 'fresh', reconnectEvery: 0 },
     checks,
     secrets: [],
     warnings: [],

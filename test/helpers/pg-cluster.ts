@@ -28,6 +28,10 @@ export interface Cluster {
   url(user?: string, host?: string, params?: string): string;
   /** Runs SQL as the superuser over the cluster's Unix socket. */
   sql(text: string): string;
+  /** Stops the server (fast shutdown: sessions are told, then closed), keeping its data. */
+  halt(): void;
+  /** Starts it again after halt(), with the same settings. */
+  resume(): void;
   stop(): void;
 }
 
@@ -66,6 +70,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     files: certs,
     url: (user = 'postgres', host = '127.0.0.1', params = '') => `postgres://${user}@${host}:${port}/postgres${params ? `?${params}` : ''}`,
     sql: (text) => asPostgres(`${BIN}/psql`, ['-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', text]),
+    halt: () => void asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-m', 'fast', '-w', 'stop']),
+    resume: () => void asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-l', join(dir, 'server.log'), '-o', settings.join(' '), '-w', 'start']),
     stop() {
       try {
         asPostgres(`${BIN}/pg_ctl`, ['-D', data, '-m', 'immediate', '-w', 'stop']);

@@ -20,7 +20,8 @@ export interface PgBouncer {
 
 export type PoolMode = 'session' | 'transaction' | 'statement';
 
-export async function startPgBouncer(poolMode: PoolMode): Promise<PgBouncer> {
+/** `settings`: more lines of its [pgbouncer] section (client_idle_timeout = 1, say). */
+export async function startPgBouncer(poolMode: PoolMode, settings: readonly string[] = []): Promise<PgBouncer> {
   const upstream = new URL(PG_URL);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'vigil-pgbouncer-'));
@@ -45,6 +46,7 @@ export async function startPgBouncer(poolMode: PoolMode): Promise<PgBouncer> {
       // One server connection: consecutive clients share it, so anything a client leaves on it shows.
       'default_pool_size = 1',
       `logfile = ${logfile}`,
+      ...settings,
       '',
     ].join('\n'),
   );

@@ -169,6 +169,8 @@ describe('heartbeat config', () => {
       successThreshold: 1,
       warnIf: [],
       failIf: [],
+      connection: 'fresh',
+      reconnectEvery: 0,
       options: { ttl: '30s' },
     });
   });

@@ -184,7 +184,7 @@ describe('requests never start probes', () => {
     const counting: CheckKind = { type: 'fake', componentType: 'component', schemes: [], options: z.strictObject({}), run: async () => void runs++ };
     const config: AgentConfig = {
       server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 0, drainMode: 'delay', exposeDetails: true, trustLoopback: true, serviceId: 'x', description: '', logLevel: 'error' },
-      defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
+      defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1, connection: 'fresh', reconnectEvery: 0 },
       checks: [checkConfig('a', { intervalMs: 60_000 })],
       secrets: [],
       warnings: [],

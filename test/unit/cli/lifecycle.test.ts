@@ -30,7 +30,7 @@ const fake: CheckKind = { type: 'fake', componentType: 'component', schemes: [],
 function configWith(server: Partial<AgentConfig['server']> = {}): AgentConfig {
   return {
     server: { host: '127.0.0.1', port: 0, maxConnections: 256, drainDelayMs: 60_000, drainMode: 'delay', exposeDetails: true, trustLoopback: true, serviceId: 'x', description: '', logLevel: 'info', ...server },
-    defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1 },
+    defaults: { intervalMs: 60_000, timeoutMs: 1000, failureThreshold: 1, successThreshold: 1, connection: 'fresh', reconnectEvery: 0 },
     checks: [checkConfig('a', { intervalMs: 60_000 })],
     secrets: [],
     warnings: [],

@@ -103,6 +103,8 @@ describe('defaults table', () => {
       timeoutMs: parseDuration(defaults.timeout.value),
       failureThreshold: defaults.failureThreshold.value,
       successThreshold: defaults.successThreshold.value,
+      connection: defaults.connection.value,
+      reconnectEvery: defaults.reconnectEvery.value,
     });
     expect(config.checks[0]).toMatchObject({
       intervalMs,
@@ -112,6 +114,8 @@ describe('defaults table', () => {
       groups: check.groups.value,
       failureThreshold: config.defaults.failureThreshold,
       successThreshold: config.defaults.successThreshold,
+      connection: config.defaults.connection,
+      reconnectEvery: config.defaults.reconnectEvery,
     });
   });
 

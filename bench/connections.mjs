@@ -1,0 +1,268 @@
+// node bench/connections.mjs: what connection: persistent saves, measured the way npm run bench
+// measures CPU per attempt. For postgres and redis, in each mode (fresh, persistent): the
+// dependency's CPU per attempt (the whole PostgreSQL process tree, forked backends included; the
+// redis-server process), vigil's own CPU per attempt (minus an idle agent's), and a bare script at
+// the same rate (fresh: a new client per attempt; persistent: one client kept, the same probe).
+// vigil runs 20 checks every 100 ms (200 attempts/s), pinned to core 0 as in npm run bench;
+// rounds alternate sides; medians. Failed attempts are counted and reported, never fatal.
+// The dependencies are a PostgreSQL cluster and a redis-server of the script's own (initdb as the
+// postgres user; nothing else uses them, so their CPU is the attempts' alone), unless PG_URL and
+// REDIS_URL name others.
+//   BENCH_ROUNDS=3 BENCH_SECONDS=6 taskset -c 1 node bench/connections.mjs
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+const CLI = join(ROOT, 'dist/src/cli.js');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const RATE = 200;
+const CHECKS = 20;
+const tmp = mkdtempSync(join(tmpdir(), 'vigil-connections-'));
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
+const children = new Set();
+process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function fetchText(url) {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
+
+async function start(args, ready) {
+  const child = spawn('taskset', ['-c', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, VIGIL_LOG_LEVEL: 'error' } });
+  children.add(child);
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  child.output = () => output;
+  child.on('exit', () => children.delete(child));
+  if (ready === 'ipc') await new Promise((resolve) => child.once('message', resolve));
+  else {
+    for (;;) {
+      if (await ready().catch(() => false)) break;
+      await sleep(50);
+    }
+  }
+  return child;
+}
+
+async function stop(child) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(3000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** CPU of every thread of a live process, ms. */
+function cpuMs(pid) {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return ns / 1e6;
+}
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+/** CPU of a process and its children (reaped ones included: forked backends), ms. */
+function treeCpuMs(rootPid) {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
+      if (Number(entry) === rootPid) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+      else if (Number(fields[1]) === rootPid) ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+function pgPostmasterPid(url) {
+  const dataDir = spawnSync('psql', [url, '-Atc', 'SHOW data_directory'], { encoding: 'utf8' }).stdout.trim();
+  return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+function redisPid(url) {
+  const out = spawnSync('redis-cli', ['-p', new URL(url).port || '6379', 'INFO', 'server'], { encoding: 'utf8' }).stdout;
+  return Number(/process_id:(\d+)/.exec(out)[1]);
+}
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+/** A PostgreSQL cluster of the script's own, on a free port; returns its URL. */
+async function startPostgres() {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-connections-pg-'));
+  const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  chownSync(dir, id('-u'), id('-g'));
+  const asPostgres = (command, args) => execFileSync('runuser', ['-u', 'postgres', '--', command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  asPostgres(`${PG_BIN}/initdb`, ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const port = await freePort();
+  asPostgres(`${PG_BIN}/pg_ctl`, ['-D', join(dir, 'data'), '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, '-w', 'start']);
+  process.on('exit', () => {
+    spawnSync('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop']);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return `postgres://postgres@127.0.0.1:${port}/postgres`;
+}
+
+/** A redis-server of the script's own, on a free port; returns its URL. */
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  children.add(child);
+  for (;;) {
+    if (spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout.trim() === 'PONG') break;
+    await sleep(50);
+  }
+  return `redis://127.0.0.1:${port}/0`;
+}
+
+async function startVigil(name, block) {
+  const path = join(tmp, `${name}.yaml`);
+  const checks = Array.from({ length: CHECKS }, (_, i) => `  c${i}: { ${block}, interval: 100ms, timeout: 100ms }`);
+  writeFileSync(path, `checks:\n${checks.join('\n')}\n`);
+  const port = await freePort();
+  const child = await start(['node', '--single-threaded-gc', CLI, 'serve', '--config', path, '--port', String(port), '--host', '127.0.0.1'], async () => (await fetchText(`http://127.0.0.1:${port}/health/live`)) !== undefined);
+  child.url = `http://127.0.0.1:${port}`;
+  return child;
+}
+
+async function runs(vigil) {
+  const text = await fetchText(`${vigil.url}/metrics`);
+  const count = (result) => [...text.matchAll(new RegExp(`^vigil_check_runs_total\\{[^}]*result="${result}"\\} (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  return { total: count('pass') + count('fail') + count('timeout'), failed: count('fail') + count('timeout') };
+}
+
+
+async function measure(pid, dependency, seconds) {
+  const cpu0 = cpuMs(pid);
+  const dep0 = dependency();
+  await sleep(seconds * 1000);
+  return { cpu: cpuMs(pid) - cpu0, dep: dependency() - dep0 };
+}
+
+async function main() {
+  const PG_URL = process.env.PG_URL ?? (await startPostgres());
+  const REDIS_URL = process.env.REDIS_URL ?? (await startRedis());
+  const pgPid = pgPostmasterPid(PG_URL);
+  const rPid = redisPid(REDIS_URL);
+  const targets = {
+    postgres: { url: PG_URL, dependency: () => treeCpuMs(pgPid), yaml: `type: postgres, url: "${PG_URL}"` },
+    redis: { url: REDIS_URL, dependency: () => cpuMs(rPid), yaml: `type: redis, url: "${REDIS_URL}"` },
+  };
+  // Idle baselines: an agent with nothing to do, a node process doing nothing, the dependencies at rest.
+  const idlePath = join(tmp, 'idle.yaml');
+  writeFileSync(idlePath, 'checks: {}\n');
+  const idlePort = await freePort();
+  const idle = await start(['node', '--single-threaded-gc', CLI, 'serve', '--config', idlePath, '--port', String(idlePort), '--host', '127.0.0.1'], async () => (await fetchText(`http://127.0.0.1:${idlePort}/health/live`)) !== undefined);
+  const idleNode = await start(['node', join(ROOT, 'bench/servers.mjs'), 'idle'], 'ipc');
+  const depIdle = {};
+  const agentIdle = await measure(idle.pid, () => 0, SECONDS);
+  const nodeIdle = await measure(idleNode.pid, () => 0, SECONDS);
+  for (const [type, target] of Object.entries(targets)) depIdle[type] = (await measure(process.pid, target.dependency, SECONDS)).dep / SECONDS;
+  await stop(idle);
+  await stop(idleNode);
+  const idleAgentMsPerS = agentIdle.cpu / SECONDS;
+  const idleNodeMsPerS = nodeIdle.cpu / SECONDS;
+
+  const samples = {};
+  const add = (key, value) => (samples[key] ??= []).push(value);
+  const failures = {};
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [type, target] of Object.entries(targets)) {
+      for (const mode of ['fresh', 'persistent']) {
+        const key = `${type} ${mode}`;
+        const vigil = await startVigil(`${type}-${mode}`, `${target.yaml}, connection: ${mode}`);
+        await sleep(1000);
+        const before = await runs(vigil);
+        const { cpu, dep } = await measure(vigil.pid, target.dependency, SECONDS);
+        const after = await runs(vigil);
+        const attempts = after.total - before.total;
+        failures[`vigil ${key}`] = (failures[`vigil ${key}`] ?? 0) + after.failed - before.failed;
+        add(`vigil ${key}`, (cpu - idleAgentMsPerS * SECONDS) / attempts);
+        add(`dependency ${key}`, (dep - depIdle[type] * SECONDS) / attempts);
+        await stop(vigil);
+
+        const floorType = mode === 'fresh' ? type : `${type}-persistent`;
+        const floor = await start(['node', join(ROOT, 'bench/floor.mjs'), floorType, target.url, String(RATE)], 'ipc');
+        await sleep(1000);
+        const f = await measure(floor.pid, target.dependency, SECONDS);
+        const exited = new Promise((resolve) => floor.once('exit', resolve));
+        floor.kill('SIGTERM');
+        await exited;
+        let counted;
+        try {
+          counted = JSON.parse(floor.output().trim().split('\n').at(-1));
+        } catch {
+          // The script ended without its count (it failed): its CPU still counts, its failures are unknown.
+          console.error(`bare script ${key} ended without its count: ${floor.output().slice(-500)}`);
+          counted = { failures: NaN };
+        }
+        failures[`floor ${key}`] = (failures[`floor ${key}`] ?? 0) + counted.failures;
+        add(`floor ${key}`, (f.cpu - idleNodeMsPerS * SECONDS) / (RATE * SECONDS));
+        add(`floor dependency ${key}`, (f.dep - depIdle[type] * SECONDS) / (RATE * SECONDS));
+      }
+    }
+  }
+  const rows = [];
+  for (const type of Object.keys(targets)) {
+    for (const mode of ['fresh', 'persistent']) {
+      const key = `${type} ${mode}`;
+      const m = (name) => round(median(samples[`${name} ${key}`]));
+      rows.push({
+        check: type,
+        connection: mode,
+        vigilMs: m('vigil'),
+        bareScriptMs: m('floor'),
+        ratio: round(m('vigil') / m('floor'), 2),
+        dependencyMs: m('dependency'),
+        dependencyWithBareScriptMs: m('floor dependency'),
+        failedAttempts: failures[`vigil ${key}`],
+        failedBareScript: failures[`floor ${key}`],
+      });
+    }
+  }
+  const result = { ratePerS: RATE, seconds: SECONDS, rounds: ROUNDS, idleAgentMsPerS: round(idleAgentMsPerS), rows };
+  console.log(JSON.stringify(result, null, 2));
+  console.log('\ncheck     connection  vigil ms  bare ms  ratio  dependency ms (vigil / bare)  failed (vigil / bare)');
+  for (const r of rows) {
+    console.log(
+      `${r.check.padEnd(9)} ${r.connection.padEnd(11)} ${String(r.vigilMs).padStart(8)} ${String(r.bareScriptMs).padStart(8)} ${String(r.ratio).padStart(6)}  ${`${r.dependencyMs} / ${r.dependencyWithBareScriptMs}`.padStart(28)}  ${`${r.failedAttempts} / ${r.failedBareScript}`.padStart(20)}`,
+    );
+  }
+  const pgPersistent = rows.find((r) => r.check === 'postgres' && r.connection === 'persistent');
+  console.log(`\ngoal: database CPU per persistent postgres attempt <= 0.1 ms: ${pgPersistent.dependencyMs} ms (${pgPersistent.dependencyMs <= 0.1 ? 'met' : 'NOT met'})`);
+  for (const r of rows.filter((row) => row.connection === 'persistent')) {
+    console.log(`goal: vigil's CPU per persistent ${r.check} attempt <= 1.2x the bare script keeping one client: ${r.ratio}x (${r.ratio <= 1.2 ? 'met' : 'NOT met'})`);
+  }
+}
+
+main().catch((error) => {
+  console.error(`bench failed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+});
