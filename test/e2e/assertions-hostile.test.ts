@@ -1,6 +1,7 @@
 // What a hostile or broken dependency can make the http check's conditions cost the agent, through
 // the built CLI: a condition on a body must never stall the event loop (probes and scrapes go on
 // being answered), as bodyMatches already guarantees for regular expressions.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { agentsForEachTest, getJson } from '../helpers/cli.js';
 import { startUpstream, waitFor } from '../helpers/net.js';
@@ -42,5 +43,27 @@ describe('http conditions against hostile bodies (built CLI)', () => {
     expect(slowest).toBeLessThan(250);
     // A 1 s timeout bounds the attempt's latency.
     expect(entry.observedValue).toBeLessThan(2000);
+  }, 60_000);
+
+  it('thirty checks whose body trivially matches bodyMatches all pass their first attempt together (no false "took longer than 1000 ms")', async () => {
+    const api = await startUpstream((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"UP"}'));
+    agents.upstreams.push(api);
+    const count = 30;
+    let yaml = 'checks:\n';
+    for (let i = 0; i < count; i++) yaml += `  api${i}:\n    type: http\n    url: ${api.url}/\n    interval: 60s\n    expect:\n      bodyMatches: 'UP'\n`;
+    const agent = await agents.start(yaml);
+    const entries = await waitFor(
+      'every first result',
+      async () => {
+        const checks = Object.values((await getJson(`${agent.url}/health`)).body.checks as Record<string, { status: string; reason?: string; output?: string }[]>).map((entry) => entry[0]!);
+        return checks.length === count && checks.every((entry) => entry.reason !== 'pending') ? checks : undefined;
+      },
+      20_000,
+    );
+    const status = readFileSync(`/proc/${agent.child.pid}/status`, 'utf8');
+    const failed = entries.filter((entry) => entry.status !== 'pass');
+    console.log(`${count} bodyMatches checks at start: ${failed.length} failed (${failed[0]?.reason}: ${failed[0]?.output}); peak RSS ${/VmHWM:\s+(\d+ kB)/.exec(status)?.[1]}`);
+    // A 15-byte body matched by /UP/: nothing here is slow, and nothing may fail.
+    expect(failed).toEqual([]);
   }, 60_000);
 });
