@@ -3,7 +3,7 @@
 // being answered), as bodyMatches already guarantees for regular expressions.
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentsForEachTest, getJson } from '../helpers/cli.js';
+import { agentsForEachTest, getJson, runCli, tempConfig } from '../helpers/cli.js';
 import { startUpstream, waitFor } from '../helpers/net.js';
 
 const agents = agentsForEachTest(afterEach);
@@ -66,4 +66,17 @@ describe('http conditions against hostile bodies (built CLI)', () => {
     // A 15-byte body matched by /UP/: nothing here is slow, and nothing may fail.
     expect(failed).toEqual([]);
   }, 60_000);
+
+  it('a deeply nested JSON body that a condition quotes fails with reason assertion, not unknown "Maximum call stack size exceeded"', async () => {
+    const depth = 32_000;
+    const api = await startUpstream((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(`${'['.repeat(depth)}${']'.repeat(depth)}`));
+    agents.upstreams.push(api);
+    const config = tempConfig(`checks:\n  api:\n    type: http\n    url: ${api.url}/\n    expect:\n      json: ['$[0] == 1']\n`);
+    const result = await runCli(['check', '--config', config, '--json']);
+    expect(result.code).toBe(1);
+    const [entry] = JSON.parse(result.stdout).checks;
+    // The dependency answered; its answer fails the condition.
+    expect(entry).toMatchObject({ status: 'fail', reason: 'assertion' });
+    expect(entry.output).toMatch(/^GET \S+ answered 200 but \$\[0\] == 1 fails: \$\[0\] is /);
+  }, 30_000);
 });
