@@ -109,7 +109,14 @@ const MAX_SHOWN_CHARS = 120;
 export function showValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  return peerText(JSON.stringify(value) ?? String(value), MAX_SHOWN_CHARS);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // A value nested deeper than the stack (a body the depth bound did not screen): say what it is.
+    text = `(${describeType(value)} nested too deeply to quote)`;
+  }
+  return peerText(text, MAX_SHOWN_CHARS);
 }
 
 /**
@@ -117,18 +124,31 @@ export function showValue(value: unknown): string {
  * name the value seen. `==` and `!=` compare type and value (1 is not "1"); an ordering operator
  * needs a number.
  */
-export function judge(value: unknown, { operator, operand }: Comparison): string | undefined {
-  if (ORDERING.has(operator)) {
-    if (typeof value !== 'number') return `is ${showValue(value)}, ${describeType(value)}, not a number`;
-    const holds = operator === '<' ? value < (operand as number) : operator === '<=' ? value <= (operand as number) : operator === '>' ? value > (operand as number) : value >= (operand as number);
-    return holds ? undefined : `is ${showValue(value)}`;
-  }
-  const equal = value === operand;
-  if (equal === (operator === '==')) return undefined;
+export function judge(value: unknown, comparison: Comparison): string | undefined {
+  if (holds(value, comparison)) return undefined;
+  const { operator, operand } = comparison;
+  if (ORDERING.has(operator)) return typeof value === 'number' ? `is ${showValue(value)}` : `is ${showValue(value)}, ${describeType(value)}, not a number`;
   return `is ${showValue(value)}${operator === '==' && typeof value !== typeof operand ? ` (${describeType(value)})` : ''}`;
 }
 
+/**
+ * Whether `value` satisfies the comparison (judge says why not). Self-contained, referring to
+ * nothing outside itself: its source also runs in the worker that judges JSON bodies.
+ */
+export function holds(value: unknown, comparison: Comparison): boolean {
+  const operator = comparison.operator;
+  const operand = comparison.operand as number;
+  if (operator === '==') return value === operand;
+  if (operator === '!=') return value !== operand;
+  if (typeof value !== 'number') return false;
+  if (operator === '<') return value < operand;
+  if (operator === '<=') return value <= operand;
+  if (operator === '>') return value > operand;
+  return value >= operand;
+}
+
 function describeType(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
