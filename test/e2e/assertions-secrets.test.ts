@@ -1,7 +1,7 @@
 // A configured secret in a value a failed condition quotes is masked even where the quote is cut
 // short: no prefix of it may show (built CLI, an upstream echoing the token after some padding).
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentsForEachTest, getJson } from '../helpers/cli.js';
+import { agentsForEachTest, getJson, runCli, tempConfig } from '../helpers/cli.js';
 import { startUpstream, waitFor } from '../helpers/net.js';
 
 const agents = agentsForEachTest(afterEach);
@@ -30,5 +30,31 @@ describe('secrets in quoted values cut short (built CLI)', () => {
     const everything = JSON.stringify(body) + agent.output();
     // Today: the outputs hold "canary-straddle-tok…" and "canary-st…": the cut came before the mask.
     expect(everything).not.toContain(token.slice(0, 9));
+  }, 30_000);
+
+  it('the Basic credential a URL\'s user and password make, echoed back by the upstream, shows in no health body, log line or vigil check output', async () => {
+    // %40 is "@": Node sends base64 of the decoded "vigil:p@ss-w0rd-canary".
+    const basic = Buffer.from('vigil:p@ss-w0rd-canary').toString('base64');
+    const api = await startUpstream((req, res) =>
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'x-echo': req.headers.authorization ?? '' })
+        .end(JSON.stringify({ status: req.headers.authorization ?? '' })),
+    );
+    agents.upstreams.push(api);
+    const url = api.url.replace('http://', 'http://vigil:p%40ss-w0rd-canary@');
+    const yaml = `checks:\n  api:\n    type: http\n    url: ${url}/\n    expect:\n      json: ['$.status == "UP"']\n  echo:\n    type: http\n    url: ${url}/\n    expect:\n      headers: { X-Echo: { equals: nothing } }\n`;
+    const agent = await agents.start(yaml);
+    const body = await waitFor('results', async () => {
+      const answer = await getJson(`${agent.url}/health`);
+      return Object.values(answer.body.checks as Record<string, { reason?: string }[]>).some((entry) => entry[0]!.reason === 'pending') ? undefined : answer.body;
+    });
+    expect(body.checks['api:responseTime'][0].reason).toBe('assertion');
+    expect(body.checks['echo:responseTime'][0].reason).toBe('assertion');
+    // The upstream did receive it: what is asserted below is masking, not a request without credentials.
+    expect(body.checks['api:responseTime'][0].output).toContain('is "Basic ***"');
+    const checked = await runCli(['check', '--config', tempConfig(yaml), '--json']);
+    expect(checked.code).toBe(1);
+    const everything = JSON.stringify(body) + agent.output() + checked.stdout + checked.stderr;
+    expect(everything).not.toContain(basic.slice(0, 16));
   }, 30_000);
 });
