@@ -126,6 +126,7 @@ export function showValue(value: unknown): string {
  */
 export function judge(value: unknown, comparison: Comparison): string | undefined {
   if (holds(value, comparison)) return undefined;
+  if (value === undefined) return 'is nothing';
   const { operator, operand } = comparison;
   if (ORDERING.has(operator)) return typeof value === 'number' ? `is ${showValue(value)}` : `is ${showValue(value)}, ${describeType(value)}, not a number`;
   return `is ${showValue(value)}${operator === '==' && typeof value !== typeof operand ? ` (${describeType(value)})` : ''}`;

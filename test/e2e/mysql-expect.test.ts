@@ -26,10 +26,13 @@ describe('mysql expect beyond a plain SELECT', () => {
   beforeAll(async () => {
     await sql(`CREATE TABLE ${table} (enabled BIT(1) NOT NULL)`);
     await sql(`INSERT INTO ${table} VALUES (b'1')`);
+    await sql(`CREATE TABLE ${table}_wide (mask BIT(16) NOT NULL)`);
+    await sql(`INSERT INTO ${table}_wide VALUES (b'0000000100000010')`);
     await sql(`CREATE PROCEDURE ${procedure}() SELECT 7`);
   });
   afterAll(async () => {
     await sql(`DROP TABLE IF EXISTS ${table}`);
+    await sql(`DROP TABLE IF EXISTS ${table}_wide`);
     await sql(`DROP PROCEDURE IF EXISTS ${procedure}`);
   });
 
@@ -46,5 +49,11 @@ describe('mysql expect beyond a plain SELECT', () => {
     // Today: "the query's first column == 7 fails: it is nothing (a undefined)".
     expect(JSON.parse(result.stdout).checks[0]).toMatchObject({ name: 'db', status: 'pass' });
     expect(result.code).toBe(0);
+  });
+
+  it('a wider BIT is the unsigned number its bits make (BIT(16) b\'0000000100000010\' is 258)', async () => {
+    const config = tempConfig(`checks:\n  db:\n    type: mysql\n    url: ${MYSQL_URL}\n    query: SELECT mask FROM ${table}_wide\n    expect: 258\n`);
+    const result = await runCli(['check', '--config', config, '--json']);
+    expect(JSON.parse(result.stdout).checks[0]).toMatchObject({ name: 'db', status: 'pass' });
   });
 });

@@ -70,6 +70,14 @@ describe('JSON conditions', () => {
   });
 });
 
+describe('judging nothing', () => {
+  it('a value that is not there reads "nothing", never "a undefined"', () => {
+    expect(judge(undefined, parseComparison('== 7'))).toBe('is nothing');
+    expect(judge(undefined, parseComparison('< 7'))).toBe('is nothing');
+    expect(judge(undefined, parseComparison('!= 7'))).toBeUndefined();
+  });
+});
+
 describe('matchBounded', () => {
   const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
 
