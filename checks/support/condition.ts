@@ -89,12 +89,30 @@ function readScalar(text: string, at: number, offset: number): { value: Scalar; 
     throw new ConditionSyntaxError('has a string with no closing double quote', offset + at);
   }
   const number = NUMBER.exec(rest);
-  if (number && !WORD.test(rest.slice(number[0].length))) return { value: Number(number[0]), end: at + number[0].length };
+  if (number && !WORD.test(rest.slice(number[0].length))) {
+    const problem = numberProblem(number[0]);
+    if (problem) throw new ConditionSyntaxError(problem, offset + at);
+    return { value: Number(number[0]), end: at + number[0].length };
+  }
   const word = WORD.exec(rest)?.[0];
   if (word === 'true' || word === 'false') return { value: word === 'true', end: at + word.length };
   if (word === 'null') return { value: null, end: at + word.length };
   if (rest.startsWith("'")) throw new ConditionSyntaxError(`expected ${VALUE_WANTED}: strings take double quotes`, offset + at);
   throw new ConditionSyntaxError(`expected ${VALUE_WANTED}${rest === '' ? '' : `, not ${JSON.stringify(peerText(rest, 20))}`}`, offset + at);
+}
+
+/**
+ * Why a number written in a condition cannot be compared as written: beyond a double's range (1e400
+ * would be Infinity), or an integer beyond 2^53 (written without a fraction or an exponent), which a
+ * double holds only approximately (9007199254740993 would compare equal to 9007199254740992).
+ */
+function numberProblem(text: string): string | undefined {
+  const value = Number(text);
+  if (!Number.isFinite(value)) return `${peerText(text, 20)} is beyond the range of numbers a condition compares (about ±1.8e308)`;
+  if (/^-?\d+$/.test(text) && !Number.isSafeInteger(value)) {
+    return `${peerText(text, 30)} is an integer beyond 2^53 (9007199254740991), which cannot be compared exactly: compare it in the query, or as text`;
+  }
+  return undefined;
 }
 
 /** The comparison as the config writes it: `== "UP"`. */
@@ -166,6 +184,12 @@ export function comparisonOf(expected: string | number | boolean): Comparison {
 
 /** Why a YAML value is no comparison, for a config issue; undefined when it is one. */
 export function comparisonProblem(expected: string | number | boolean): string | undefined {
+  if (typeof expected === 'number') {
+    // YAML has read the number: its text is gone, an integer beyond 2^53 is already rounded.
+    if (!Number.isFinite(expected)) return 'is beyond the range of numbers a condition compares (about ±1.8e308)';
+    if (Number.isInteger(expected) && !Number.isSafeInteger(expected)) return 'is an integer beyond 2^53 (9007199254740991), which cannot be compared exactly: compare it in the query, or as text';
+    return undefined;
+  }
   if (typeof expected !== 'string') return undefined;
   try {
     parseComparison(expected);

@@ -18,4 +18,15 @@ describe('comparison numbers out of range', () => {
       expect(Number.isFinite(comparison.operand)).toBe(true);
     }
   });
+
+  it('refuses an integer beyond 2^53, which a double cannot hold exactly, written or read by YAML', () => {
+    expect(comparisonProblem('== 9007199254740993')).toMatch(/integer beyond 2\^53 .*cannot be compared exactly/);
+    expect(jsonConditionProblem('$.id != -12345678901234567890')).toMatch(/cannot be compared exactly/);
+    expect(comparisonProblem(2 ** 60)).toMatch(/cannot be compared exactly/);
+    expect(comparisonProblem(Infinity)).toBeDefined();
+    // 2^53 - 1 is exact; a fraction or an exponent says the writer means a double.
+    expect(comparisonProblem('== 9007199254740991')).toBeUndefined();
+    expect(comparisonProblem('< 1e300')).toBeUndefined();
+    expect(comparisonProblem(42)).toBeUndefined();
+  });
 });
