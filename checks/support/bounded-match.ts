@@ -109,11 +109,16 @@ function startWorker(): void {
     // Out of memory: the job's input made the worker grow too far, which is as much as too slow.
     if (running) finish((error as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY' ? { tooSlowMs: running.job.limitMs } : { error }, true);
   });
+  let isOnline = false;
+  started.once('online', () => (isOnline = true));
   started.once('exit', () => {
     if (worker !== started) return;
     worker = undefined;
     if (running) finish({ error: new Error('the matching worker ended without an answer') }, true);
-    else if (queue.length > 0) startWorker();
+    else if (!isOnline) {
+      // It never started (out of memory or threads): the waiting jobs fail rather than retry forever.
+      for (const job of queue.splice(0)) job.settle({ error: new Error('the matching worker could not start') });
+    } else if (queue.length > 0) startWorker();
   });
 }
 
