@@ -10,8 +10,8 @@ import type { ConnectionOptions, DetailedPeerCertificate, TLSSocket } from 'node
 import { z } from 'zod';
 import { defineCheck } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
-import { matchBounded, MATCH_TIME_LIMIT_MS, type MatchJob } from './support/bounded-match.js';
-import { failedJsonCondition, jsonConditionProblem, parseJsonCondition, showJsonCondition } from './support/json-conditions.js';
+import { judgeJsonBounded, matchBounded, MATCH_TIME_LIMIT_MS, prepareWorker, type MatchJob } from './support/bounded-match.js';
+import { describeFinding, jsonConditionProblem, jsonDepthExceeds, MAX_JSON_DEPTH, parseJsonCondition, showJsonCondition } from './support/json-conditions.js';
 import { chainOf, EXPIRY_OBSERVATIONS, expiryOptions, judgeExpiry, refineExpiry } from './support/cert-expiry.js';
 import { peerText } from './support/peer-text.js';
 import { toCheckError } from './support/socket-errors.js';
@@ -154,6 +154,12 @@ export const http = defineCheck({
   refine: refineOptions,
   schemes: ['http', 'https'],
   observations: { statusCode: 'code', ...EXPIRY_OBSERVATIONS },
+  // The worker that judges bodies is started with the config that needs it, not at a first attempt.
+  async prepare(checks) {
+    if (checks.some(({ expect }) => expect?.json !== undefined || expect?.bodyMatches !== undefined || Object.values(expect?.headers ?? {}).some((header) => header.matches !== undefined))) {
+      prepareWorker();
+    }
+  },
   async run(opts, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
     const accepted = (opts.expect?.status ?? DEFAULT_STATUS).map(toRange);
@@ -242,16 +248,18 @@ async function judgeAnswer(expect: Expectations, { response, body, isComplete }:
   }
   if (expect.json) {
     const cut = isComplete ? '' : ` (a body of ${MAX_BODY_BYTES / 1024} KiB or more, of which expect.json reads the first ${MAX_BODY_BYTES / 1024} KiB)`;
-    let document: unknown;
-    try {
-      document = JSON.parse(body);
-    } catch (error) {
-      throw fail(`its body is not JSON${cut}: ${peerText((error as Error).message)}`);
+    // Screened before parsing: judging a deeply nested body would stall the event loop.
+    if (jsonDepthExceeds(body)) {
+      throw fail(`its body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep${cut}, deeper than expect.json judges`);
     }
-    for (const text of expect.json) {
-      // Validation guarantees the condition parses.
-      const condition = parseJsonCondition(text);
-      const why = failedJsonCondition(document, condition);
+    // Validation guarantees each condition parses. Parsed and judged in the worker, bounded in time.
+    const conditions = expect.json.map((text) => parseJsonCondition(text));
+    const jsonLimitMs = boundedLimit(deadline);
+    const judged = await judgeJsonBounded(body, conditions, jsonLimitMs, signal);
+    if (judged === 'too-slow') throw fail(`judging its body (${body.length} bytes) by expect.json took longer than ${jsonLimitMs} ms`);
+    if ('notJson' in judged) throw fail(`its body is not JSON${cut}: ${peerText(judged.notJson)}`);
+    for (const [i, condition] of conditions.entries()) {
+      const why = describeFinding(judged[i]!, condition);
       if (why !== undefined) throw fail(`${showJsonCondition(condition)} fails: ${why}`);
     }
   }
@@ -259,8 +267,7 @@ async function judgeAnswer(expect: Expectations, { response, body, isComplete }:
     jobs.push({ pattern: expect.bodyMatches, text: body, failure: `its body (first ${body.length} bytes) does not match /${expect.bodyMatches}/` });
   }
   if (jobs.length === 0) return;
-  // The attempt's own deadline, when nearer, ends the match as a timeout.
-  const limitMs = Math.min(MATCH_TIME_LIMIT_MS, Math.max(1, deadline - Date.now()));
+  const limitMs = boundedLimit(deadline);
   const matched = await matchBounded(jobs, limitMs, signal);
   if (matched === 'too-slow') {
     const patterns = jobs.map((job) => `/${job.pattern}/`).join(', ');
@@ -268,6 +275,15 @@ async function judgeAnswer(expect: Expectations, { response, body, isComplete }:
   }
   const failed = jobs.find((_, i) => !matched[i]);
   if (failed) throw fail(failed.failure);
+}
+
+/**
+ * The time limit of a job in the worker: MATCH_TIME_LIMIT_MS, or the attempt's own deadline when
+ * nearer (the attempt then ends as a timeout). A job that waits for the worker is bounded by the
+ * attempt's timeout alone: its limit runs from when the worker starts it.
+ */
+function boundedLimit(deadline: number): number {
+  return Math.min(MATCH_TIME_LIMIT_MS, Math.max(1, deadline - Date.now()));
 }
 
 /**

@@ -160,13 +160,30 @@ function asMysql(comparison: Comparison): Comparison {
   return typeof comparison.operand === 'boolean' ? { ...comparison, operand: comparison.operand ? 1 : 0 } : comparison;
 }
 
-/** Column types read as numbers (mysql2's names): integers, decimals, floats, YEAR. */
-const NUMERIC_TYPES = new Set(['TINY', 'SHORT', 'LONG', 'INT24', 'LONGLONG', 'DECIMAL', 'NEWDECIMAL', 'FLOAT', 'DOUBLE', 'YEAR']);
+/** Column types read as numbers (mysql2's names): integers, decimals, floats, YEAR, BIT. */
+const NUMERIC_TYPES = new Set(['TINY', 'SHORT', 'LONG', 'INT24', 'LONGLONG', 'DECIMAL', 'NEWDECIMAL', 'FLOAT', 'DOUBLE', 'YEAR', 'BIT']);
 
-/** Every column as [its type, the server's text]: the check converts the first one (readResult). */
-const rawColumn = (field: { type: string; string(): string | null }) => [field.type, field.string()];
+/**
+ * Every column as [its type, the server's text]: the check converts the first one (readResult). A
+ * BIT comes as its bytes (big-endian), not text: its text is the unsigned number they make (BIT(1),
+ * the usual boolean, is "0" or "1").
+ */
+const rawColumn = (field: { type: string; string(): string | null; buffer(): Buffer | null }) => {
+  if (field.type !== 'BIT') return [field.type, field.string()];
+  const bytes = field.buffer();
+  return [field.type, bytes === null ? null : bytes.reduce((value, byte) => (value << 8n) | BigInt(byte), 0n).toString()];
+};
 
-function readResult(rows: unknown): QueryResult {
+/**
+ * The first column of the first row of the first result set: a CALL of a procedure answers with
+ * each of its result sets (mysql2 then gives a list of them, with a list of field lists) and an OK.
+ */
+function readResult(answer: unknown, fields: unknown): QueryResult {
+  let rows = answer;
+  if (Array.isArray(answer) && Array.isArray(fields) && fields.some((set) => Array.isArray(set) || set === undefined)) {
+    const at = fields.findIndex((set) => Array.isArray(set));
+    rows = at === -1 ? undefined : answer[at];
+  }
   // A statement without a result set (DO, SET) answers with an OK packet, not rows.
   const first = Array.isArray(rows) ? (rows[0] as [string, string | null][] | undefined) : undefined;
   if (!first || first.length === 0) return { hasRow: false };
@@ -397,8 +414,8 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
       step(
         new Promise<QueryResult>(
           (resolve, reject) =>
-            void connection.query({ sql: boundedQuery(query, greeting?.version ?? '', deadline), rowsAsArray: true, typeCast: rawColumn }, (error, rows) =>
-              error ? reject(error) : resolve(readResult(rows)),
+            void connection.query({ sql: boundedQuery(query, greeting?.version ?? '', deadline), rowsAsArray: true, typeCast: rawColumn }, (error, rows, fields) =>
+              error ? reject(error) : resolve(readResult(rows, fields)),
             ),
         ),
       ),

@@ -63,8 +63,11 @@ export interface CheckKind {
    * Otherwise a lone user name is taken for a token (`https://TOKEN@host/`). Default false.
    */
   readonly urlUserIsIdentity?: boolean;
-  /** Loads what the type needs (a driver) once, before its first attempt, so that cost is not latency. */
-  prepare?(): Promise<void>;
+  /**
+   * Loads what the type needs (a driver, a worker) once, before its first attempt, so that cost is
+   * not latency. Given the options of every check of the type in the config (validated; none: []).
+   */
+  prepare?(checks?: readonly Readonly<Record<string, unknown>>[]): Promise<void>;
   /**
    * Set for a type whose results are pushed to the agent rather than polled (the built-in
    * heartbeat): the scheduler never runs it, and keys about polling do not apply to it.
@@ -135,7 +138,8 @@ export interface CheckDefinition<Shape extends z.ZodRawShape> {
   readonly observations?: ObservationUnits;
   fromUrl?(url: string): Record<string, unknown>;
   readonly urlUserIsIdentity?: boolean;
-  prepare?(): Promise<unknown>;
+  /** See CheckKind.prepare: `checks` holds the options of the config's checks of this type. */
+  prepare?(checks: readonly z.output<z.ZodObject<Shape>>[]): Promise<unknown>;
   /**
    * One attempt. Resolve (optionally with measured values) when healthy; throw a CheckError when
    * not. Honour ctx.signal: on abort, close sockets and clients and reject at once.
@@ -163,7 +167,7 @@ export function defineCheck<Shape extends z.ZodRawShape>(definition: CheckDefini
     observations: { [LATENCY]: 'ms', ...definition.observations },
     ...(definition.urlUserIsIdentity ? { urlUserIsIdentity: true } : {}),
     ...(fromUrl ? { fromUrl: (url: string) => fromUrl(url) } : {}),
-    ...(prepare ? { prepare: async () => void (await prepare()) } : {}),
+    ...(prepare ? { prepare: async (checks = []) => void (await prepare(checks as z.output<z.ZodObject<Shape>>[])) } : {}),
     // The core validates every check's options with `options` before any attempt: the cast is the
     // one place the schema's output type is taken on trust.
     run: (values, ctx) => definition.run(values as z.output<z.ZodObject<Shape>>, ctx),

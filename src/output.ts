@@ -12,6 +12,12 @@ export const MAX_RAW_MESSAGE_CHARS = 64 * 1024;
 const LINE_BREAKS = /[\t\n\r\v\f]+/g;
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 
+/**
+ * What marks a text cut short, here and wherever a check quotes a peer's text (peerText): the
+ * redactor masks a secret's start left just before it (redact.ts).
+ */
+export const CUT_MARK = '…';
+
 /** Cuts a raw message to MAX_RAW_MESSAGE_CHARS, before anything else reads it. */
 export function capRawMessage(message: string): string {
   return message.length > MAX_RAW_MESSAGE_CHARS ? message.slice(0, MAX_RAW_MESSAGE_CHARS) : message;
@@ -24,6 +30,6 @@ export function capRawMessage(message: string): string {
 export function boundOutput(text: string): string {
   const line = capRawMessage(text).replace(LINE_BREAKS, ' ').replace(CONTROLS, '');
   if (line.length <= MAX_OUTPUT_CHARS) return line;
-  const suffix = ` … (${line.length - MAX_OUTPUT_CHARS + 1} more characters)`;
+  const suffix = ` ${CUT_MARK} (${line.length - MAX_OUTPUT_CHARS + 1} more characters)`;
   return `${line.slice(0, MAX_OUTPUT_CHARS - suffix.length)}${suffix}`;
 }

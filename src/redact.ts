@@ -2,6 +2,8 @@
 // the config's secrets (config/secrets.ts says which) verbatim and in every encoded form a URL, JSON
 // or a form gives them, and in any URL the user info and the query values.
 
+import { CUT_MARK } from './output.js';
+
 export type Redact = (text: string) => string;
 
 /** Shorter values are not masked verbatim: masking "1" or "on" would garble every message. */
@@ -17,7 +19,37 @@ export function createRedactor(secrets: readonly string[]): Redact {
   for (const secret of secrets) if (secret.length >= MIN_SECRET_LENGTH) for (const form of encodedForms(secret)) forms.add(form);
   const masked = [...forms].sort((a, b) => b.length - a.length);
   const pattern = masked.length ? new RegExp(masked.map(escapeRegExp).join('|'), 'g') : undefined;
-  return (text) => maskUrls(pattern ? text.replace(pattern, MASK) : text);
+  return (text) => maskUrls(pattern ? maskCutTails(text.replace(pattern, MASK), masked) : text);
+}
+
+/**
+ * Masks what remains of a secret that a check cut short before the core could mask it: a check
+ * quoting a peer's value (a JSON value, a header) cuts it at CUT_MARK without knowing the secrets,
+ * so the text just before each CUT_MARK, and at the very end, that is the start of a secret (at
+ * least MIN_SECRET_LENGTH characters of it) is masked.
+ */
+function maskCutTails(text: string, forms: readonly string[]): string {
+  const ranges: [number, number][] = [];
+  for (const form of forms) {
+    // Every such tail starts with the form's first MIN_SECRET_LENGTH characters: found by indexOf.
+    const head = form.slice(0, MIN_SECRET_LENGTH);
+    for (let at = text.indexOf(head); at !== -1; at = text.indexOf(head, at + 1)) {
+      let length = MIN_SECRET_LENGTH;
+      while (length < form.length - 1 && at + length < text.length && text.charCodeAt(at + length) === form.charCodeAt(length)) length++;
+      const end = at + length;
+      if (end === text.length || text.startsWith(CUT_MARK, end)) ranges.push([at, end]);
+    }
+  }
+  if (ranges.length === 0) return text;
+  ranges.sort((a, b) => a[0] - b[0]);
+  let result = '';
+  let done = 0;
+  for (const [start, end] of ranges) {
+    if (end <= done) continue;
+    result += `${text.slice(done, Math.max(start, done))}${start >= done ? MASK : ''}`;
+    done = end;
+  }
+  return result + text.slice(done);
 }
 
 /** Masks the user info (user and password) and the query and fragment values of every URL in text. */

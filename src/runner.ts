@@ -69,7 +69,7 @@ export function createRunner(kinds: readonly CheckKind[], options: SessionsOptio
     isPushed: (check) => kind(check.type).push !== undefined,
     judge: (check, result) => judge(check, kind(check.type), result),
     async prepare(checks) {
-      await Promise.all([...new Set(checks.map((c) => c.type))].map((type) => kind(type).prepare?.()));
+      await Promise.all([...new Set(checks.map((c) => c.type))].map((type) => kind(type).prepare?.(checks.filter((c) => c.type === type).map((c) => c.options))));
     },
     connections(check) {
       if (!kind(check.type).session) return undefined;

@@ -89,12 +89,30 @@ function readScalar(text: string, at: number, offset: number): { value: Scalar; 
     throw new ConditionSyntaxError('has a string with no closing double quote', offset + at);
   }
   const number = NUMBER.exec(rest);
-  if (number && !WORD.test(rest.slice(number[0].length))) return { value: Number(number[0]), end: at + number[0].length };
+  if (number && !WORD.test(rest.slice(number[0].length))) {
+    const problem = numberProblem(number[0]);
+    if (problem) throw new ConditionSyntaxError(problem, offset + at);
+    return { value: Number(number[0]), end: at + number[0].length };
+  }
   const word = WORD.exec(rest)?.[0];
   if (word === 'true' || word === 'false') return { value: word === 'true', end: at + word.length };
   if (word === 'null') return { value: null, end: at + word.length };
   if (rest.startsWith("'")) throw new ConditionSyntaxError(`expected ${VALUE_WANTED}: strings take double quotes`, offset + at);
   throw new ConditionSyntaxError(`expected ${VALUE_WANTED}${rest === '' ? '' : `, not ${JSON.stringify(peerText(rest, 20))}`}`, offset + at);
+}
+
+/**
+ * Why a number written in a condition cannot be compared as written: beyond a double's range (1e400
+ * would be Infinity), or an integer beyond 2^53 (written without a fraction or an exponent), which a
+ * double holds only approximately (9007199254740993 would compare equal to 9007199254740992).
+ */
+function numberProblem(text: string): string | undefined {
+  const value = Number(text);
+  if (!Number.isFinite(value)) return `${peerText(text, 20)} is beyond the range of numbers a condition compares (about ±1.8e308)`;
+  if (/^-?\d+$/.test(text) && !Number.isSafeInteger(value)) {
+    return `${peerText(text, 30)} is an integer beyond 2^53 (9007199254740991), which cannot be compared exactly: compare it in the query, or as text`;
+  }
+  return undefined;
 }
 
 /** The comparison as the config writes it: `== "UP"`. */
@@ -109,7 +127,14 @@ const MAX_SHOWN_CHARS = 120;
 export function showValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  return peerText(JSON.stringify(value) ?? String(value), MAX_SHOWN_CHARS);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // A value nested deeper than the stack (a body the depth bound did not screen): say what it is.
+    text = `(${describeType(value)} nested too deeply to quote)`;
+  }
+  return peerText(text, MAX_SHOWN_CHARS);
 }
 
 /**
@@ -117,18 +142,32 @@ export function showValue(value: unknown): string {
  * name the value seen. `==` and `!=` compare type and value (1 is not "1"); an ordering operator
  * needs a number.
  */
-export function judge(value: unknown, { operator, operand }: Comparison): string | undefined {
-  if (ORDERING.has(operator)) {
-    if (typeof value !== 'number') return `is ${showValue(value)}, ${describeType(value)}, not a number`;
-    const holds = operator === '<' ? value < (operand as number) : operator === '<=' ? value <= (operand as number) : operator === '>' ? value > (operand as number) : value >= (operand as number);
-    return holds ? undefined : `is ${showValue(value)}`;
-  }
-  const equal = value === operand;
-  if (equal === (operator === '==')) return undefined;
+export function judge(value: unknown, comparison: Comparison): string | undefined {
+  if (holds(value, comparison)) return undefined;
+  if (value === undefined) return 'is nothing';
+  const { operator, operand } = comparison;
+  if (ORDERING.has(operator)) return typeof value === 'number' ? `is ${showValue(value)}` : `is ${showValue(value)}, ${describeType(value)}, not a number`;
   return `is ${showValue(value)}${operator === '==' && typeof value !== typeof operand ? ` (${describeType(value)})` : ''}`;
 }
 
+/**
+ * Whether `value` satisfies the comparison (judge says why not). Self-contained, referring to
+ * nothing outside itself: its source also runs in the worker that judges JSON bodies.
+ */
+export function holds(value: unknown, comparison: Comparison): boolean {
+  const operator = comparison.operator;
+  const operand = comparison.operand as number;
+  if (operator === '==') return value === operand;
+  if (operator === '!=') return value !== operand;
+  if (typeof value !== 'number') return false;
+  if (operator === '<') return value < operand;
+  if (operator === '<=') return value <= operand;
+  if (operator === '>') return value > operand;
+  return value >= operand;
+}
+
 function describeType(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'an object';
@@ -145,6 +184,12 @@ export function comparisonOf(expected: string | number | boolean): Comparison {
 
 /** Why a YAML value is no comparison, for a config issue; undefined when it is one. */
 export function comparisonProblem(expected: string | number | boolean): string | undefined {
+  if (typeof expected === 'number') {
+    // YAML has read the number: its text is gone, an integer beyond 2^53 is already rounded.
+    if (!Number.isFinite(expected)) return 'is beyond the range of numbers a condition compares (about ±1.8e308)';
+    if (Number.isInteger(expected) && !Number.isSafeInteger(expected)) return 'is an integer beyond 2^53 (9007199254740991), which cannot be compared exactly: compare it in the query, or as text';
+    return undefined;
+  }
   if (typeof expected !== 'string') return undefined;
   try {
     parseComparison(expected);

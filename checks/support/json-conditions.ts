@@ -3,7 +3,7 @@
 // (condition.ts). Every value the path finds must satisfy the comparison; a path that finds nothing
 // fails the condition.
 import { createRequire } from 'node:module';
-import { ConditionSyntaxError, judge, showComparison, splitCondition, type Comparison } from './condition.js';
+import { ConditionSyntaxError, holds, judge, showComparison, splitCondition, type Comparison } from './condition.js';
 
 export interface JsonCondition {
   readonly text: string;
@@ -64,19 +64,52 @@ export function jsonConditionProblem(text: string): string | undefined {
   }
 }
 
+/**
+ * Most levels of arrays and objects in a body that expect.json judges. JSONPath's descendant
+ * segment (`$..status`) costs the nodes times the depth on the event loop (a 32 KiB body nested
+ * 16000 deep stalled the agent for seconds), and quoting a value recurses once per level; real
+ * health documents nest a handful of levels. A deeper body fails the condition without being parsed.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * How deeply `text` nests arrays and objects, counted without parsing it (one linear pass, strings
+ * skipped), stopping as soon as it exceeds `limit`: a body deeper than any condition judges costs
+ * no more than reading it.
+ */
+export function jsonDepthExceeds(text: string, limit = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i++; // backslash: the next character is escaped
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x5b || code === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (code === 0x5d || code === 0x7d) depth--;
+  }
+  return false;
+}
+
 /** Why the document fails the condition (naming the value seen and where), or undefined when it holds. */
 export function failedJsonCondition(document: unknown, condition: JsonCondition): string | undefined {
   let found = 0;
-  let failure: string | undefined;
+  let failed: { value: unknown; path: (string | number)[] } | undefined;
   const { exec } = library();
   exec(document as Parameters<typeof exec>[0], condition.path, (value, path) => {
     found++;
-    if (failure !== undefined) return;
-    const why = judge(value, condition.comparison);
-    if (why !== undefined) failure = `${showPath(path)} ${why}`;
+    if (failed === undefined && !holds(value, condition.comparison)) failed = { value, path };
   });
+  return describeFinding({ found, failed }, condition);
+}
+
+/** Why a condition fails, from what its path found (the first failing value and where), or undefined when it holds. */
+export function describeFinding({ found, failed }: { found: number; failed?: { value: unknown; path: readonly (string | number)[] } }, condition: JsonCondition): string | undefined {
   if (found === 0) return 'the path found nothing';
-  return failure;
+  if (failed === undefined) return undefined;
+  return `${showPath(failed.path)} ${judge(failed.value, condition.comparison) ?? 'fails'}`;
 }
 
 export function showJsonCondition({ path, comparison }: JsonCondition): string {

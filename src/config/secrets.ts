@@ -61,6 +61,7 @@ function urlSecrets(text: string, identitySchemes: readonly string[]): string[] 
   const authorityEnd = rest.search(/[/?#\\]/);
   const authority = authorityEnd === -1 ? rest : rest.slice(0, authorityEnd);
   const found: string[] = [];
+  const basic: string[] = [];
   const at = authority.lastIndexOf('@');
   if (at !== -1) {
     const userinfo = authority.slice(0, at);
@@ -69,6 +70,9 @@ function urlSecrets(text: string, identitySchemes: readonly string[]): string[] 
     const user = colon === -1 ? userinfo : userinfo.slice(0, colon);
     if (password !== '') found.push(password);
     else if (user !== '' && !identitySchemes.includes(scheme[1]!.toLowerCase())) found.push(user);
+    if (/^https?$/i.test(scheme[1]!) && (password !== '' || (user !== '' && !identitySchemes.includes(scheme[1]!.toLowerCase())))) {
+      basic.push(...basicCredentials(user, password));
+    }
   }
   const query = authorityEnd === -1 ? '' : rest.slice(authorityEnd).split('#')[0]!;
   const start = query.indexOf('?');
@@ -78,7 +82,23 @@ function urlSecrets(text: string, identitySchemes: readonly string[]): string[] 
       if (eq > 0 && isSecretName(decode(pair.slice(0, eq)))) found.push(pair.slice(eq + 1));
     }
   }
-  return found.flatMap((secret) => [secret, decode(secret), decode(secret.replace(/\+/g, ' '))]);
+  return [...found.flatMap((secret) => [secret, decode(secret), decode(secret.replace(/\+/g, ' '))]), ...basic];
+}
+
+/**
+ * The Authorization: Basic credential an http(s) client makes of a URL's user info, which an
+ * upstream may echo back: base64 of `user:password`, as written and as Node sends it (each part
+ * %-decoded, after the WHATWG URL parser has %-encoded what it does).
+ */
+function basicCredentials(user: string, password: string): string[] {
+  const forms = new Set([`${user}:${password}`, `${decode(user)}:${decode(password)}`]);
+  try {
+    const parsed = new URL(`http://${user}:${password}@host/`);
+    forms.add(`${decode(parsed.username)}:${decode(parsed.password)}`);
+  } catch {
+    // User info no URL parser accepts: no request is made with it, the written forms remain.
+  }
+  return [...forms].map((form) => Buffer.from(form, 'utf8').toString('base64'));
 }
 
 function decode(text: string): string {

@@ -66,4 +66,25 @@ describe('redactor', () => {
     const redact = createRedactor(['on', 'abc']);
     expect(redact('abc is on')).toBe('abc is on');
   });
+
+  it('masks the start of a secret left just before a cut (…) or at the very end, from four characters on', () => {
+    const redact = createRedactor(['canary-straddle-token-0123456789']);
+    expect(redact('status is "xxxxcanary-strad… (40 more characters)"')).toBe('status is "xxxx***… (40 more characters)"');
+    expect(redact('header x-echo is "canary-st… (9 more characters)", and canary-straddle-token-0123456789 too')).toBe('header x-echo is "***… (9 more characters)", and *** too');
+    expect(redact('a message cut at canary-straddle-to')).toBe('a message cut at ***');
+    // Three characters, or a start not at a cut, say nothing of the secret: left as they are.
+    expect(redact('value "xxcan… (3 more characters)"')).toBe('value "xxcan… (3 more characters)"');
+    expect(redact('canary-straddle is a word here, not cut')).toBe('canary-straddle is a word here, not cut');
+    // In an encoded form too (JSON escapes).
+    const quoted = createRedactor(['to"ken-secret-value']);
+    expect(quoted(`value ${JSON.stringify('to"ken-sec').slice(0, -1)}… (9 more characters)`)).toBe('value "***… (9 more characters)');
+  });
+
+  it('a peer repeating a secret\'s start and cut marks costs little', () => {
+    const redact = createRedactor(['canary-straddle-token-0123456789']);
+    const hostile = 'canary-strad…'.repeat(5000);
+    const started = performance.now();
+    expect(redact(hostile)).toBe('***…'.repeat(5000));
+    expect(performance.now() - started).toBeLessThan(200);
+  });
 });

@@ -44,7 +44,17 @@ describe('what counts as a secret', () => {
   it('username-only and percent-encoded secrets: a password holding whitespace or "@" is recorded whole', () => {
     expect(collect('postgres://app:pa ss@w0rd@db:5432/app')).toContain('pa ss@w0rd');
     expect(collect('http://u:p%40ss%20x@h/')).toEqual(expect.arrayContaining(['p%40ss%20x', 'p@ss x']));
-    expect(collect('http://u:pw@h/path/@not-userinfo')).toEqual(['pw']);
+    // The password, and the Basic credential an http client makes of u:pw; nothing of the path.
+    expect(collect('http://u:pw@h/path/@not-userinfo')).toEqual(['pw', Buffer.from('u:pw').toString('base64')]);
+  });
+
+  it('an http(s) URL with credentials: the Authorization: Basic value a client sends is a secret, as written and %-decoded', () => {
+    const base64 = (text: string) => Buffer.from(text).toString('base64');
+    expect(collect('https://app:p%40ss%20x@h/')).toEqual(expect.arrayContaining([base64('app:p@ss x'), base64('app:p%40ss%20x')]));
+    // A token as the user name: sent as "token:".
+    expect(collect('http://t0ken-value@h/')).toEqual(expect.arrayContaining([base64('t0ken-value:')]));
+    // Other schemes send no Basic header.
+    expect(collect('postgres://app:pw@db/app')).not.toContain(base64('app:pw'));
   });
 
   it('environment-only mode leaks secrets: query values whose keys say secret are secrets', () => {

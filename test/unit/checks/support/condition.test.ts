@@ -70,6 +70,14 @@ describe('JSON conditions', () => {
   });
 });
 
+describe('judging nothing', () => {
+  it('a value that is not there reads "nothing", never "a undefined"', () => {
+    expect(judge(undefined, parseComparison('== 7'))).toBe('is nothing');
+    expect(judge(undefined, parseComparison('< 7'))).toBe('is nothing');
+    expect(judge(undefined, parseComparison('!= 7'))).toBeUndefined();
+  });
+});
+
 describe('matchBounded', () => {
   const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
 
@@ -98,6 +106,29 @@ describe('matchBounded', () => {
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     // The next match starts a fresh worker and works.
     expect(await matchBounded([{ pattern: 'b$', text: 'ab' }], 1000, controller.signal)).toEqual([true]);
+  });
+
+  it('queues matches for one worker, each timed from its own start: a slow one ahead does not use up the others\' limits', async () => {
+    const controller = new AbortController();
+    await matchBounded([{ pattern: 'a', text: 'a' }], 1000, controller.signal);
+    const before = threads();
+    // Ahead: a pattern that backtracks until its 400 ms limit. Behind: trivial ones with 150 ms each.
+    const slow = matchBounded([{ pattern: '^(a+)+$', text: `${'a'.repeat(40)}b` }], 400, controller.signal);
+    const quick = Array.from({ length: 20 }, (_, i) => matchBounded([{ pattern: `^${i}$`, text: String(i) }], 150, new AbortController().signal));
+    expect(await slow).toBe('too-slow');
+    expect(await Promise.all(quick)).toEqual(Array.from({ length: 20 }, () => [true]));
+    // One worker at a time: the slow one's was ended and one fresh one took the queue.
+    expect(threads()).toBeLessThanOrEqual(before);
+  });
+
+  it('a match still waiting for the worker is taken off the queue when its signal aborts', async () => {
+    const ahead = matchBounded([{ pattern: '^(a+)+$', text: `${'a'.repeat(40)}b` }], 300, new AbortController().signal);
+    const controller = new AbortController();
+    const waiting = matchBounded([{ pattern: 'a', text: 'a' }], 1000, controller.signal);
+    controller.abort(new Error('attempt timed out'));
+    await expect(waiting).rejects.toThrow('attempt timed out');
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    expect(await ahead).toBe('too-slow');
   });
 
   it('rejects with the reason when the signal aborts, and at once when it already has', async () => {
