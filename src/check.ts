@@ -3,6 +3,12 @@
 // performs one attempt.
 import { z } from 'zod';
 
+/**
+ * What marks a text cut short, here and wherever a check quotes a peer's text (peerText): the
+ * redactor masks a secret's start left just before it (redact.ts).
+ */
+export const CUT_MARK = '…';
+
 /** The IETF health draft's componentType. */
 export type ComponentType = 'datastore' | 'component' | 'system';
 

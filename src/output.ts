@@ -1,6 +1,9 @@
 // The `output` of a failed attempt as people and machines see it: a peer controls much of it (an
 // error line, a server message), so it is bounded and stripped of control characters before it
 // reaches a health body, a log line or the terminal.
+import { CUT_MARK } from './check.js';
+
+export { CUT_MARK };
 
 /** Most characters of an output shown anywhere. */
 export const MAX_OUTPUT_CHARS = 1024;
@@ -11,12 +14,6 @@ export const MAX_RAW_MESSAGE_CHARS = 64 * 1024;
 // become spaces so the text stays one readable line.
 const LINE_BREAKS = /[\t\n\r\v\f]+/g;
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
-
-/**
- * What marks a text cut short, here and wherever a check quotes a peer's text (peerText): the
- * redactor masks a secret's start left just before it (redact.ts).
- */
-export const CUT_MARK = '…';
 
 /** Cuts a raw message to MAX_RAW_MESSAGE_CHARS, before anything else reads it. */
 export function capRawMessage(message: string): string {

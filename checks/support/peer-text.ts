@@ -1,6 +1,6 @@
 // Text that came from a peer (an error line, a reply, a redirect target), made fit to quote in a
 // message: control characters replaced, and cut short, since a peer decides how long it is.
-import { CUT_MARK } from '../../src/output.js';
+import { CUT_MARK } from '../../src/check.js';
 
 /** Most characters of a peer's text that a message quotes. */
 export const MAX_QUOTED_CHARS = 200;
