@@ -543,6 +543,9 @@ async function cpuPerAttempt() {
     http: { floor: `http://127.0.0.1:${upstreamPort}/`, yaml: `type: http, url: "http://127.0.0.1:${upstreamPort}/"` },
     redis: { floor: REDIS_URL, yaml: `type: redis, url: "${REDIS_URL}"` },
     postgres: { floor: PG_URL, yaml: `type: postgres, url: "${PG_URL}"` },
+    // connection: persistent, beside a bare script keeping one client and sending the same query.
+    'postgres-persistent': { floor: PG_URL, yaml: `type: postgres, url: "${PG_URL}", connection: persistent` },
+    'redis-persistent': { floor: REDIS_URL, yaml: `type: redis, url: "${REDIS_URL}", connection: persistent` },
     tls: { floor: `tls://127.0.0.1:${tlsPort}/?ca=${encodeURIComponent(caFile)}`, yaml: `type: tls, host: 127.0.0.1, port: ${tlsPort}, tls: { caFile: "${caFile}" }` },
     dns: { floor: `${resolver.server}/app.bench`, yaml: `type: dns, name: app.bench, server: "${resolver.server}"` },
     amqp: { floor: AMQP_URL, yaml: `type: amqp, url: "${AMQP_URL}"` },
@@ -554,7 +557,7 @@ async function cpuPerAttempt() {
     grpc: { floor: `127.0.0.1:${grpcPort}`, yaml: `type: grpc, target: "127.0.0.1:${grpcPort}"` },
   };
   if (process.env.BENCH_TYPES) for (const type of Object.keys(targets)) if (!process.env.BENCH_TYPES.split(',').includes(type)) delete targets[type];
-  const dependencyPid = { redis: redisPid(), postgres: pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid(), mysql: mysqlPid(), nats: natsPid(), mqtt: mosquittoPid(), grpc: pidOf(grpcServer) };
+  const dependencyPid = { redis: redisPid(), 'redis-persistent': redisPid(), postgres: pgPostmasterPid(), 'postgres-persistent': pgPostmasterPid(), dns: pidOf(resolver.child), amqp: rabbitPid(), mysql: mysqlPid(), nats: natsPid(), mqtt: mosquittoPid(), grpc: pidOf(grpcServer) };
   // A dependency whose process cannot be found is measured on the agent's side only.
   const dependencyCpu = Object.fromEntries(Object.entries(dependencyPid).filter(([, pid]) => pid !== undefined).map(([type, pid]) => [type, () => treeCpuMs(pid)]));
 
@@ -839,7 +842,7 @@ function report(r) {
       ['dependency (ms)', (x) => x.dependencyMs],
       ['failed attempts (vigil / bare)', (x) => `${x.failed.vigil} / ${x.failed.floor}`],
     ]));
-    out.push(`blackbox_exporter RSS: ${r.cpu.blackboxRssMiB} MiB`);
+    if (r.cpu.blackboxRssMiB !== undefined) out.push(`blackbox_exporter RSS: ${r.cpu.blackboxRssMiB} MiB`);
   }
   if (r.soak) {
     out.push(`\n6. Soak: ${r.soak.checks} checks of mixed types, ${r.soak.attempts} attempts over ${r.soak.minutes} minutes (${r.soak.failedAttempts} failed); live heap after a full GC`);
