@@ -1,0 +1,45 @@
+// The heartbeat endpoint against callers that take their time and reloads that happen meanwhile,
+// with the built CLI and raw sockets.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { serve } from '../helpers/cli.js';
+import { freePort, waitFor } from '../helpers/net.js';
+import { jsonLines } from '../helpers/process.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('heartbeat endpoint and reloads (built CLI)', () => {
+  for (const [what, after] of [
+    ['removed', 'checks:\n  db: { type: tcp, host: 127.0.0.1, port: 5432 }\n'],
+    ['turned into a tcp check', 'checks:\n  worker: { type: tcp, host: 127.0.0.1, port: 5432 }\n  db: { type: tcp, host: 127.0.0.1, port: 5432 }\n'],
+  ] as const) {
+    it(`a beat whose body is still arriving when its check is ${what} by a reload is answered 404, not a 500 and an error line`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-hb-'));
+      const path = join(dir, 'vigil.yaml');
+      writeFileSync(path, 'checks:\n  worker: { type: heartbeat, ttl: 30s }\n  db: { type: tcp, host: 127.0.0.1, port: 5432 }\n');
+      const agent = await serve(['--config', path], await freePort());
+      const socket = connect(agent.port, '127.0.0.1');
+      try {
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk));
+        const body = '{"status":"pass"}';
+        // Headers and the first bytes of the body: the caller is let in, its body is being read.
+        socket.write(`POST /heartbeat/worker HTTP/1.1\r\nHost: vigil\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+        await sleep(300);
+        writeFileSync(path, after);
+        agent.child.kill('SIGHUP');
+        await waitFor('the reload', () => jsonLines(agent.output()).some((line) => line.msg === 'configuration reloaded'));
+        socket.write(body.slice(5));
+        const status = await waitFor('the answer', () => /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+        expect(jsonLines(agent.output()).filter((line) => line.level === 'error')).toEqual([]);
+        expect(status).toBe('404');
+      } finally {
+        socket.destroy();
+        agent.kill();
+      }
+    }, 30_000);
+  }
+});
