@@ -42,4 +42,25 @@ describe('heartbeat endpoint and reloads (built CLI)', () => {
       }
     }, 30_000);
   }
+
+  it('a reported output holding a configured secret across its 1024-character cut shows no part of the secret', async () => {
+    const password = 'db-straddle-pw-0123456789';
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-hb-'));
+    const path = join(dir, 'vigil.yaml');
+    writeFileSync(path, 'checks:\n  worker: { type: heartbeat, ttl: 30s }\n  db: { type: postgres, url: "postgres://postgres:${DB_PASSWORD}@127.0.0.1:5432/test" }\n');
+    const agent = await serve(['--config', path], await freePort(), { DB_PASSWORD: password });
+    try {
+      // An application quoting its connection error: the password starts before the cut and ends after it.
+      const output = `${'x'.repeat(977)}${password}${'y'.repeat(100)}`;
+      const res = await fetch(`${agent.url}/heartbeat/worker`, { method: 'POST', body: JSON.stringify({ status: 'fail', output }) });
+      expect(res.status).toBe(204);
+      const health = await (await fetch(`${agent.url}/health`)).text();
+      expect(health).toContain('"reason":"reported"');
+      await sleep(200);
+      // Today: "db-str…" shows in /health and in the transition line: cut first, masked after.
+      expect(health + agent.output()).not.toContain(password.slice(0, 5));
+    } finally {
+      agent.kill();
+    }
+  }, 30_000);
 });
