@@ -63,4 +63,22 @@ describe('heartbeat endpoint and reloads (built CLI)', () => {
       agent.kill();
     }
   }, 30_000);
+
+  it('a tcp check turned into a heartbeat by a reload waits for its first beat (pending), not passing on the tcp result for its grace', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-hb-'));
+    const path = join(dir, 'vigil.yaml');
+    writeFileSync(path, 'checks:\n  worker: { type: tcp, host: 127.0.0.1, port: 5432 }\n');
+    const agent = await serve(['--config', path], await freePort());
+    const entry = async () => (await (await fetch(`${agent.url}/health`)).json()).checks['worker:responseTime'][0];
+    try {
+      await waitFor('the tcp check to pass', async () => (await entry()).status === 'pass');
+      writeFileSync(path, 'checks:\n  worker: { type: heartbeat, ttl: 10s }\n');
+      agent.child.kill('SIGHUP');
+      await waitFor('the reload', () => jsonLines(agent.output()).some((line) => line.msg === 'configuration reloaded'));
+      // No beat has come: today the tcp result stays ("type":"tcp", pass) for the whole 10 s grace.
+      expect(await entry()).toMatchObject({ type: 'heartbeat', status: 'fail', reason: 'pending' });
+    } finally {
+      agent.kill();
+    }
+  }, 30_000);
 });
