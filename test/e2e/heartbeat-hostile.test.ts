@@ -69,7 +69,7 @@ describe('heartbeat endpoint and reloads (built CLI)', () => {
     const path = join(dir, 'vigil.yaml');
     writeFileSync(path, 'checks:\n  worker: { type: tcp, host: 127.0.0.1, port: 5432 }\n');
     const agent = await serve(['--config', path], await freePort());
-    const entry = async () => (await (await fetch(`${agent.url}/health`)).json()).checks['worker:responseTime'][0];
+    const entry = async () => ((await (await fetch(`${agent.url}/health`)).json()) as { checks: Record<string, Record<string, unknown>[]> }).checks['worker:responseTime']![0]!;
     try {
       await waitFor('the tcp check to pass', async () => (await entry()).status === 'pass');
       writeFileSync(path, 'checks:\n  worker: { type: heartbeat, ttl: 10s }\n');
