@@ -102,10 +102,11 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   /** What feeds a check its results: the scheduler polls it, or the heartbeat endpoint is told. */
   const feederOf = (check: CheckConfig): { add(check: CheckConfig): void; remove(name: string): void } => (runner.isPushed(check) ? heartbeats : scheduler);
 
+  // Every check is in state before any is fed: a dependent's gate never sees its dependency
+  // missing (which would let it run), whatever the order checks are declared or added in.
   const addCheck = (check: CheckConfig) => {
     state.add(check, runner.componentTypeOf(check));
     metrics.addCheck(check);
-    feederOf(check).add(check);
   };
   // A changed definition keeps the check's latest result and, while its type (a label) is the
   // same, its series: the new definition's first result replaces them, so readiness never blips.
@@ -116,7 +117,6 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       metrics.addCheck(check, state.get(check.name)?.healthy === true);
     }
     if (feederOf(old) !== feederOf(check)) feederOf(old).remove(old.name);
-    feederOf(check).add(check);
   };
   const removeCheck = (check: CheckConfig) => {
     feederOf(check).remove(check.name);
@@ -161,6 +161,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       await readDetails();
       await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
+      for (const check of config.checks) feederOf(check).add(check);
       readHeartbeatTokens();
       if (options.listen === false) return undefined;
       // HTTP/1.0 requests may come without a Host header (HAProxy's httpchk): answered like any other.
@@ -178,6 +179,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       let added = 0;
       let removed = 0;
       let changed = 0;
+      const toFeed: CheckConfig[] = [];
       for (const [name, check] of before) {
         if (!after.has(name)) {
           removeCheck(check);
@@ -188,12 +190,15 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
         const old = before.get(name);
         if (!old) {
           addCheck(check);
+          toFeed.push(check);
           added++;
         } else if (JSON.stringify(old) !== JSON.stringify(check)) {
           changeCheck(old, check);
+          toFeed.push(check);
           changed++;
         }
       }
+      for (const check of toFeed) feederOf(check).add(check);
       if (next.server.port !== config.server.port || next.server.host !== config.server.host || next.server.maxConnections !== config.server.maxConnections) {
         log.warn('server.host, server.port and server.maxConnections take effect at the next restart', { host: next.server.host, port: next.server.port });
       }

@@ -1,7 +1,7 @@
 // dependsOn at run time: a check is not attempted while a check it depends on fails. It then fails
 // itself with reason dependency_failed, naming the root of the failure (the dependency that fails
 // for a reason of its own, not one that fails only because its own dependency does); while a
-// dependency has no decision yet, the attempt waits for it.
+// dependency has no decision yet (or is not known yet), the attempt waits for it.
 import type { CheckResult } from './check.js';
 import type { CheckConfig } from './config/types.js';
 import type { Gate } from './scheduler.js';
@@ -27,7 +27,11 @@ export function createDependencyGate(state: State, now: () => number = Date.now)
     let isUndecided = false;
     for (const name of dependsOn) {
       const dependency = state.get(name);
-      if (dependency === undefined) continue;
+      // Not known (yet): undecided, never absent, so the order checks are added in decides nothing.
+      if (dependency === undefined) {
+        isUndecided = true;
+        continue;
+      }
       if (dependency.healthy === false) {
         const root = rootOf(dependency);
         const reason = root.lastFailure?.reason ?? root.last?.reason ?? 'unknown';
