@@ -16,7 +16,7 @@ import { createResultFeed, type ResultSubscriber } from './result-feed.js';
 import { createRunner } from './runner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { createSelfHealth } from './self-health.js';
-import { createDependencyGate } from './dependencies.js';
+import { createDependencyGate, createDependencyWake } from './dependencies.js';
 import { createHeartbeats } from './heartbeat.js';
 import { heartbeatRoute } from './heartbeat-route.js';
 import { createInFlight } from './in-flight.js';
@@ -76,8 +76,10 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   });
   const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries(), eventLoopLag: () => selfHealth.eventLoopLag() });
 
+  // A dependency's status change wakes its dependents (after the log has said it changed).
+  const dependencyWake = createDependencyWake((name) => scheduler.wake(name));
   // State records first: metrics and the log read the thresholded status it decides.
-  const results = createResultFeed((check, result) => state.record(check.name, result), [metrics, createTransitionLog(log), ...(deps.subscribers ?? [])]);
+  const results = createResultFeed((check, result) => state.record(check.name, result), [metrics, createTransitionLog(log), ...(deps.subscribers ?? []), dependencyWake]);
   const onResult = (check: CheckConfig, attempted: CheckResult) => {
     const raw = runner.judge(check, attempted);
     results.publish(check, raw.message === undefined && raw.warning === undefined ? raw : redactResult(raw, redact));
@@ -161,6 +163,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       await readDetails();
       await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
+      dependencyWake.configure(config.checks);
       for (const check of config.checks) feederOf(check).add(check);
       readHeartbeatTokens();
       if (options.listen === false) return undefined;
@@ -198,6 +201,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
           changed++;
         }
       }
+      dependencyWake.configure(next.checks);
       for (const check of toFeed) feederOf(check).add(check);
       if (next.server.port !== config.server.port || next.server.host !== config.server.host || next.server.maxConnections !== config.server.maxConnections) {
         log.warn('server.host, server.port and server.maxConnections take effect at the next restart', { host: next.server.host, port: next.server.port });
