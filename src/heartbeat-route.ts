@@ -36,6 +36,8 @@ export function heartbeatRoute({ heartbeats, trustLoopback, log }: HeartbeatRout
       if (!heartbeats.has(name)) return c.json({ error: 'not found' }, 404, NO_STORE);
       const body = await readBounded(c.req.raw, MAX_BEAT_BYTES);
       if (body === undefined) return c.json({ error: `the body is larger than ${MAX_BEAT_BYTES} bytes` }, 413, { ...NO_STORE, Connection: 'close' });
+      // A reload (or the agent stopping) may have removed the check, or changed its type, while the body was arriving.
+      if (!heartbeats.has(name)) return c.json({ error: 'not found' }, 404, NO_STORE);
       const beat = parseBeat(body, heartbeats.tokens());
       if (typeof beat === 'string') return c.json({ error: beat }, 400, NO_STORE);
       heartbeats.beat(name, beat);

@@ -53,6 +53,19 @@ describe('heartbeats on a fake clock', () => {
     heartbeats.stop();
   });
 
+  it('a beat for a check removed (or after stop) records nothing and throws nothing', async () => {
+    const { heartbeats, results } = harness();
+    heartbeats.add(heartbeatCheck('3s'));
+    heartbeats.remove('beat');
+    expect(() => heartbeats.beat('beat', { ok: true })).not.toThrow();
+    expect(() => heartbeats.beat('never-declared', { ok: false, output: 'x' })).not.toThrow();
+    heartbeats.add(heartbeatCheck('3s'));
+    heartbeats.stop();
+    expect(() => heartbeats.beat('beat', { ok: true })).not.toThrow();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(results).toEqual([]);
+  });
+
   it('stays pending (no result) for its grace after start, then fails with heartbeat_missed', async () => {
     const { heartbeats, results } = harness();
     heartbeats.add(heartbeatCheck('3s', { grace: '10s' }));
