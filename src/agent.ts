@@ -112,13 +112,17 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   };
   // A changed definition keeps the check's latest result and, while its type (a label) is the
   // same, its series: the new definition's first result replaces them, so readiness never blips.
+  // A check moved between polled and pushed (heartbeat) starts over, pending: the old kind's result
+  // says nothing about the new one (a passing tcp result must not stand for a heartbeat's grace).
   const changeCheck = (old: CheckConfig, check: CheckConfig) => {
-    state.update(check, runner.componentTypeOf(check));
+    const isMoved = feederOf(old) !== feederOf(check);
+    if (isMoved) state.add(check, runner.componentTypeOf(check));
+    else state.update(check, runner.componentTypeOf(check));
     if (old.type !== check.type) {
       metrics.removeCheck(old);
       metrics.addCheck(check, state.get(check.name)?.healthy === true);
     }
-    if (feederOf(old) !== feederOf(check)) feederOf(old).remove(old.name);
+    if (isMoved) feederOf(old).remove(old.name);
   };
   const removeCheck = (check: CheckConfig) => {
     feederOf(check).remove(check.name);
