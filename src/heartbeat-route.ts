@@ -6,7 +6,6 @@ import type { Context } from 'hono';
 import { bearerOf, isLoopbackCaller, isSameSecret } from './callers.js';
 import { UNREADABLE_TOKEN, type Beat, type Heartbeats, type Token } from './heartbeat.js';
 import type { Logger } from './log.js';
-import { boundOutput } from './output.js';
 import type { Route } from './server.js';
 
 /** The largest body a beat may carry. */
@@ -78,7 +77,9 @@ async function readBounded(request: Request, maxBytes: number): Promise<string |
 /**
  * An empty body is a passing beat; otherwise a JSON object `{ "status": "pass" | "fail", "output": "…" }`
  * (both optional). Returns the beat, or what is wrong with the body. The output is operator text:
- * tokens are masked and it is bounded like any check's output (the agent also removes its secrets).
+ * tokens are masked and control characters removed here; its length is left to the agent's output
+ * path, which masks the config's secrets first and bounds it after (a cut made before masking could
+ * leave part of a secret showing). The body's own bound (MAX_BEAT_BYTES) bounds it meanwhile.
  */
 export function parseBeat(body: string, tokens: readonly string[]): Beat | string {
   if (body.trim() === '') return { ok: true };
@@ -98,5 +99,9 @@ export function parseBeat(body: string, tokens: readonly string[]): Beat | strin
   if (output === undefined || output.trim() === '') return { ok: false };
   let text = output;
   for (const token of tokens) text = text.split(token).join('***');
-  return { ok: false, output: boundOutput(text) };
+  return { ok: false, output: text.replace(LINE_BREAKS, ' ').replace(CONTROLS, '') };
 }
+
+// As in output.ts: tabs and line breaks become spaces, other C0/C1 controls and DEL go.
+const LINE_BREAKS = /[\t\n\r\v\f]+/g;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
