@@ -130,7 +130,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     metrics.removeCheck(check);
   };
 
-  const routes = [heartbeatRoute({ heartbeats, trustLoopback: () => config.server.trustLoopback, log })];
+  const routes = [heartbeatRoute({ heartbeats, trustLoopback: () => config.server.trustLoopback, log, rejected: (reason) => metrics.heartbeatRejected(reason) })];
   const app = createApp({ state, metrics, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now, routes });
   // Heartbeat tokens: read at start and on every reload, like the details token.
   const readHeartbeatTokens = () => {

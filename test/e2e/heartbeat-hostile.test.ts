@@ -52,7 +52,7 @@ describe('heartbeat endpoint and reloads (built CLI)', () => {
     try {
       // An application quoting its connection error: the password starts before the cut and ends after it.
       const output = `${'x'.repeat(977)}${password}${'y'.repeat(100)}`;
-      const res = await fetch(`${agent.url}/heartbeat/worker`, { method: 'POST', body: JSON.stringify({ status: 'fail', output }) });
+      const res = await fetch(`${agent.url}/heartbeat/worker`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ status: 'fail', output }) });
       expect(res.status).toBe(204);
       const health = await (await fetch(`${agent.url}/health`)).text();
       expect(health).toContain('"reason":"reported"');

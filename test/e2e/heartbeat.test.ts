@@ -17,7 +17,7 @@ const beat = (agent: Served, name: string, init: { body?: string; token?: string
   fetch(`${agent.url}/heartbeat/${name}`, {
     method: init.method ?? 'POST',
     ...(init.body === undefined ? {} : { body: init.body }),
-    headers: init.token === undefined ? {} : { Authorization: `Bearer ${init.token}` },
+    headers: { ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(init.token === undefined ? {} : { Authorization: `Bearer ${init.token}` }) },
   });
 const entry = async (agent: Served, name: string) => (await getJson(`${agent.url}/health`)).body.checks[`${name}:responseTime`][0];
 const transitions = (agent: Served, name: string) => jsonLines(agent.output()).filter((line) => line.check === name && /^check \S+ (passes|fails)$/.test(line.msg));
@@ -167,6 +167,50 @@ describe('heartbeat checks (built CLI)', () => {
     expect((await beat(agent, 'worker', { body: '{"status":"down"}' })).status).toBe(400);
     // None of it touched the check.
     expect(await entry(agent, 'worker')).toMatchObject({ reason: 'pending' });
+  }, 20_000);
+
+  it('refuses a cross-origin post (403) and a body not sent as application/json (415): a browser page cannot fail a check', async () => {
+    const agent = await agents.start('checks:\n  worker: { type: heartbeat, ttl: 10s }\n');
+    const post = (headers: Record<string, string>, body?: string) => fetch(`${agent.url}/heartbeat/worker`, { method: 'POST', headers, ...(body === undefined ? {} : { body }) });
+    const failing = '{"status":"fail","output":"forged"}';
+    // What a page on another site may send without a preflight: a simple POST, text/plain.
+    expect((await post({ Origin: 'https://evil.example', 'Content-Type': 'text/plain' }, failing)).status).toBe(403);
+    expect((await post({ Origin: 'https://evil.example', 'Content-Type': 'application/json' }, failing)).status).toBe(403);
+    expect((await post({ Origin: 'null' })).status).toBe(403);
+    // Without an Origin, a non-empty body must still say it is JSON (text/plain and a form's type are what a simple request carries).
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      expect((await post({ 'Content-Type': type }, failing)).status, type).toBe(415);
+    }
+    expect(await entry(agent, 'worker')).toMatchObject({ status: 'fail', reason: 'pending' });
+    // The agent's own origin, an empty body without a type, and JSON are let in.
+    const host = new URL(agent.url).host;
+    expect((await post({ Origin: `http://${host}` })).status).toBe(204);
+    expect((await post({})).status).toBe(204);
+    expect(await entry(agent, 'worker')).toMatchObject({ status: 'pass' });
+    expect((await post({ 'Content-Type': 'application/json; charset=utf-8' }, failing)).status).toBe(204);
+    expect(await entry(agent, 'worker')).toMatchObject({ status: 'fail', reason: 'reported' });
+  }, 20_000);
+
+  it('counts every refused beat in vigil_heartbeat_rejected_total by a bounded reason (no series per name posted to), with a debug line', async () => {
+    const agent = await agents.start(`server: { logLevel: debug }\nchecks:\n  worker: { type: heartbeat, ttl: 10s, tokenFile: ${tokenFile('right-token')} }\n`);
+    const rejected = async () => {
+      const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+      return Object.fromEntries([...metrics.matchAll(/^vigil_heartbeat_rejected_total\{reason="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    };
+    expect(await rejected()).toEqual({ unauthorized: 0, not_found: 0, too_large: 0, bad_request: 0, forbidden_origin: 0 });
+    for (let i = 0; i < 3; i++) expect((await beat(agent, 'worker', { token: 'wrong-token' })).status).toBe(401);
+    for (const name of ['nothing-1', 'nothing-2']) expect((await beat(agent, name, { token: 'right-token' })).status).toBe(404);
+    expect((await beat(agent, 'worker', { token: 'right-token', body: 'x'.repeat(5000) })).status).toBe(413);
+    expect((await beat(agent, 'worker', { token: 'right-token', body: 'not json' })).status).toBe(400);
+    const foreign = await fetch(`${agent.url}/heartbeat/worker`, { method: 'POST', headers: { Origin: 'https://evil.example' } });
+    expect(foreign.status).toBe(403);
+    expect(await rejected()).toEqual({ unauthorized: 3, not_found: 2, too_large: 1, bad_request: 1, forbidden_origin: 1 });
+    const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+    expect(metrics).not.toContain('nothing-1');
+    const lines = jsonLines(agent.output()).filter((line) => line.msg === 'heartbeat refused');
+    expect(lines.map((line) => line.reason)).toEqual(['unauthorized', 'unauthorized', 'unauthorized', 'not_found', 'not_found', 'too_large', 'bad_request', 'forbidden_origin']);
+    expect(lines[0]).toMatchObject({ level: 'debug', check: 'worker', status: 401 });
+    expect(agent.output()).not.toContain('wrong-token');
   }, 20_000);
 
   it('a reported output is one bounded log line, with the token and configured secrets masked', async () => {
