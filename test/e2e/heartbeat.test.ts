@@ -213,6 +213,25 @@ describe('heartbeat checks (built CLI)', () => {
     expect(agent.output()).not.toContain('wrong-token');
   }, 20_000);
 
+  it('1,000 beats alternating fail and pass write about one transition line a second, the later ones counting the changes they stand for', async () => {
+    const agent = await agents.start('checks:\n  worker: { type: heartbeat, ttl: 10s }\n');
+    const started = Date.now();
+    for (let i = 0; i < 1000; i++) {
+      const res = await beat(agent, 'worker', { body: i % 2 === 0 ? '{"status":"fail","output":"flap"}' : '{"status":"pass"}' });
+      expect(res.status).toBe(204);
+    }
+    const elapsedMs = Date.now() - started;
+    await sleep(1500);
+    const lines = transitions(agent, 'worker');
+    // Before: one line per change, 1,000 lines.
+    expect(lines.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / 1000) + 2);
+    // Nothing is lost from the count: every change is a line or counted in one.
+    expect(lines.reduce((sum, line) => sum + ((line.suppressed as number | undefined) ?? 1), 0)).toBe(1000);
+    // The last line says how it ended.
+    expect(lines.at(-1)).toMatchObject({ msg: 'check worker passes', to: 'pass' });
+    console.log(`1000 alternating beats in ${elapsedMs} ms: ${lines.length} transition lines`);
+  }, 60_000);
+
   it('a reported output is one bounded log line, with the token and configured secrets masked', async () => {
     const token = 'hb-token-3f9a';
     const agent = await agents.start(`checks:\n  worker: { type: heartbeat, ttl: 10s, tokenFile: ${tokenFile(token)} }\n  cache: { type: redis, url: "redis://:db-s3cret-pw@127.0.0.1:1/0", critical: false }\n`);
