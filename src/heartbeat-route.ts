@@ -2,6 +2,7 @@
 // check's bearer token when one is configured, or else come from loopback; only a declared heartbeat
 // check is accepted (404 otherwise, listing nothing); the body is a few KiB at most, and what it says
 // goes through the same bounds as any check's output.
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { bearerOf, isLoopbackCaller, isSameSecret } from './callers.js';
 import { UNREADABLE_TOKEN, type Beat, type Heartbeats, type Token } from './heartbeat.js';
@@ -47,6 +48,7 @@ export function heartbeatRoute({ heartbeats, trustLoopback, log, rejected }: Hea
       if (!heartbeats.has(name)) return refuse(c, 'not_found', 404, 'not found', name);
       const body = await readBounded(c, MAX_BEAT_BYTES);
       if (body === undefined) return refuse(c, 'too_large', 413, `the body is larger than ${MAX_BEAT_BYTES} bytes`, name, { Connection: 'close' });
+      if (body === ABORTED) return refuse(c, 'bad_request', 400, 'the body did not arrive', name, { Connection: 'close' });
       // A reload (or the agent stopping) may have removed the check, or changed its type, while the body was arriving.
       if (!heartbeats.has(name)) return refuse(c, 'not_found', 404, 'not found', name);
       // application/json is not a type a browser may send cross-site without asking first (text/plain,
@@ -87,11 +89,54 @@ function mayPost(c: Context, token: Token, trustLoopback: boolean): boolean {
   return given !== undefined && isSameSecret(given, token);
 }
 
-/** The body as text, or undefined when it is longer than maxBytes (read no further than that). */
-async function readBounded(c: Context, maxBytes: number): Promise<string | undefined> {
-  const request = c.req.raw;
-  const declared = Number(request.headers.get('content-length') ?? 0);
+/** A body that stopped arriving: the caller went away. */
+const ABORTED = Symbol('aborted');
+
+/**
+ * The body as text, or undefined when it is longer than maxBytes (read no further than that).
+ * Read from Node's request stream itself: asking the web Request for its body makes the adapter
+ * build a whole Request (headers, a stream, an abort controller) for every beat, which heartbeat
+ * spam turns into a hundred megabytes of RSS.
+ */
+async function readBounded(c: Context, maxBytes: number): Promise<string | undefined | typeof ABORTED> {
+  const declared = Number(c.req.header('content-length') ?? 0);
   if (declared > maxBytes) return undefined;
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming) return readWebBounded(c.req.raw, maxBytes);
+  // No body at all (curl -X POST): nothing to read.
+  if (declared === 0 && c.req.header('transfer-encoding') === undefined) return '';
+  if (incoming.readableEnded) return '';
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const settle = (value: string | undefined | typeof ABORTED) => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onAborted);
+      incoming.off('close', onAborted);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      length += chunk.byteLength;
+      if (length > maxBytes) {
+        // Read no further: the answer closes the connection.
+        incoming.pause();
+        settle(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => settle(Buffer.concat(chunks, length).toString('utf8'));
+    const onAborted = () => settle(ABORTED);
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onAborted);
+    incoming.on('close', onAborted);
+  });
+}
+
+/** As readBounded, from a web Request (an app served by something else than @hono/node-server). */
+async function readWebBounded(request: Request, maxBytes: number): Promise<string | undefined> {
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

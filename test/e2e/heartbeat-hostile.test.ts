@@ -81,4 +81,29 @@ describe('heartbeat endpoint and reloads (built CLI)', () => {
       agent.kill();
     }
   }, 30_000);
+
+  it('a caller that goes away halfway through its body changes nothing, logs no error, and the next beat is taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-hb-'));
+    const path = join(dir, 'vigil.yaml');
+    writeFileSync(path, 'checks:\n  worker: { type: heartbeat, ttl: 30s }\n');
+    const agent = await serve(['--config', path], await freePort());
+    try {
+      for (let i = 0; i < 20; i++) {
+        const socket = connect(agent.port, '127.0.0.1');
+        await new Promise((resolve) => socket.once('connect', resolve));
+        const body = '{"status":"fail","output":"half"}';
+        socket.write(`POST /heartbeat/worker HTTP/1.1\r\nHost: vigil\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+        await sleep(20);
+        socket.destroy();
+      }
+      await sleep(200);
+      const entry = async () => ((await (await fetch(`${agent.url}/health`)).json()) as { checks: Record<string, Record<string, unknown>[]> }).checks['worker:responseTime']![0]!;
+      expect(await entry()).toMatchObject({ status: 'fail', reason: 'pending' });
+      expect((await fetch(`${agent.url}/heartbeat/worker`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"status":"pass"}' })).status).toBe(204);
+      expect(await entry()).toMatchObject({ status: 'pass' });
+      expect(jsonLines(agent.output()).filter((line) => line.level === 'error' || line.level === 'fatal')).toEqual([]);
+    } finally {
+      agent.kill();
+    }
+  }, 30_000);
 });
