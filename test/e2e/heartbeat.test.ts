@@ -2,7 +2,7 @@
 // failure comes at ttl after the last beat (not before, not a poll later), an explicit failure fails
 // at once with one log line and no "missed" afterwards, and the endpoint lets in only the callers
 // and bodies it should.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +130,23 @@ describe('heartbeat checks (built CLI)', () => {
     await waitFor('the rotated token to apply', async () => (await beat(agent, 'a', { token: 'second-token' })).status === 204, 10_000, 100);
     expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(401);
   }, 20_000);
+
+  it('deleting or emptying a token file does not revoke its token (the reload fails, the running token stays); replacing its content does', async () => {
+    const file = tokenFile('first-token');
+    const agent = await agents.start(`server: { heartbeatTokenFile: ${file} }\nchecks:\n  a: { type: heartbeat, ttl: 10s }\n`);
+    const lastReloadOk = async () => Number(/^vigil_config_last_reload_successful (\d)$/m.exec(await (await fetch(`${agent.url}/metrics`)).text())?.[1]);
+    expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(204);
+    for (const change of [() => unlinkSync(file), () => writeFileSync(file, '')]) {
+      change();
+      await waitFor('the reload to be refused', async () => (await lastReloadOk()) === 0, 10_000, 100);
+      expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(204);
+      writeFileSync(file, 'first-token');
+      await waitFor('the reload to succeed', async () => (await lastReloadOk()) === 1, 10_000, 100);
+    }
+    writeFileSync(file, 'second-token');
+    await waitFor('the new token to apply', async () => (await beat(agent, 'a', { token: 'second-token' })).status === 204, 10_000, 100);
+    expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(401);
+  }, 40_000);
 
   it('without a token, only loopback callers may post (none with trustLoopback false), and a refused caller learns nothing of the names', async () => {
     const agent = await agents.start('server: { trustLoopback: false }\nchecks:\n  worker: { type: heartbeat, ttl: 10s }\n  db: { type: tcp, host: 127.0.0.1, port: 5432 }\n');
