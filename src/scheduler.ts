@@ -99,7 +99,8 @@ export interface Scheduler {
   remove(name: string): void;
   /**
    * Asks a check's gate again now rather than at its next attempt (a dependency's status changed):
-   * nothing when it is not scheduled, or is attempting (or asking its gate) at this moment.
+   * nothing when it is not scheduled, or is attempting (or asking its gate) at this moment, or its
+   * last attempt still runs past its timeout.
    */
   wake(name: string): void;
   /** Stops every loop and aborts every attempt in flight. */
@@ -205,7 +206,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         controller?.abort(new Error('check stopped'));
       },
       wake() {
-        if (isStopped || isTicking) return;
+        // Attempting, or an attempt still running past its timeout: its own result (or skip) comes anyway.
+        if (isStopped || isTicking || isWorking) return;
         clearTimeout(timer);
         timer = setTimeout(() => void tick(), 0);
       },
