@@ -16,7 +16,7 @@ import { createResultFeed, type ResultSubscriber } from './result-feed.js';
 import { createRunner } from './runner.js';
 import { createScheduler, type Scheduler } from './scheduler.js';
 import { createSelfHealth } from './self-health.js';
-import { createDependencyGate } from './dependencies.js';
+import { createDependencyGate, createDependencyWake } from './dependencies.js';
 import { createHeartbeats } from './heartbeat.js';
 import { heartbeatRoute } from './heartbeat-route.js';
 import { createInFlight } from './in-flight.js';
@@ -89,8 +89,10 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   let reloads = 0;
   const metrics = createMetrics(registry, processRegistry, { version, state, now, self: () => selfHealth.entries(), eventLoopLag: () => selfHealth.eventLoopLag(), connections });
 
+  // A dependency's status change wakes its dependents (after the log has said it changed).
+  const dependencyWake = createDependencyWake((name) => scheduler.wake(name));
   // State records first: metrics and the log read the thresholded status it decides.
-  const results = createResultFeed((check, result) => state.record(check.name, result), [metrics, createTransitionLog(log), ...(deps.subscribers ?? [])]);
+  const results = createResultFeed((check, result) => state.record(check.name, result), [metrics, createTransitionLog(log), ...(deps.subscribers ?? []), dependencyWake]);
   const onResult = (check: CheckConfig, attempted: CheckResult) => {
     const raw = runner.judge(check, attempted);
     results.publish(check, raw.message === undefined && raw.warning === undefined ? raw : redactResult(raw, redact));
@@ -115,24 +117,28 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   /** What feeds a check its results: the scheduler polls it, or the heartbeat endpoint is told. */
   const feederOf = (check: CheckConfig): { add(check: CheckConfig): void; remove(name: string): void } => (runner.isPushed(check) ? heartbeats : scheduler);
 
+  // Every check is in state before any is fed: a dependent's gate never sees its dependency
+  // missing (which would let it run), whatever the order checks are declared or added in.
   const addCheck = (check: CheckConfig) => {
     state.add(check, runner.componentTypeOf(check));
     metrics.addCheck(check);
-    feederOf(check).add(check);
   };
   // A changed definition keeps the check's latest result and, while its type (a label) is the
   // same, its series: the new definition's first result replaces them, so readiness never blips.
+  // A check moved between polled and pushed (heartbeat) starts over, pending: the old kind's result
+  // says nothing about the new one (a passing tcp result must not stand for a heartbeat's grace).
   const changeCheck = (old: CheckConfig, check: CheckConfig) => {
     // The old loop's attempt is aborted by scheduler.add; the kept connection closes before the new
     // definition's first attempt, which scheduler.add starts at once.
     runner.release(old.name);
-    state.update(check, runner.componentTypeOf(check));
+    const isMoved = feederOf(old) !== feederOf(check);
+    if (isMoved) state.add(check, runner.componentTypeOf(check));
+    else state.update(check, runner.componentTypeOf(check));
     if (old.type !== check.type) {
       metrics.removeCheck(old);
       metrics.addCheck(check, state.get(check.name)?.healthy === true);
     }
-    if (feederOf(old) !== feederOf(check)) feederOf(old).remove(old.name);
-    feederOf(check).add(check);
+    if (isMoved) feederOf(old).remove(old.name);
   };
   const removeCheck = (check: CheckConfig) => {
     feederOf(check).remove(check.name);
@@ -141,7 +147,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
     metrics.removeCheck(check);
   };
 
-  const routes = [heartbeatRoute({ heartbeats, trustLoopback: () => config.server.trustLoopback, log })];
+  const routes = [heartbeatRoute({ heartbeats, trustLoopback: () => config.server.trustLoopback, log, rejected: (reason) => metrics.heartbeatRejected(reason) })];
   const app = createApp({ state, metrics, log, meta: () => meta, details: () => details, self: () => selfHealth.entries(), now, routes });
   // Heartbeat tokens: read at start and on every reload, like the details token.
   const readHeartbeatTokens = () => {
@@ -178,6 +184,8 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       await readDetails();
       await runner.prepare(config.checks);
       for (const check of config.checks) addCheck(check);
+      dependencyWake.configure(config.checks);
+      for (const check of config.checks) feederOf(check).add(check);
       readHeartbeatTokens();
       if (options.listen === false) return undefined;
       // HTTP/1.0 requests may come without a Host header (HAProxy's httpchk): answered like any other.
@@ -195,6 +203,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
       let added = 0;
       let removed = 0;
       let changed = 0;
+      const toFeed: CheckConfig[] = [];
       for (const [name, check] of before) {
         if (!after.has(name)) {
           removeCheck(check);
@@ -205,12 +214,16 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
         const old = before.get(name);
         if (!old) {
           addCheck(check);
+          toFeed.push(check);
           added++;
         } else if (JSON.stringify(old) !== JSON.stringify(check)) {
           changeCheck(old, check);
+          toFeed.push(check);
           changed++;
         }
       }
+      dependencyWake.configure(next.checks);
+      for (const check of toFeed) feederOf(check).add(check);
       if (next.server.port !== config.server.port || next.server.host !== config.server.host || next.server.maxConnections !== config.server.maxConnections) {
         log.warn('server.host, server.port and server.maxConnections take effect at the next restart', { host: next.server.host, port: next.server.port });
       }

@@ -1,8 +1,9 @@
 // dependsOn at run time: a check is not attempted while a check it depends on fails. It then fails
 // itself with reason dependency_failed, naming the root of the failure (the dependency that fails
 // for a reason of its own, not one that fails only because its own dependency does); while a
-// dependency has no decision yet, the attempt waits for it.
+// dependency has no decision yet (or is not known yet), the attempt waits for it.
 import type { CheckResult } from './check.js';
+import type { ResultSubscriber } from './result-feed.js';
 import type { CheckConfig } from './config/types.js';
 import type { Gate } from './scheduler.js';
 import type { CheckState, State } from './state.js';
@@ -27,7 +28,11 @@ export function createDependencyGate(state: State, now: () => number = Date.now)
     let isUndecided = false;
     for (const name of dependsOn) {
       const dependency = state.get(name);
-      if (dependency === undefined) continue;
+      // Not known (yet): undecided, never absent, so the order checks are added in decides nothing.
+      if (dependency === undefined) {
+        isUndecided = true;
+        continue;
+      }
       if (dependency.healthy === false) {
         const root = rootOf(dependency);
         const reason = root.lastFailure?.reason ?? root.last?.reason ?? 'unknown';
@@ -36,5 +41,38 @@ export function createDependencyGate(state: State, now: () => number = Date.now)
       if (dependency.healthy === undefined) isUndecided = true;
     }
     return isUndecided ? DEPENDENCY_WAIT_MS : undefined;
+  };
+}
+
+export interface DependencyWake extends ResultSubscriber {
+  /** The checks as configured now (at start and on every reload, before any is fed). */
+  configure(checks: readonly CheckConfig[]): void;
+}
+
+/**
+ * Dependents hear of a dependency's status change at once, not at their own next attempt: when a
+ * check's thresholded status turns fail, or turns pass (or warn) from fail, each check that depends
+ * on it is woken to ask its gate again: it records dependency_failed without an attempt, or is
+ * attempted. Their own transitions wake theirs in turn (transitively).
+ */
+export function createDependencyWake(wake: (name: string) => void): DependencyWake {
+  let dependentsOf = new Map<string, string[]>();
+  return {
+    configure(checks) {
+      const next = new Map<string, string[]>();
+      for (const check of checks) {
+        for (const name of check.dependsOn ?? []) {
+          const list = next.get(name);
+          if (list) list.push(check.name);
+          else next.set(name, [check.name]);
+        }
+      }
+      dependentsOf = next;
+    },
+    onResult(check, _result, transition) {
+      if (transition === undefined || (transition.to !== 'fail' && transition.from !== 'fail')) return;
+      const dependents = dependentsOf.get(check.name);
+      if (dependents) for (let i = 0; i < dependents.length; i++) wake(dependents[i]!);
+    },
   };
 }

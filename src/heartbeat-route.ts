@@ -2,46 +2,83 @@
 // check's bearer token when one is configured, or else come from loopback; only a declared heartbeat
 // check is accepted (404 otherwise, listing nothing); the body is a few KiB at most, and what it says
 // goes through the same bounds as any check's output.
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { bearerOf, isLoopbackCaller, isSameSecret } from './callers.js';
 import { UNREADABLE_TOKEN, type Beat, type Heartbeats, type Token } from './heartbeat.js';
 import type { Logger } from './log.js';
-import { boundOutput } from './output.js';
 import type { Route } from './server.js';
 
 /** The largest body a beat may carry. */
 export const MAX_BEAT_BYTES = 4096;
+
+/** Why a beat was refused: the label of vigil_heartbeat_rejected_total (bounded, never a check name). */
+export type BeatRejection = 'unauthorized' | 'not_found' | 'too_large' | 'bad_request' | 'forbidden_origin';
 
 export interface HeartbeatRouteOptions {
   readonly heartbeats: Heartbeats;
   /** server.trustLoopback: loopback callers may post to checks without a token. */
   readonly trustLoopback: () => boolean;
   readonly log: Logger;
+  /** Counts a refused beat. */
+  readonly rejected?: (reason: BeatRejection) => void;
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store' };
 
-export function heartbeatRoute({ heartbeats, trustLoopback, log }: HeartbeatRouteOptions): Route {
+export function heartbeatRoute({ heartbeats, trustLoopback, log, rejected }: HeartbeatRouteOptions): Route {
+  const refuse = (c: Context, reason: BeatRejection, status: 400 | 401 | 403 | 404 | 413 | 415, error: string, name: string, headers: Record<string, string> = {}) => {
+    rejected?.(reason);
+    log.debug('heartbeat refused', { check: name, reason, status, error });
+    return c.json({ error }, status, { ...NO_STORE, ...headers });
+  };
   return {
     path: '/heartbeat/:name',
     async handler(c: Context) {
       if (c.req.method !== 'POST') return c.json({ error: `method ${c.req.method} not allowed` }, 405, { ...NO_STORE, Allow: 'POST' });
       const name = c.req.param('name') ?? '';
+      // A browser page elsewhere may send a simple POST here without any preflight: a request
+      // carrying an Origin other than the agent's own is refused whoever it comes from.
+      if (!isOwnOrigin(c)) return refuse(c, 'forbidden_origin', 403, 'cross-origin requests are refused', name);
       // Who may post is decided before whether the name is a heartbeat check: a caller that may not
       // post gets 401 whatever the name, so the answer never says which checks exist.
       if (!mayPost(c, heartbeats.tokenOf(name), trustLoopback())) {
-        log.debug('heartbeat refused: neither a valid bearer token nor, without one configured, a loopback caller', { check: name });
-        return c.json({ error: 'a valid bearer token is required' }, 401, { ...NO_STORE, 'WWW-Authenticate': 'Bearer' });
+        return refuse(c, 'unauthorized', 401, 'a valid bearer token is required', name, { 'WWW-Authenticate': 'Bearer' });
       }
-      if (!heartbeats.has(name)) return c.json({ error: 'not found' }, 404, NO_STORE);
-      const body = await readBounded(c.req.raw, MAX_BEAT_BYTES);
-      if (body === undefined) return c.json({ error: `the body is larger than ${MAX_BEAT_BYTES} bytes` }, 413, { ...NO_STORE, Connection: 'close' });
+      if (!heartbeats.has(name)) return refuse(c, 'not_found', 404, 'not found', name);
+      const body = await readBounded(c, MAX_BEAT_BYTES);
+      if (body === undefined) return refuse(c, 'too_large', 413, `the body is larger than ${MAX_BEAT_BYTES} bytes`, name, { Connection: 'close' });
+      if (body === ABORTED) return refuse(c, 'bad_request', 400, 'the body did not arrive', name, { Connection: 'close' });
+      // A reload (or the agent stopping) may have removed the check, or changed its type, while the body was arriving.
+      if (!heartbeats.has(name)) return refuse(c, 'not_found', 404, 'not found', name);
+      // application/json is not a type a browser may send cross-site without asking first (text/plain,
+      // a form's types are): a body must say it.
+      if (body.length > 0 && !isJson(c.req.header('content-type'))) return refuse(c, 'bad_request', 415, 'a body must be sent as Content-Type: application/json', name);
       const beat = parseBeat(body, heartbeats.tokens());
-      if (typeof beat === 'string') return c.json({ error: beat }, 400, NO_STORE);
+      if (typeof beat === 'string') return refuse(c, 'bad_request', 400, beat, name);
       heartbeats.beat(name, beat);
       return c.body(null, 204, NO_STORE);
     },
   };
+}
+
+/** No Origin header (not a browser's cross-site request), or one naming the host the request was sent to. */
+function isOwnOrigin(c: Context): boolean {
+  const origin = c.req.header('origin');
+  if (origin === undefined) return true;
+  const host = c.req.header('host');
+  if (host === undefined) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === new URL(`http://${host}`).host;
+  } catch {
+    // "null" (a sandboxed or file: page) and anything unparsable.
+    return false;
+  }
+}
+
+function isJson(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
 }
 
 /** With a token configured, every caller must carry it (loopback too); without one, loopback callers only. */
@@ -52,10 +89,54 @@ function mayPost(c: Context, token: Token, trustLoopback: boolean): boolean {
   return given !== undefined && isSameSecret(given, token);
 }
 
-/** The body as text, or undefined when it is longer than maxBytes (read no further than that). */
-async function readBounded(request: Request, maxBytes: number): Promise<string | undefined> {
-  const declared = Number(request.headers.get('content-length') ?? 0);
+/** A body that stopped arriving: the caller went away. */
+const ABORTED = Symbol('aborted');
+
+/**
+ * The body as text, or undefined when it is longer than maxBytes (read no further than that).
+ * Read from Node's request stream itself: asking the web Request for its body makes the adapter
+ * build a whole Request (headers, a stream, an abort controller) for every beat, which heartbeat
+ * spam turns into a hundred megabytes of RSS.
+ */
+async function readBounded(c: Context, maxBytes: number): Promise<string | undefined | typeof ABORTED> {
+  const declared = Number(c.req.header('content-length') ?? 0);
   if (declared > maxBytes) return undefined;
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (!incoming) return readWebBounded(c.req.raw, maxBytes);
+  // No body at all (curl -X POST): nothing to read.
+  if (declared === 0 && c.req.header('transfer-encoding') === undefined) return '';
+  if (incoming.readableEnded) return '';
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const settle = (value: string | undefined | typeof ABORTED) => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onAborted);
+      incoming.off('close', onAborted);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      length += chunk.byteLength;
+      if (length > maxBytes) {
+        // Read no further: the answer closes the connection.
+        incoming.pause();
+        settle(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => settle(Buffer.concat(chunks, length).toString('utf8'));
+    const onAborted = () => settle(ABORTED);
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onAborted);
+    incoming.on('close', onAborted);
+  });
+}
+
+/** As readBounded, from a web Request (an app served by something else than @hono/node-server). */
+async function readWebBounded(request: Request, maxBytes: number): Promise<string | undefined> {
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -76,7 +157,9 @@ async function readBounded(request: Request, maxBytes: number): Promise<string |
 /**
  * An empty body is a passing beat; otherwise a JSON object `{ "status": "pass" | "fail", "output": "…" }`
  * (both optional). Returns the beat, or what is wrong with the body. The output is operator text:
- * tokens are masked and it is bounded like any check's output (the agent also removes its secrets).
+ * tokens are masked and control characters removed here; its length is left to the agent's output
+ * path, which masks the config's secrets first and bounds it after (a cut made before masking could
+ * leave part of a secret showing). The body's own bound (MAX_BEAT_BYTES) bounds it meanwhile.
  */
 export function parseBeat(body: string, tokens: readonly string[]): Beat | string {
   if (body.trim() === '') return { ok: true };
@@ -96,5 +179,9 @@ export function parseBeat(body: string, tokens: readonly string[]): Beat | strin
   if (output === undefined || output.trim() === '') return { ok: false };
   let text = output;
   for (const token of tokens) text = text.split(token).join('***');
-  return { ok: false, output: boundOutput(text) };
+  return { ok: false, output: text.replace(LINE_BREAKS, ' ').replace(CONTROLS, '') };
 }
+
+// As in output.ts: tabs and line breaks become spaces, other C0/C1 controls and DEL go.
+const LINE_BREAKS = /[\t\n\r\v\f]+/g;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;

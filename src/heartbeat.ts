@@ -62,7 +62,7 @@ export interface Heartbeats {
   remove(name: string): void;
   /** Whether `name` is a heartbeat check. */
   has(name: string): boolean;
-  /** Records a beat; the check must be one (has). */
+  /** Records a beat; nothing for a name that is not (or no longer) a heartbeat check. */
   beat(name: string, beat: Beat): void;
   /** The token that a beat for `name` must carry: the check's own, else the server-wide one; undefined for none. */
   tokenOf(name: string): Token;
@@ -149,7 +149,8 @@ export function createHeartbeats(options: HeartbeatsOptions): Heartbeats {
     },
     has: (name) => tracked.has(name),
     beat(name, beat) {
-      const entry = tracked.get(name)!;
+      const entry = tracked.get(name);
+      if (entry === undefined) return;
       const at = now();
       // Latency is the age of the last successful beat when the result is recorded: 0 for a beat
       // (which is also when it succeeded, for vigil_check_last_success_timestamp_seconds), the

@@ -27,6 +27,8 @@ export interface Metrics extends ResultSubscriber {
   /** Forgets every series of a removed check. */
   removeCheck(check: CheckConfig): void;
   configReloaded(ok: boolean, at: number): void;
+  /** Counts a refused POST /heartbeat/<check> by why (a bounded set, never the name posted to). */
+  heartbeatRejected(reason: string): void;
 }
 
 export interface MetricsOptions {
@@ -66,6 +68,9 @@ function connectionsSource(counts: ConnectionCounts): OutputSource {
     },
   };
 }
+
+/** The reasons vigil_heartbeat_rejected_total counts, each served from zero. */
+const HEARTBEAT_REJECTIONS = ['unauthorized', 'not_found', 'too_large', 'bad_request', 'forbidden_origin'] as const;
 
 /** A resolution so long that prom-client's own event-loop monitor never wakes the process (about 24 days). */
 const NEVER_MS = 2 ** 31 - 1;
@@ -118,6 +123,14 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
   const lastReloadOk = new Gauge({ name: `${PREFIX}config_last_reload_successful`, help: '1 when the last configuration load or reload succeeded, 0 when it was refused.', registers: [registry] });
   const buildInfo = new Gauge({ name: `${PREFIX}build_info`, help: 'Always 1; labels carry the agent and Node.js versions.', labelNames: ['version', 'node'], registers: [registry] });
   buildInfo.set({ version: options.version, node: process.version }, 1);
+  const heartbeatRejections = new Counter({
+    name: `${PREFIX}heartbeat_rejected_total`,
+    help: 'POST /heartbeat/<check> requests refused, by reason (unauthorized, not_found, too_large, bad_request, forbidden_origin).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of HEARTBEAT_REJECTIONS) heartbeatRejections.inc({ reason }, 0);
+  let rejectedCount = 0;
   reloads.inc({ result: 'success' }, 0);
   reloads.inc({ result: 'failure' }, 0);
   lastReload.set(now() / 1000);
@@ -154,12 +167,12 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
   };
   // vigil_health_status changes with state, with the agent's own entries (a stall begins or ends)
   // and at staleness deadlines, when no result lands at all.
-  let agentRendered = { stateVersion: -1, reloadCount: -1, selfFails: false, validUntil: -Infinity };
+  let agentRendered = { stateVersion: -1, reloadCount: -1, rejectedCount: -1, selfFails: false, validUntil: -Infinity };
   const agentSeries: OutputSource = {
     isCurrent: (at) =>
-      at < agentRendered.validUntil && agentRendered.stateVersion === state.version && agentRendered.reloadCount === reloadCount && agentRendered.selfFails === selfFails(),
+      at < agentRendered.validUntil && agentRendered.stateVersion === state.version && agentRendered.reloadCount === reloadCount && agentRendered.rejectedCount === rejectedCount && agentRendered.selfFails === selfFails(),
     render() {
-      agentRendered = { stateVersion: state.version, reloadCount, selfFails: selfFails(), validUntil: state.nextStaleAt() };
+      agentRendered = { stateVersion: state.version, reloadCount, rejectedCount, selfFails: selfFails(), validUntil: state.nextStaleAt() };
       return registry.metrics();
     },
   };
@@ -193,6 +206,10 @@ export function createMetrics(registry: Registry, processRegistry: Registry, opt
       reloads.inc({ result: ok ? 'success' : 'failure' });
       if (ok) lastReload.set(at / 1000);
       lastReloadOk.set(ok ? 1 : 0);
+    },
+    heartbeatRejected(reason) {
+      rejectedCount++;
+      heartbeatRejections.inc({ reason });
     },
   };
 }

@@ -97,6 +97,12 @@ export interface Scheduler {
   add(check: CheckConfig): void;
   /** Stops a check's loop, aborting its attempt in flight. */
   remove(name: string): void;
+  /**
+   * Asks a check's gate again now rather than at its next attempt (a dependency's status changed):
+   * nothing when it is not scheduled, or is attempting (or asking its gate) at this moment, or its
+   * last attempt still runs past its timeout.
+   */
+  wake(name: string): void;
   /** Stops every loop and aborts every attempt in flight. */
   stop(): void;
   /** Epoch ms when any loop last started an attempt (self-health: a wedged scheduler stops moving it). */
@@ -111,7 +117,7 @@ const MAX_JITTER_MS = 1000;
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
-  const loops = new Map<string, { stop(): void }>();
+  const loops = new Map<string, { stop(): void; wake(): void }>();
   let lastAttemptAt = now();
 
   const startLoop = (check: CheckConfig) => {
@@ -122,6 +128,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     let controller: AbortController | undefined;
     let isWorking = false;
     let isFirst = true;
+    /** Inside a tick (asking the gate, attempting, recording): a wake then has nothing to do. */
+    let isTicking = false;
     /** The latest attempt failed (or was held back with a failure): the next comes at intervalWhenFailing. */
     let hasFailed = false;
     let onSettledWaiter: (() => void) | undefined;
@@ -131,6 +139,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     };
 
     const tick = async (): Promise<void> => {
+      isTicking = true;
+      try {
+        await tickOnce();
+      } finally {
+        isTicking = false;
+      }
+    };
+    const tickOnce = async (): Promise<void> => {
       if (isStopped) return;
       const startedAt = now();
       lastAttemptAt = startedAt;
@@ -189,6 +205,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         clearTimeout(timer);
         controller?.abort(new Error('check stopped'));
       },
+      wake() {
+        // Attempting, or an attempt still running past its timeout: its own result (or skip) comes anyway.
+        if (isStopped || isTicking || isWorking) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => void tick(), 0);
+      },
     };
   };
 
@@ -200,6 +222,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     remove(name) {
       loops.get(name)?.stop();
       loops.delete(name);
+    },
+    wake(name) {
+      loops.get(name)?.wake();
     },
     stop() {
       for (const loop of loops.values()) loop.stop();

@@ -129,4 +129,53 @@ describe('vigil validate on the new keys', () => {
     expect(stderr).toContain(`${path}:6:34: checks.d.interval: does not apply to a heartbeat check: it is not polled, its results are pushed to the agent`);
     expect(stderr).toContain(`${path}:7:6: checks.e.ttl: is required (string)`);
   });
+
+  it('when a dependency turns fail its dependents (and theirs) report dependency_failed at once, not at their next attempt 30 s later; when it passes again they are attempted at once', async () => {
+    let isHung = false;
+    // Answers while not hung; hung, it accepts and never answers.
+    const root = await startUpstream((_req, res) => {
+      if (!isHung) res.end('ok');
+    });
+    const ordersTarget = await startBlackhole();
+    const reportingTarget = await startBlackhole();
+    agents.upstreams.push(root, ordersTarget, reportingTarget);
+    const agent = await agents.start(
+      [
+        'checks:',
+        `  db: { type: http, url: "${root.url}/", interval: 1s, timeout: 500ms }`,
+        `  orders: { type: tcp, host: 127.0.0.1, port: ${ordersTarget.port}, interval: 30s, timeout: 500ms, dependsOn: [db] }`,
+        `  reporting: { type: tcp, host: 127.0.0.1, port: ${reportingTarget.port}, interval: 30s, timeout: 500ms, dependsOn: [orders] }`,
+        '',
+      ].join('\n'),
+    );
+    const statuses = async () => {
+      const checks = (await getJson(`${agent.url}/health`)).body.checks;
+      return Object.fromEntries(['db', 'orders', 'reporting'].map((name) => [name, checks[`${name}:responseTime`][0]]));
+    };
+    await waitFor('every check to pass', async () => Object.values(await statuses()).every((entry: any) => entry.status === 'pass'), 10_000, 100);
+    const attempted = { orders: ordersTarget.accepted(), reporting: reportingTarget.accepted() };
+    expect(attempted).toEqual({ orders: 1, reporting: 1 });
+
+    isHung = true;
+    const seen: Record<string, number> = {};
+    await waitFor('db to fail and both dependents to report dependency_failed', async () => {
+      const now = Date.now();
+      const current = await statuses();
+      if (current.db.status === 'fail') seen.db ??= now;
+      for (const name of ['orders', 'reporting']) if (current[name].reason === 'dependency_failed') seen[name] ??= now;
+      return seen.db !== undefined && seen.orders !== undefined && seen.reporting !== undefined ? current : undefined;
+    }, 15_000, 50);
+    // Within a second of the root's failure (the next attempt would be ~30 s away), and not attempted.
+    expect(seen.orders! - seen.db!).toBeLessThan(1000);
+    expect(seen.reporting! - seen.db!).toBeLessThan(1000);
+    expect((await statuses()).reporting).toMatchObject({ status: 'fail', reason: 'dependency_failed', output: 'not attempted: db fails (timeout)' });
+    expect({ orders: ordersTarget.accepted(), reporting: reportingTarget.accepted() }).toEqual(attempted);
+
+    // Back: the dependents are attempted at once, not 30 s later.
+    isHung = false;
+    const back = Date.now();
+    await waitFor('both dependents to pass again', async () => Object.values(await statuses()).every((entry: any) => entry.status === 'pass'), 10_000, 50);
+    expect(Date.now() - back).toBeLessThan(5000);
+    expect({ orders: ordersTarget.accepted(), reporting: reportingTarget.accepted() }).toEqual({ orders: 2, reporting: 2 });
+  }, 40_000);
 });

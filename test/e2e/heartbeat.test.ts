@@ -2,7 +2,7 @@
 // failure comes at ttl after the last beat (not before, not a poll later), an explicit failure fails
 // at once with one log line and no "missed" afterwards, and the endpoint lets in only the callers
 // and bodies it should.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ const beat = (agent: Served, name: string, init: { body?: string; token?: string
   fetch(`${agent.url}/heartbeat/${name}`, {
     method: init.method ?? 'POST',
     ...(init.body === undefined ? {} : { body: init.body }),
-    headers: init.token === undefined ? {} : { Authorization: `Bearer ${init.token}` },
+    headers: { ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }), ...(init.token === undefined ? {} : { Authorization: `Bearer ${init.token}` }) },
   });
 const entry = async (agent: Served, name: string) => (await getJson(`${agent.url}/health`)).body.checks[`${name}:responseTime`][0];
 const transitions = (agent: Served, name: string) => jsonLines(agent.output()).filter((line) => line.check === name && /^check \S+ (passes|fails)$/.test(line.msg));
@@ -131,6 +131,23 @@ describe('heartbeat checks (built CLI)', () => {
     expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(401);
   }, 20_000);
 
+  it('deleting or emptying a token file does not revoke its token (the reload fails, the running token stays); replacing its content does', async () => {
+    const file = tokenFile('first-token');
+    const agent = await agents.start(`server: { heartbeatTokenFile: ${file} }\nchecks:\n  a: { type: heartbeat, ttl: 10s }\n`);
+    const lastReloadOk = async () => Number(/^vigil_config_last_reload_successful (\d)$/m.exec(await (await fetch(`${agent.url}/metrics`)).text())?.[1]);
+    expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(204);
+    for (const change of [() => unlinkSync(file), () => writeFileSync(file, '')]) {
+      change();
+      await waitFor('the reload to be refused', async () => (await lastReloadOk()) === 0, 10_000, 100);
+      expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(204);
+      writeFileSync(file, 'first-token');
+      await waitFor('the reload to succeed', async () => (await lastReloadOk()) === 1, 10_000, 100);
+    }
+    writeFileSync(file, 'second-token');
+    await waitFor('the new token to apply', async () => (await beat(agent, 'a', { token: 'second-token' })).status === 204, 10_000, 100);
+    expect((await beat(agent, 'a', { token: 'first-token' })).status).toBe(401);
+  }, 40_000);
+
   it('without a token, only loopback callers may post (none with trustLoopback false), and a refused caller learns nothing of the names', async () => {
     const agent = await agents.start('server: { trustLoopback: false }\nchecks:\n  worker: { type: heartbeat, ttl: 10s }\n  db: { type: tcp, host: 127.0.0.1, port: 5432 }\n');
     for (const name of ['worker', 'db', 'nothing']) expect((await beat(agent, name)).status, name).toBe(401);
@@ -168,6 +185,69 @@ describe('heartbeat checks (built CLI)', () => {
     // None of it touched the check.
     expect(await entry(agent, 'worker')).toMatchObject({ reason: 'pending' });
   }, 20_000);
+
+  it('refuses a cross-origin post (403) and a body not sent as application/json (415): a browser page cannot fail a check', async () => {
+    const agent = await agents.start('checks:\n  worker: { type: heartbeat, ttl: 10s }\n');
+    const post = (headers: Record<string, string>, body?: string) => fetch(`${agent.url}/heartbeat/worker`, { method: 'POST', headers, ...(body === undefined ? {} : { body }) });
+    const failing = '{"status":"fail","output":"forged"}';
+    // What a page on another site may send without a preflight: a simple POST, text/plain.
+    expect((await post({ Origin: 'https://evil.example', 'Content-Type': 'text/plain' }, failing)).status).toBe(403);
+    expect((await post({ Origin: 'https://evil.example', 'Content-Type': 'application/json' }, failing)).status).toBe(403);
+    expect((await post({ Origin: 'null' })).status).toBe(403);
+    // Without an Origin, a non-empty body must still say it is JSON (text/plain and a form's type are what a simple request carries).
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      expect((await post({ 'Content-Type': type }, failing)).status, type).toBe(415);
+    }
+    expect(await entry(agent, 'worker')).toMatchObject({ status: 'fail', reason: 'pending' });
+    // The agent's own origin, an empty body without a type, and JSON are let in.
+    const host = new URL(agent.url).host;
+    expect((await post({ Origin: `http://${host}` })).status).toBe(204);
+    expect((await post({})).status).toBe(204);
+    expect(await entry(agent, 'worker')).toMatchObject({ status: 'pass' });
+    expect((await post({ 'Content-Type': 'application/json; charset=utf-8' }, failing)).status).toBe(204);
+    expect(await entry(agent, 'worker')).toMatchObject({ status: 'fail', reason: 'reported' });
+  }, 20_000);
+
+  it('counts every refused beat in vigil_heartbeat_rejected_total by a bounded reason (no series per name posted to), with a debug line', async () => {
+    const agent = await agents.start(`server: { logLevel: debug }\nchecks:\n  worker: { type: heartbeat, ttl: 10s, tokenFile: ${tokenFile('right-token')} }\n`);
+    const rejected = async () => {
+      const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+      return Object.fromEntries([...metrics.matchAll(/^vigil_heartbeat_rejected_total\{reason="(\w+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+    };
+    expect(await rejected()).toEqual({ unauthorized: 0, not_found: 0, too_large: 0, bad_request: 0, forbidden_origin: 0 });
+    for (let i = 0; i < 3; i++) expect((await beat(agent, 'worker', { token: 'wrong-token' })).status).toBe(401);
+    for (const name of ['nothing-1', 'nothing-2']) expect((await beat(agent, name, { token: 'right-token' })).status).toBe(404);
+    expect((await beat(agent, 'worker', { token: 'right-token', body: 'x'.repeat(5000) })).status).toBe(413);
+    expect((await beat(agent, 'worker', { token: 'right-token', body: 'not json' })).status).toBe(400);
+    const foreign = await fetch(`${agent.url}/heartbeat/worker`, { method: 'POST', headers: { Origin: 'https://evil.example' } });
+    expect(foreign.status).toBe(403);
+    expect(await rejected()).toEqual({ unauthorized: 3, not_found: 2, too_large: 1, bad_request: 1, forbidden_origin: 1 });
+    const metrics = await (await fetch(`${agent.url}/metrics`)).text();
+    expect(metrics).not.toContain('nothing-1');
+    const lines = jsonLines(agent.output()).filter((line) => line.msg === 'heartbeat refused');
+    expect(lines.map((line) => line.reason)).toEqual(['unauthorized', 'unauthorized', 'unauthorized', 'not_found', 'not_found', 'too_large', 'bad_request', 'forbidden_origin']);
+    expect(lines[0]).toMatchObject({ level: 'debug', check: 'worker', status: 401 });
+    expect(agent.output()).not.toContain('wrong-token');
+  }, 20_000);
+
+  it('1,000 beats alternating fail and pass write about one transition line a second, the later ones counting the changes they stand for', async () => {
+    const agent = await agents.start('checks:\n  worker: { type: heartbeat, ttl: 10s }\n');
+    const started = Date.now();
+    for (let i = 0; i < 1000; i++) {
+      const res = await beat(agent, 'worker', { body: i % 2 === 0 ? '{"status":"fail","output":"flap"}' : '{"status":"pass"}' });
+      expect(res.status).toBe(204);
+    }
+    const elapsedMs = Date.now() - started;
+    await sleep(1500);
+    const lines = transitions(agent, 'worker');
+    // Before: one line per change, 1,000 lines.
+    expect(lines.length).toBeLessThanOrEqual(Math.ceil(elapsedMs / 1000) + 2);
+    // Nothing is lost from the count: every change is a line or counted in one.
+    expect(lines.reduce((sum, line) => sum + ((line.suppressed as number | undefined) ?? 1), 0)).toBe(1000);
+    // The last line says how it ended.
+    expect(lines.at(-1)).toMatchObject({ msg: 'check worker passes', to: 'pass' });
+    console.log(`1000 alternating beats in ${elapsedMs} ms: ${lines.length} transition lines`);
+  }, 60_000);
 
   it('a reported output is one bounded log line, with the token and configured secrets masked', async () => {
     const token = 'hb-token-3f9a';

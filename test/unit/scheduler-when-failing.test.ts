@@ -1,7 +1,7 @@
 // intervalWhenFailing and the gate before an attempt, on a fake clock.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CheckResult } from '../../src/check.js';
-import { createDependencyGate, DEPENDENCY_WAIT_MS } from '../../src/dependencies.js';
+import { createDependencyGate, createDependencyWake, DEPENDENCY_WAIT_MS } from '../../src/dependencies.js';
 import { CheckError } from '../../src/errors.js';
 import { createScheduler, type Gate, type RunCheck } from '../../src/scheduler.js';
 import { createState } from '../../src/state.js';
@@ -102,6 +102,40 @@ describe('dependency gate', () => {
     const state = createState();
     for (const c of [root, middle]) state.add(c, 'component');
     expect(createDependencyGate(state)(middle)).toBe(DEPENDENCY_WAIT_MS);
+  });
+
+  it('holds a check back while a dependency is not known (yet): undecided, never absent', () => {
+    const state = createState();
+    state.add(middle, 'component');
+    expect(createDependencyGate(state)(middle)).toBe(DEPENDENCY_WAIT_MS);
+  });
+
+  it('in the scheduler: a dependency turning fail wakes its dependent, which records dependency_failed at once without an attempt; turning pass again, it is attempted at once', async () => {
+    const state = createState();
+    const dependent = checkConfig('dependent', { dependsOn: ['root'], intervalMs: 30_000 });
+    for (const c of [root, dependent]) state.add(c, 'component');
+    state.record('root', pass(1));
+    let attempts = 0;
+    const wake = createDependencyWake((name) => scheduler.wake(name));
+    wake.configure([root, dependent]);
+    const { scheduler, results } = harness(async () => void attempts++, createDependencyGate(state));
+    scheduler.add(dependent);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(attempts).toBe(1);
+    // root fails at 1 s: the dependent's next attempt is ~29 s away.
+    wake.onResult(root, fail(1000), state.record('root', fail(1000)));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(results.at(-1)).toMatchObject({ at: 1000, result: { reason: 'dependency_failed' } });
+    expect(attempts).toBe(1);
+    // A result that changes nothing wakes nobody.
+    wake.onResult(root, fail(2000), state.record('root', fail(2000)));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(results).toHaveLength(2);
+    wake.onResult(root, pass(3000), state.record('root', pass(3000)));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(attempts).toBe(2);
+    expect(results.at(-1)).toMatchObject({ at: 2001, result: { ok: true } });
+    scheduler.stop();
   });
 
   it('fails a check with dependency_failed while a dependency fails, naming the root, not an intermediate', () => {

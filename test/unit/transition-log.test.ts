@@ -1,5 +1,5 @@
 // The transition log as a result subscriber: a line per change of status, each attempt at debug only.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { createTransitionLog } from '../../src/transition-log.js';
 import { checkConfig, fail, pass } from '../helpers/fixtures.js';
@@ -41,5 +41,43 @@ describe('the transition log', () => {
     const { lines, subscriber } = logAt('debug');
     subscriber.onResult(checkConfig('db'), fail(T, 'timeout', 'too slow'), undefined);
     expect(lines).toEqual([expect.objectContaining({ level: 'debug', msg: 'attempt', check: 'db', ok: false, reason: 'timeout', output: 'too slow' })]);
+  });
+
+  describe('a heartbeat check flapping', () => {
+    afterEach(() => vi.useRealTimers());
+
+    it('transition log: 4,000 alternating beats over 2 s write one line a second per heartbeat check, each later line saying how many changes it stands for; other checks are not limited', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const lines: Record<string, unknown>[] = [];
+      const log = createLogger({ level: 'info', write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>), now: () => 0 });
+      const subscriber = createTransitionLog(log);
+      const worker = checkConfig('worker', { type: 'heartbeat' });
+      const other = checkConfig('other', { type: 'heartbeat' });
+      const polled = checkConfig('db');
+      for (let i = 0; i < 4000; i++) {
+        const failing = i % 2 === 0;
+        subscriber.onResult(worker, failing ? fail(T, 'reported', 'reported failing') : pass(T), failing ? { from: 'pass', to: 'fail' } : { from: 'fail', to: 'pass' });
+        if (i < 3) subscriber.onResult(other, pass(T), { from: 'fail', to: 'pass' });
+        if (i < 5) subscriber.onResult(polled, failing ? fail(T) : pass(T), failing ? { from: 'pass', to: 'fail' } : { from: 'fail', to: 'pass' });
+        await vi.advanceTimersByTimeAsync(0.5);
+      }
+      await vi.advanceTimersByTimeAsync(5000);
+      const of = (name: string) => lines.filter((line) => line.check === name);
+      // 2 s of flapping: the first change, then one line at the end of each second after it.
+      expect(of('worker').map((line) => [line.msg, line.suppressed])).toEqual([
+        ['check worker fails', undefined],
+        ['check worker passes', 1999],
+        ['check worker passes', 2000],
+      ]);
+      expect(of('worker').at(-1)).toMatchObject({ from: 'fail', to: 'pass' });
+      // Each heartbeat check has its own limit; a polled check is never limited.
+      expect(of('other').map((line) => line.suppressed)).toEqual([undefined, 2]);
+      expect(of('db')).toHaveLength(5);
+      // Quiet for more than a second: the next change is logged at once.
+      subscriber.onResult(worker, fail(T, 'reported'), { from: 'pass', to: 'fail' });
+      expect(of('worker')).toHaveLength(4);
+      expect(of('worker').at(-1)).toMatchObject({ msg: 'check worker fails' });
+      expect(of('worker').at(-1)).not.toHaveProperty('suppressed');
+    });
   });
 });
