@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { defineCheck, type Observation } from '../src/check.js';
 import { CheckError, type FailureReason } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
-import { comparisonOf, comparisonProblem, judge, showComparison, type Comparison, type Scalar } from './support/condition.js';
+import { comparisonOf, judge, queryExpectOption, showComparison, type Comparison, type Scalar } from './support/condition.js';
 import { ConnectableStream } from './support/connectable-stream.js';
 import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
 import { peerText } from './support/peer-text.js';
@@ -67,16 +67,9 @@ const options = {
         'ssl-mode as the mysql client: DISABLED, PREFERRED (default), REQUIRED, VERIFY_CA, VERIFY_IDENTITY.',
     ),
   query: z.string().min(1).optional().describe('Query to run (one statement). Default SELECT 1.'),
-  expect: z
-    .union([z.boolean(), z.number(), z.string()])
-    .superRefine((expected, ctx) => {
-      const problem = comparisonProblem(expected);
-      if (problem) ctx.addIssue({ code: 'custom', input: expected, message: problem });
-    })
-    .optional()
-    .describe(
-      'What the first column of the query\'s first row must be: true (1), false (0), a number, or a comparison such as "< 30" or \'== "ON"\'. No rows fails.',
-    ),
+  expect: queryExpectOption(
+    'What the first column of the query\'s first row must be: true (1), false (0), a number, or a comparison such as "< 30" or \'== "ON"\'. No rows fails.',
+  ),
   tls: tlsBlock.optional().describe('TLS settings: CA, client certificate, server name, insecureSkipVerify. Without ssl-mode in the URL, it means VERIFY_IDENTITY.'),
   ...expiryOptions,
 };

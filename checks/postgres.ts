@@ -13,7 +13,7 @@ import { defineCheck, type CheckContext, type KeptConnection, type Observation }
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
-import { comparisonOf, comparisonProblem, judge, showComparison, type Scalar } from './support/condition.js';
+import { comparisonOf, judge, queryExpectOption, showComparison, type Scalar } from './support/condition.js';
 import { ConnectableStream } from './support/connectable-stream.js';
 import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
@@ -47,17 +47,10 @@ const options = {
         'sslmode as libpq: disable, allow, prefer (default), require, verify-ca, verify-full.',
     ),
   query: z.string().min(1).optional().describe('Query to run, inside a transaction. Default SELECT 1.'),
-  expect: z
-    .union([z.boolean(), z.number(), z.string()])
-    .superRefine((expected, ctx) => {
-      const problem = comparisonProblem(expected);
-      if (problem) ctx.addIssue({ code: 'custom', input: expected, message: problem });
-    })
-    .optional()
-    .describe(
-      'What the first column of the query\'s first row must be: true, false, a number, or a comparison such as "< 30" or \'== "primary"\'. ' +
-        'No rows fails. With a query of several statements, the last one\'s result.',
-    ),
+  expect: queryExpectOption(
+    'What the first column of the query\'s first row must be: true, false, a number, or a comparison such as "< 30" or \'== "primary"\'. ' +
+      'No rows fails. With a query of several statements, the last one\'s result.',
+  ),
   role: z
     .boolean()
     .optional()

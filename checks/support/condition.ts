@@ -1,6 +1,7 @@
 // The conditions of an `expect` block: a comparison (`== "UP"`, `< 30`, `!= null`) of one value an
 // answer holds (what a JSON path finds in a body, the first column of a query's first row). Parsed
 // at config time, where a problem is reported with its place in the condition; judged per attempt.
+import { z } from 'zod';
 import { peerText } from './peer-text.js';
 
 /** A value a condition compares with: JSON's scalars. */
@@ -199,3 +200,19 @@ export function comparisonProblem(expected: string | number | boolean): string |
     return `is not a comparison: at character ${error.index + 1}, ${error.message} (e.g. true, 42, "< 30", '== "primary"')`;
   }
 }
+
+/**
+ * The `expect` key of a query check (postgres, mysql): what the first column of the first row must
+ * be, checked by the comparison grammar when the config is read. `describe` says it for the type.
+ */
+export function queryExpectOption(describe: string) {
+  return z
+    .union([z.boolean(), z.number(), z.string()])
+    .superRefine((expected, ctx) => {
+      const problem = comparisonProblem(expected);
+      if (problem) ctx.addIssue({ code: 'custom', input: expected, message: problem });
+    })
+    .optional()
+    .describe(describe);
+}
+
