@@ -105,7 +105,13 @@ describe('mqtt check against throw-away Mosquitto brokers', () => {
 
   it('connects as a client of its own each attempt (vigil- and 16 hex digits), in a clean session, with its timeout as keepalive', async () => {
     for (let i = 0; i < 3; i++) expect(await runOnce(mqtt, { url: as('vigil', 'p@ss:w/rd') }, 2000)).toMatchObject({ ok: true });
-    const ids = [...secured.log().matchAll(/New client connected from \S+ as (vigil-[0-9a-f]{16}) \(p2, c1, k2, u'vigil'\)/g)].map((m) => m[1]);
+    // Mosquitto writes its log on its own time: wait for the three clients' last lines.
+    const pattern = /New client connected from \S+ as (vigil-[0-9a-f]{16}) \(p2, c1, k2, u'vigil'\)/g;
+    const ids = await waitFor('three clients in the broker log, each disconnected', () => {
+      const seen = [...secured.log().matchAll(pattern)].map((m) => m[1]!);
+      const ended = (id: string) => secured.log().includes(`Client ${id} disconnected`) || secured.log().includes(`Client ${id} closed its connection`);
+      return seen.length >= 3 && seen.every(ended) ? seen : undefined;
+    });
     expect(ids).toHaveLength(3);
     expect(new Set(ids).size).toBe(3);
     // DISCONNECT was sent: Mosquitto says "disconnected", not "closed its connection".
