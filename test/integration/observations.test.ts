@@ -4,7 +4,7 @@
 // throw-away primary and its streaming replica), Redis's role, clients and memory ratio (the local
 // server, and a throw-away one with maxmemory).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,8 +182,10 @@ describe('postgres with TLS: the server certificate\'s expiry', () => {
    * line names them, which ALTER SYSTEM cannot override), then a reload.
    */
   const serveCertificate = (issued: Issued) => {
-    copyFileSync(issued.cert, cluster.files.serverCert);
-    copyFileSync(issued.key, cluster.files.serverKey);
+    // Written in place: the files keep their owner (the server's user) and mode (0600 for the key,
+    // or the server refuses it and keeps the old pair). copyFileSync may replace a file instead.
+    writeFileSync(cluster.files.serverCert, readFileSync(issued.cert));
+    writeFileSync(cluster.files.serverKey, readFileSync(issued.key));
     cluster.sql('SELECT pg_reload_conf()');
   };
 
