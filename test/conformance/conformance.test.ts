@@ -33,6 +33,7 @@ for (const file of readdirSync(FIXTURES).filter((f) => f.endsWith('.ts'))) {
 const TIMEOUT_MS = 300;
 /** Attempts in the mixed run, and how many run at once. */
 const MIXED_ATTEMPTS = 2000;
+const WARM_UP_ATTEMPTS = 1000;
 const CONCURRENCY = 25;
 const MiB = 1024 * 1024;
 const CANARY = 'Canary-7f3e9 Secret@Value';
@@ -203,7 +204,9 @@ describe.each(modes)('conformance: %s', (title, kind, mode) => {
       );
       return { listeners, outcomes };
     };
-    await run(150); // warm-up: code compiled, pools and caches filled
+    // Warm-up: code compiled and optimised, pools and caches filled (a large driver such as grpc-js
+    // keeps compiling for a few hundred attempts, more on Node 24).
+    await run(WARM_UP_ATTEMPTS);
     // Persistent: the kept connections close, as at a reload; the run then opens them again.
     await runner.closeAll();
     persistentChecks.clear();

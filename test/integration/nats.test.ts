@@ -149,15 +149,21 @@ describe('nats check against a real server', () => {
     expect(result.durationMs).toBeLessThan(2500);
   });
 
-  it('reasons: body, quoting the server, for a server at its max_connections', async () => {
+  it('reasons: body, quoting the server, for a server at its max_connections (or protocol when its close overtakes the -ERR)', async () => {
     const full = await server({ config: 'max_connections: 1' });
     const holder: Socket = connect({ host: '127.0.0.1', port: full.port });
     holder.on('error', () => undefined);
     try {
       await waitFor('the held connection to count', async () => (await full.connections()).length === 1);
       const result = await runOnce(nats, { url: full.url });
-      expect(result).toMatchObject({ ok: false, reason: 'body' });
-      expect(result.message).toMatch(/answered -ERR "maximum connections exceeded"/i);
+      // The server writes its -ERR and closes at once: when the close overtakes the -ERR (a reset
+      // discards what was not read yet), all the check can say is that the server closed it.
+      if (result.reason === 'protocol') expect(result.message).toMatch(/closed the connection/);
+      else {
+        expect(result).toMatchObject({ ok: false, reason: 'body' });
+        expect(result.message).toMatch(/answered -ERR "maximum connections exceeded"/i);
+      }
+      expect(result.ok).toBe(false);
     } finally {
       holder.destroy();
     }
