@@ -10,11 +10,11 @@
 // REDIS_URL name others.
 //   BENCH_ROUNDS=3 BENCH_SECONDS=6 taskset -c 1 node bench/connections.mjs
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuMs, freePort, treeCpuMs } from './proc.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -28,14 +28,6 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 const children = new Set();
 process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function fetchText(url) {
   return new Promise((resolve, reject) => {
@@ -72,36 +64,6 @@ async function stop(child) {
   child.kill('SIGTERM');
   await Promise.race([exited, sleep(3000)]);
   if (child.exitCode === null) child.kill('SIGKILL');
-}
-
-/** CPU of every thread of a live process, ms. */
-function cpuMs(pid) {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended
-    }
-  }
-  return ns / 1e6;
-}
-
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-/** CPU of a process and its children (reaped ones included: forked backends), ms. */
-function treeCpuMs(rootPid) {
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1].split(' ');
-      if (Number(entry) === rootPid) ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-      else if (Number(fields[1]) === rootPid) ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks * TICK_MS;
 }
 
 function pgPostmasterPid(url) {
@@ -157,7 +119,6 @@ async function runs(vigil) {
   const count = (result) => [...text.matchAll(new RegExp(`^vigil_check_runs_total\\{[^}]*result="${result}"\\} (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
   return { total: count('pass') + count('fail') + count('timeout'), failed: count('fail') + count('timeout') };
 }
-
 
 async function measure(pid, dependency, seconds) {
   const cpu0 = cpuMs(pid);

@@ -10,6 +10,7 @@ import { createServer as createHttpServer, get } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './proc.mjs';
 
 const CLI = process.argv[2] ?? new URL('../dist/src/cli.js', import.meta.url).pathname;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -20,14 +21,6 @@ const rssMiB = (pid) => {
     return 0;
   }
 };
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function probe(url, timeoutMs = 3000) {
   const started = Date.now();

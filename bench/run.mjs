@@ -6,9 +6,9 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuMs, freePort, treeCpuMs } from './proc.mjs';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const CLI = join(ROOT, 'dist/src/cli.js');
@@ -46,14 +46,6 @@ function ensureTools() {
 
 function commandExists(name) {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
-}
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Starts a process pinned to the server core; resolves once it is ready. */
@@ -127,41 +119,6 @@ function failedRuns(metrics) {
 
 /** The pid of the real program under `taskset` (taskset execs, so it is the same pid). */
 const pidOf = (child) => child.pid;
-
-/** CPU time of every thread of a live process, ms (schedstat: nanosecond resolution). */
-function cpuMs(pid) {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended
-    }
-  }
-  return ns / 1e6;
-}
-
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
-
-/** CPU of a process tree in ms from /proc/<pid>/stat, including reaped children (forked backends). */
-function treeCpuMs(rootPid) {
-  const stat = (pid) => {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return { ppid: Number(fields[1]), self: Number(fields[11]) + Number(fields[12]), children: Number(fields[13]) + Number(fields[14]) };
-  };
-  let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const s = stat(entry);
-      if (Number(entry) === rootPid) ticks += s.self + s.children;
-      else if (s.ppid === rootPid) ticks += s.self;
-    } catch {
-      // gone
-    }
-  }
-  return ticks * TICK_MS;
-}
 
 /**
  * Context switches of every thread of a live process: each time a thread sleeps (voluntary) or is
