@@ -42,6 +42,11 @@ export interface Route {
 }
 
 const NO_STORE = 'no-store';
+/**
+ * A plain object, given to the Response as is: @hono/node-server writes it to node:http without
+ * building a Headers object per request (what `c.body(…, headers)` does for two headers or more).
+ */
+const HEALTH_HEADERS: Readonly<Record<string, string>> = Object.freeze({ 'Content-Type': HEALTH_CONTENT_TYPE, 'Cache-Control': NO_STORE });
 
 export function createApp(options: AppOptions): Hono {
   const { state, metrics, log } = options;
@@ -68,14 +73,13 @@ export function createApp(options: AppOptions): Hono {
       const body = withDetails ? { error: `no health group "${group}"`, groups: state.groups() } : { error: `no health group "${group}"` };
       return c.json(body, 404, { 'Cache-Control': NO_STORE });
     }
-    const headers = { 'Content-Type': HEALTH_CONTENT_TYPE, 'Cache-Control': NO_STORE };
     if (group === 'live' && options.self) {
       // The agent's own measurements change every time: rendered per request (a probe every few seconds).
       const rendered = renderHealth(state.verdict(group, now()), options.meta(), withDetails, options.self());
-      return c.body(rendered.bytes, rendered.statusCode, headers);
+      return new Response(rendered.bytes, { status: rendered.statusCode, headers: HEALTH_HEADERS });
     }
     const body = bodies.get(group, withDetails);
-    return c.body(body.bytes, body.statusCode, headers);
+    return new Response(body.bytes, { status: body.statusCode, headers: HEALTH_HEADERS });
   };
 
   app.get('/health', (c) => health(c, undefined));
@@ -84,7 +88,9 @@ export function createApp(options: AppOptions): Hono {
     return c.body(await metrics.render(), 200, { 'Content-Type': metrics.contentType });
   });
   for (const route of options.routes ?? []) app.all(route.path, route.handler);
-  app.all('*', (c) => {
+  // Not a route of its own: a catch-all would match every request beside its route, and hono runs
+  // two matched handlers through its middleware chain instead of calling the one directly.
+  app.notFound((c) => {
     const path = c.req.path.replace(/\/+$/, '');
     const known = path === '/metrics' || path === '/health' || path.startsWith('/health/');
     if (known && c.req.method !== 'GET' && c.req.method !== 'HEAD') {
