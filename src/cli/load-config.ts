@@ -11,6 +11,6 @@ export async function loadConfigHere(path: string | undefined, env: Io['env']): 
 }
 
 export async function loadConfigOffThread(path: string | undefined, env: Io['env']): Promise<AgentConfig> {
-  const { loadConfigInWorker } = await import('../config/load.js');
+  const { loadConfigInWorker } = await import('../config/load-in-worker.js');
   return loadConfigInWorker({ path, env, kindsModule: KINDS_MODULE });
 }

@@ -4,7 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CheckKind } from '../check.js';
 import { ConfigError } from '../errors.js';
 import { withBuiltins } from '../kinds.js';
-import { loadConfig, type WorkerLoadOptions, type WorkerReply } from './load.js';
+import { loadConfig } from './load.js';
+import type { WorkerLoadOptions, WorkerReply } from './load-in-worker.js';
 
 const { path, env, kindsModule } = workerData as WorkerLoadOptions;
 let reply: WorkerReply;

@@ -7,6 +7,7 @@ import { checkKinds } from '../kinds.js';
 import { createRedactor } from '../redact.js';
 import { locate, nodePlace, readDocument, sortIssues, type ConfigDocument } from './document.js';
 import { checksFromEnv, serverFromEnv } from './env.js';
+import { deepFreeze } from './freeze.js';
 import { interpolateDocument, NOTHING_INTERPOLATED, type InterpolatedPaths } from './interpolate.js';
 import { MAX_CHECKS } from './limits.js';
 import { resolveCheck, resolveDefaults, resolveServer } from './resolve.js';
@@ -187,10 +188,3 @@ function checkDependencies(entries: readonly [string, unknown][], kinds: readonl
   for (const name of edges.keys()) visit(name);
 }
 
-export function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const item of Object.values(value)) deepFreeze(item);
-  }
-  return value;
-}
