@@ -366,6 +366,10 @@ async function memory() {
   writeFileSync(body, '{"status":"pass"}');
   const honoPort = await freePort();
   const hono = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'hono', String(honoPort), body, 'application/json'], { ready: 'ipc' });
+  // The floor of the mixed agent: bare hono with the libraries it cannot run without loaded too.
+  const libsPort = await freePort();
+  const libs = await startPinned(['node', join(ROOT, 'bench/servers.mjs'), 'hono-libs', String(libsPort), body, 'application/json'], { ready: 'ipc' });
+  await fetchText(`http://127.0.0.1:${libsPort}/`);
   const sizes = [10, 100, 1000];
   const agents = {};
   for (const n of sizes) {
@@ -386,9 +390,10 @@ async function memory() {
   const rows = sizes.map((n) => ({ checks: n, types: 'tcp', rssMiB: round(rssMiB(pidOf(agents[n])), 1) }));
   rows.push({ checks: 100, types: '25 each of postgres, redis, http, tcp', rssMiB: round(rssMiB(pidOf(mixed)), 1) });
   const honoIdle = round(rssMiB(pidOf(hono)), 1);
-  for (const child of [...Object.values(agents), mixed, hono, upstream]) await stop(child);
+  const libsIdle = round(rssMiB(pidOf(libs)), 1);
+  for (const child of [...Object.values(agents), mixed, hono, libs, upstream]) await stop(child);
   const perCheckKiB = round(((rows[2].rssMiB - rows[0].rssMiB) * 1024) / 990, 1);
-  return { afterSeconds: waitMs / 1000, honoIdleMiB: honoIdle, rows, perCheckKiB };
+  return { afterSeconds: waitMs / 1000, honoIdleMiB: honoIdle, libsIdleMiB: libsIdle, rows, perCheckKiB };
 }
 
 // ---------------------------------------------------------------- 4. idle
@@ -722,7 +727,7 @@ function verdicts(r) {
   if (r.memory) {
     const mixed = r.memory.rows.find((row) => row.types !== 'tcp');
     const ratio = round(mixed.rssMiB / r.memory.honoIdleMiB);
-    goal('RSS with 100 checks of mixed types within 1.3x of bare hono idle', ratio, 1.3, ratio <= 1.3, `bare hono ${r.memory.honoIdleMiB} MiB`);
+    goal('RSS with 100 checks of mixed types within 1.3x of bare hono idle', ratio, 1.3, ratio <= 1.3, `bare hono ${r.memory.honoIdleMiB} MiB; with prom-client, pg, ioredis loaded ${r.memory.libsIdleMiB} MiB (${round(r.memory.libsIdleMiB / r.memory.honoIdleMiB)}x)`);
   }
   if (r.idle) {
     const v = r.idle.rows.find((row) => row.process === 'vigil');
@@ -780,7 +785,7 @@ function report(r) {
     out.push(`With 1000 checks, /metrics (${Math.round(w.metricsBytes / 1024)} KiB) scraped every second: /health/ready (${Math.round(w.readyBytes / 1024)} KiB) at ${w.readyRatePerS} req/s p50 ${w.readyP50Ms} ms, p99 ${w.readyP99Ms} ms (bare hono serving the same bytes at the same rate: p99 ${w.honoP99Ms} ms); saturated by wrk -c2: ${w.saturated.rps} req/s, p99 ${w.saturated.p99Ms} ms.`);
   }
   if (r.memory) {
-    out.push(`\n3. Memory after ${r.memory.afterSeconds} s (checks every 10 s); bare hono idle: ${r.memory.honoIdleMiB} MiB`);
+    out.push(`\n3. Memory after ${r.memory.afterSeconds} s (checks every 10 s); bare hono idle: ${r.memory.honoIdleMiB} MiB; bare hono with prom-client, pg and ioredis loaded (the mixed agent's floor): ${r.memory.libsIdleMiB} MiB`);
     out.push(table(r.memory.rows, [['checks', (x) => x.checks], ['types', (x) => x.types], ['RSS (MiB)', (x) => x.rssMiB], ['ratio to bare hono', (x) => round(x.rssMiB / r.memory.honoIdleMiB)]]));
     out.push(`Growth per added tcp check: ${r.memory.perCheckKiB} KiB`);
   }

@@ -2,6 +2,8 @@
 //   node bench/servers.mjs upstream PORT DELAY_MS   an HTTP upstream answering after DELAY_MS
 //   node bench/servers.mjs hono PORT FILE TYPE       bare hono + @hono/node-server serving FILE's bytes
 //   node bench/servers.mjs http PORT FILE TYPE       plain node:http serving FILE's bytes
+//   node bench/servers.mjs hono-libs PORT FILE TYPE  bare hono that has also loaded prom-client, pg and ioredis: the memory floor
+//                                                    of an agent running postgres and redis checks
 //   node bench/servers.mjs idle                      a node process doing nothing (the floor's idle cost)
 //   node bench/servers.mjs tls PORT CERT KEY         a TLS server: completes handshakes, answers nothing
 //   node bench/servers.mjs grpc PORT                 a gRPC server (@grpc/grpc-js) whose health service answers SERVING
@@ -19,7 +21,8 @@ if (mode === 'upstream') {
     else res.end('ok');
   });
   server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => process.send?.('ready'));
-} else if (mode === 'hono') {
+} else if (mode === 'hono' || mode === 'hono-libs') {
+  if (mode === 'hono-libs') await Promise.all([import('prom-client'), import('pg'), import('ioredis')]);
   const { Hono } = await import('hono');
   const { serve } = await import('@hono/node-server');
   const body = readFileSync(third, 'utf8');
