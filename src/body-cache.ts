@@ -29,8 +29,8 @@ interface Cached {
   readonly status: HealthStatus;
   /** The state version rendered. */
   readonly version: number;
-  /** The state version whose status was last compared with this body's. */
-  checkedVersion: number;
+  /** The state's statusVersion when this body's status was last confirmed. */
+  checkedStatusVersion: number;
   readonly renderedAt: number;
   /** When a result turns stale and the body with it, though no result landed. */
   readonly validUntil: number;
@@ -46,7 +46,7 @@ export function createBodyCache(options: BodyCacheOptions): BodyCache {
 
   const store = (cache: Map<string | undefined, Cached>, group: string | undefined, isDetailed: boolean, verdict: Verdict, at: number, meta: BodyMeta) => {
     const body = render(verdict, meta, isDetailed);
-    cache.set(group, { body, status: verdict.status, version: state.version, checkedVersion: state.version, renderedAt: at, validUntil: verdict.validUntil, meta });
+    cache.set(group, { body, status: verdict.status, version: state.version, checkedStatusVersion: state.statusVersion, renderedAt: at, validUntil: verdict.validUntil, meta });
     return body;
   };
 
@@ -59,10 +59,11 @@ export function createBodyCache(options: BodyCacheOptions): BodyCache {
       if (hit && hit.meta === meta && at < hit.validUntil) {
         if (hit.version === state.version) return hit.body;
         if (at - hit.renderedAt < MIN_RERENDER_MS) {
-          // A result landed right after the last render: the status is re-derived once per change,
-          // the details wait.
-          if (hit.checkedVersion === state.version) return hit.body;
-          hit.checkedVersion = state.version;
+          // A result landed right after the last render: the details wait, and the status is
+          // re-derived only when some check's status changed (with many checks, results land
+          // every few milliseconds, almost all of them changing nothing but details).
+          if (hit.checkedStatusVersion === state.statusVersion) return hit.body;
+          hit.checkedStatusVersion = state.statusVersion;
           const verdict = state.verdict(group, at);
           if (verdict.status === hit.status) return hit.body;
           return store(cache, group, isDetailed, verdict, at, meta);

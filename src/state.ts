@@ -116,6 +116,12 @@ export interface State {
   setDraining(): void;
   /** Changes on every record, add, remove and drain: a cache key for rendered bodies. */
   readonly version: number;
+  /**
+   * Changes when a verdict's status may have changed other than by time passing: a check's status
+   * (pending, pass, warn, fail) or first pass recorded, an add, remove or update, the drain. A
+   * result that changes only details (latency, counts, an observation) leaves it as it is.
+   */
+  readonly statusVersion: number;
 }
 
 type MutableCheckState = { -readonly [K in keyof CheckState]: CheckState[K] };
@@ -134,6 +140,7 @@ function successesNeeded(check: CheckState): string {
 export function createState(): State {
   const checks = new Map<string, MutableCheckState>();
   let version = 0;
+  let statusVersion = 0;
   /** Every group some check declares; undefined after a change of checks until asked again. */
   let declared: ReadonlySet<string> | undefined;
   let groupNames: readonly string[] | undefined;
@@ -150,6 +157,7 @@ export function createState(): State {
   };
   const checksChanged = () => {
     version++;
+    statusVersion++;
     declared = undefined;
     groupNames = undefined;
   };
@@ -240,6 +248,7 @@ export function createState(): State {
       if (!check) return undefined;
       version++;
       const before = statusOf(check);
+      const hadPassed = check.hasPassed;
       check.last = result;
       if (result.ok) {
         check.warning = result.warning;
@@ -264,6 +273,7 @@ export function createState(): State {
         }
       }
       const after = statusOf(check);
+      if (before !== after || hadPassed !== check.hasPassed) statusVersion++;
       if (before === after || after === 'pending') return undefined;
       return { from: before, to: after };
     },
@@ -301,9 +311,13 @@ export function createState(): State {
     setDraining() {
       isDraining = true;
       version++;
+      statusVersion++;
     },
     get version() {
       return version;
+    },
+    get statusVersion() {
+      return statusVersion;
     },
   };
 }
