@@ -30,6 +30,8 @@ const PROGRAM_NAME = 'vigil';
 const SERVER_TIMEOUT_MARGIN_MS = 100;
 /** How long a kept connection's server may take to close it once told to, before the stream is destroyed. */
 const CLOSE_GRACE_MS = 1000;
+/** COM_QUIT as a packet of its own: length 1, sequence number 0, command 0x01. */
+const COM_QUIT = Buffer.from([1, 0, 0, 0, 1]);
 
 /** The mysql client's --ssl-mode values, weakest first. */
 const SSL_MODES = ['DISABLED', 'PREFERRED', 'REQUIRED', 'VERIFY_CA', 'VERIFY_IDENTITY'] as const;
@@ -406,10 +408,11 @@ interface Client {
   /** Says goodbye (COM_QUIT) and waits for the server to close. */
   close(): Promise<void>;
   /**
-   * Ends the connection as the server should be told, never rejecting: COM_QUIT when it is logged in
-   * and idle; the end of the stream alone while a statement still runs (the server reads it once
-   * the statement ends, at its max_statement_time) or during the login. Resolves once the server
-   * has closed its side, or after CLOSE_GRACE_MS, destroying the stream then.
+   * Ends the connection as the server should be told, never rejecting: COM_QUIT once logged in
+   * (while a statement still runs, the server reads it once the statement ends, at its
+   * max_statement_time); during the login, the end of the stream alone; before the server's
+   * greeting, the stream destroyed at once. Resolves once the server has closed its side, or after
+   * CLOSE_GRACE_MS, destroying the stream then.
    */
   end(): Promise<void>;
   destroy(): void;
@@ -520,8 +523,12 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
     probe: (text, deadline) => step(query(text, deadline)),
     query,
     end() {
-      if (stream.destroyed) return Promise.resolve();
-      const isIdle = phase === 'query' && running === 0 && strayError === undefined && !isEnded;
+      // Before the server's greeting there is no session to end: the server drops the socket as it closes.
+      if (stream.destroyed || phase === 'connect') {
+        stream.destroy();
+        return Promise.resolve();
+      }
+      const isLoggedIn = phase === 'query' && strayError === undefined && !isEnded;
       phase = 'close';
       return new Promise<void>((resolve) => {
         const timer = setTimeout(() => stream.destroy(), CLOSE_GRACE_MS);
@@ -529,7 +536,11 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
           clearTimeout(timer);
           resolve();
         });
-        if (isIdle) connection.end();
+        if (isLoggedIn && running === 0) connection.end();
+        // A statement still running: the server reads COM_QUIT as the next command once the statement
+        // ended (at its max_statement_time), and ends the session cleanly, as a quit rather than an
+        // aborted connection (a warning in its log per timed-out attempt, at the default log_warnings).
+        else if (isLoggedIn) stream.write(COM_QUIT);
         stream.end();
       });
     },
