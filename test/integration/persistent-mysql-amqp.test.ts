@@ -1,7 +1,8 @@
 // connection: persistent against the local MariaDB and RabbitMQ, counted where it matters, at the
 // server: one connection per check serving every attempt, one the server ended between attempts
 // replaced without a failure, one a timed-out statement held let go before its replacement opens,
-// and closed at reload and stop. MariaDB's sessions are told apart by a database of the test's own
+// and closed at reload and stop; through TLS, a throw-away MariaDB with the test's certificates.
+// The local MariaDB's sessions are told apart by a database of the test's own
 // (processlist's DB column); the broker's by the local ports of this process's own connections
 // (ss), confirmed by the broker (rabbitmqctl, product vigil).
 import { execFile } from 'node:child_process';
@@ -17,6 +18,7 @@ import { parseConfig } from '../../src/config/parse.js';
 import { createLogger } from '../../src/log.js';
 import { createRunner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
+import { startMariaDb } from '../helpers/mariadb.js';
 import { waitFor } from '../helpers/net.js';
 import { closeConnectionFrom, vigilConnectionsFrom } from '../helpers/rabbitmq.js';
 import { AMQP_URL, MYSQL_URL } from '../helpers/services.js';
@@ -159,6 +161,33 @@ describe('mysql, connection: persistent (the local MariaDB, a database of the te
     }
     expect(await sessions(other)).toEqual([]);
   });
+});
+
+describe('mysql, connection: persistent, through TLS (a throw-away MariaDB with certificates of the test)', () => {
+  it('keeps one encrypted session (ssl-mode=VERIFY_IDENTITY) for every attempt, reporting the certificate at each', async () => {
+    const server = await startMariaDb({ tls: true });
+    try {
+      const runner = createRunner(kinds);
+      // The statement itself proves the session encrypted: expect true only with a cipher.
+      const query = "SELECT (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_cipher') <> ''";
+      const url = server.url('root', undefined, `ssl-mode=VERIFY_IDENTITY&ssl-ca=${server.files.ca}`);
+      const db = configOf({ db: `{ type: mysql, url: "${url}", query: "${query}", expect: true }` }).checks[0]!;
+      const ids = new Set<number>();
+      for (let i = 0; i < 5; i++) {
+        const result = await attempt(db, runner.run);
+        expect(outcome(result)).toBe('pass');
+        expect(result!.observation).toHaveProperty('tlsLeafDaysLeft');
+        const rows = (await server.sql("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = 'test' AND ID <> CONNECTION_ID()")) as { id: number }[];
+        expect(rows).toHaveLength(1);
+        ids.add(Number(rows[0]!.id));
+      }
+      expect(ids.size).toBe(1);
+      await runner.closeAll();
+      expect(await server.sql("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = 'test' AND ID <> CONNECTION_ID()")).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
 });
 
 describe('amqp, connection: persistent (the local RabbitMQ)', () => {
