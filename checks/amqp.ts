@@ -156,12 +156,17 @@ async function connectClient(url: string, block: TlsBlock | undefined, signal: A
  */
 function keptConnection(client: Client, channel: AmqpChannel, queue: string | undefined, expiry: ExpiryOptions): KeptConnection {
   let isClosed = false;
+  let isProbing = false;
   let closing: Promise<void> | undefined;
-  channel.on('close', () => void (isClosed = true));
+  // A channel the broker closes between attempts leaves nothing to probe on. One it closes as its
+  // answer to a probe (no such queue) is that probe's failure, the connection still open: the core
+  // closes it, with the closing handshake.
+  channel.on('close', () => void (isClosed ||= !isProbing));
   return {
     isOpen: () => !isClosed && client.isOpen(),
     async probe({ signal }) {
       client.startAttempt();
+      isProbing = true;
       try {
         // No race against the socket's end or the guard here: one per attempt would stay on them for
         // the connection's whole life. amqplib fails the call once the socket ends or fails.
@@ -176,8 +181,11 @@ function keptConnection(client: Client, channel: AmqpChannel, queue: string | un
         );
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        client.destroy();
-        throw client.explain(error, queue);
+        const failure = client.explain(error, queue);
+        if (!client.isOpen()) client.destroy();
+        throw failure;
+      } finally {
+        isProbing = false;
       }
     },
     close() {
@@ -330,8 +338,8 @@ function openClient(driver: Driver, endpoint: Endpoint, tls: import('node:tls').
     opened,
     step,
     model,
-    /** False once the broker closed the connection or a channel, the socket ended, or the guard failed it. */
-    isOpen: () => isOpen && close === undefined && !isEnded && !socket.destroyed && guard.failure() === undefined,
+    /** False once the broker closed the connection, the socket ended, or the guard failed it (a channel's close is the caller's to follow). */
+    isOpen: () => isOpen && close?.scope !== 'connection' && !isEnded && !socket.destroyed && guard.failure() === undefined,
     /** A new attempt over a kept connection: its byte budget starts again. */
     startAttempt: () => guard.startAttempt(),
     /**
@@ -349,12 +357,12 @@ function openClient(driver: Driver, endpoint: Endpoint, tls: import('node:tls').
         };
         let closing: Promise<unknown>;
         try {
-          closing = isOpen && close === undefined && !isEnded ? Promise.race([model.close(), socketClosed]) : socketClosed;
+          closing = isOpen && close?.scope !== 'connection' && !isEnded ? Promise.race([model.close(), socketClosed]) : socketClosed;
         } catch {
           closing = socketClosed;
         }
         closing.then(done, done);
-        if (!isOpen || close !== undefined || isEnded) socket.destroy();
+        if (!isOpen || close?.scope === 'connection' || isEnded) socket.destroy();
       });
     },
     /** The TLS socket of an amqps:// connection, for its certificate. */

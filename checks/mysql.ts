@@ -174,6 +174,12 @@ function judgeResult(result: QueryResult, expect: boolean | number | string | un
   if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
 }
 
+/** An error packet of the server's (its number and SQLSTATE), not the driver's or the network's. */
+function isServerError(error: unknown): boolean {
+  const { errno, sqlState } = (error ?? {}) as { errno?: unknown; sqlState?: unknown };
+  return typeof errno === 'number' && typeof sqlState === 'string';
+}
+
 /** What a kept connection's probe runs and judges: the fresh attempt's statement and `expect`. */
 interface ProbeSettings {
   readonly query: string;
@@ -212,8 +218,11 @@ function keptConnection(client: Client, { query, expect, expiry, target }: Probe
         );
       } catch (error) {
         if (signal.aborted) throw signal.reason;
-        client.destroy();
-        throw client.failure() ?? translate(error, target, 'query');
+        const failure = client.failure() ?? translate(error, target, 'query');
+        // The server's own error leaves the session as it was: the probe reports that answer, and the
+        // core closes the session (COM_QUIT). Anything else leaves its state unknown.
+        if (!isServerError(error) || failure.reason === 'protocol') client.destroy();
+        throw failure;
       }
       judgeResult(result, expect, target);
       return days;

@@ -19,6 +19,7 @@ import { createLogger } from '../../src/log.js';
 import { createRunner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
 import { startMariaDb } from '../helpers/mariadb.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { waitFor } from '../helpers/net.js';
 import { closeConnectionFrom, vigilConnectionsFrom } from '../helpers/rabbitmq.js';
 import { AMQP_URL, MYSQL_URL } from '../helpers/services.js';
@@ -87,6 +88,29 @@ describe('mysql, connection: persistent (the local MariaDB, a database of the te
     // The core closed the connection after the failure (its state unknown).
     await waitFor('the session to end', async () => (await sessions(db)).length === 0);
     await runner.closeAll();
+  });
+
+  it("a statement the server refuses on a kept session is reported as is (body), with no second connection in the attempt", async () => {
+    const db = await database();
+    await admin.query(`CREATE TABLE ${db}.jobs (id INT)`);
+    // Through a proxy that counts the connections the check opens.
+    const proxy = await startFaultProxy(server.hostname, Number(server.port || 3306));
+    try {
+      const runner = createRunner(kinds);
+      const url = `mysql://${server.username || 'root'}${server.password ? `:${server.password}` : ''}@127.0.0.1:${proxy.port}/${db}`;
+      const jobs = configOf({ db: `{ type: mysql, url: "${url}", query: "SELECT COUNT(*) FROM jobs", expect: 0 }` }).checks[0]!;
+      expect(outcome(await attempt(jobs, runner.run))).toBe('pass');
+      await admin.query(`DROP TABLE ${db}.jobs`);
+      const refused = await attempt(jobs, runner.run);
+      expect(refused).toMatchObject({ ok: false, reason: 'body' });
+      expect(refused!.message).toMatch(/error 1146/);
+      // The server's answer came over the kept session: a new one would have answered the same.
+      expect(proxy.accepted()).toBe(1);
+      await waitFor('the session to end', async () => (await sessions(db)).length === 0);
+      await runner.closeAll();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('a session the server killed between attempts costs no failure: the next attempt logs in again', async () => {
@@ -249,7 +273,8 @@ describe('amqp, connection: persistent (the local RabbitMQ)', () => {
     const missing = await attempt(mq, runner.run);
     expect(missing).toMatchObject({ ok: false, reason: 'not_found' });
     expect(missing!.message).toContain(queue);
-    expect(runner.connections(mq)).toBe(0);
+    // The core closes the connection after the failure, with the broker's consent (close, close-ok).
+    await waitFor('the connection closed', () => runner.connections(mq) === 0, 5000);
     await channel.assertQueue(queue, { autoDelete: false });
     expect(outcome(await attempt(mq, runner.run))).toBe('pass');
     // A queue deleted under a kept connection: the kept channel is closed by the broker at the probe.
@@ -257,6 +282,26 @@ describe('amqp, connection: persistent (the local RabbitMQ)', () => {
     expect(await attempt(mq, runner.run)).toMatchObject({ ok: false, reason: 'not_found' });
     await runner.closeAll();
     await waitFor('no connection left', async () => (await vigilPorts()).length === 0, 15_000);
+  }, 60_000);
+
+  it('a queue deleted under a kept connection is reported as is (not_found), with no second connection in the attempt', async () => {
+    const queue = `vigil-deleted-${randomBytes(4).toString('hex')}`;
+    queues.push(queue);
+    await channel.assertQueue(queue, { autoDelete: false });
+    // Through a proxy that counts the connections the check opens.
+    const proxy = await startFaultProxy(broker.hostname, brokerPort);
+    try {
+      const runner = createRunner(kinds);
+      const mq = configOf({ mq: `{ type: amqp, url: "amqp://guest:guest@127.0.0.1:${proxy.port}/%2F", queue: "${queue}" }` }).checks[0]!;
+      expect(outcome(await attempt(mq, runner.run))).toBe('pass');
+      await channel.deleteQueue(queue);
+      expect(await attempt(mq, runner.run)).toMatchObject({ ok: false, reason: 'not_found' });
+      expect(proxy.accepted()).toBe(1);
+      await runner.closeAll();
+      await waitFor('the connection closed', () => proxy.openConnections() === 0, 5000);
+    } finally {
+      await proxy.close();
+    }
   }, 60_000);
 
   it('a connection the broker closed between attempts costs no failure: the next attempt opens a new one', async () => {
