@@ -90,7 +90,7 @@ describe('mysql, connection: persistent (the local MariaDB, a database of the te
     await runner.closeAll();
   });
 
-  it("a statement the server refuses on a kept session is reported as is (body), with no second connection in the attempt", async () => {
+  it("a statement the server refuses, or a result that fails the expect, on a kept session is reported as is, with no second connection in the attempt", async () => {
     const db = await database();
     await admin.query(`CREATE TABLE ${db}.jobs (id INT)`);
     // Through a proxy that counts the connections the check opens.
@@ -107,6 +107,12 @@ describe('mysql, connection: persistent (the local MariaDB, a database of the te
       // The server's answer came over the kept session: a new one would have answered the same.
       expect(proxy.accepted()).toBe(1);
       await waitFor('the session to end', async () => (await sessions(db)).length === 0);
+      // A result that fails the expect is the server's answer too, over the kept session.
+      await admin.query(`CREATE TABLE ${db}.jobs (id INT)`);
+      expect(outcome(await attempt(jobs, runner.run))).toBe('pass');
+      await admin.query(`INSERT INTO ${db}.jobs VALUES (1)`);
+      expect(outcome(await attempt(jobs, runner.run))).toMatch(/^assertion: .*== 0 fails: it is 1/);
+      expect(proxy.accepted()).toBe(2);
       await runner.closeAll();
     } finally {
       await proxy.close();
