@@ -99,6 +99,8 @@ async function startPostgres() {
 async function startRedis() {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  // The server does not keep the script running: it is killed as the script exits.
+  child.unref();
   children.add(child);
   for (;;) {
     if (spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout.trim() === 'PONG') break;
@@ -117,6 +119,8 @@ async function startMariadb() {
     ['--no-defaults', '--user=root', `--datadir=${join(dir, 'data')}`, `--port=${port}`, '--bind-address=127.0.0.1', `--socket=${join(dir, 'sock')}`, `--pid-file=${join(dir, 'pid')}`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', `--log-error=${join(dir, 'err.log')}`],
     { stdio: 'ignore' },
   );
+  // The server does not keep the script running: it is killed as the script exits.
+  child.unref();
   children.add(child);
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   for (;;) {
