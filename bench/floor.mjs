@@ -47,9 +47,32 @@ if (keptRedis) {
 }
 const amqplib = type === 'amqp' ? (await import('amqplib')).default : undefined;
 
-const mysql2 = type === 'mysql' ? await import('mysql2') : undefined;
+const isMysql = type === 'mysql' || type === 'mysql-persistent';
+const mysql2 = isMysql ? await import('mysql2') : undefined;
 // The same statement as vigil's mysql check sends: the query under the server-side bound.
-const { boundedQuery } = type === 'mysql' ? await import('../dist/checks/mysql.js') : {};
+const { boundedQuery } = isMysql ? await import('../dist/checks/mysql.js') : {};
+/** The same client settings as vigil's mysql check (its own socket there: the floor is the bare driver). */
+const mysqlConnection = () => {
+  const url = new URL(target);
+  return mysql2.createConnection({
+    host: url.hostname,
+    port: Number(url.port || 3306),
+    user: decodeURIComponent(url.username) || undefined,
+    database: url.pathname.slice(1) || undefined,
+    connectTimeout: 0,
+    connectAttributes: { program_name: 'vigil' },
+    flags: ['-LOCAL_FILES'],
+    disableEval: true,
+  });
+};
+// connection: persistent's floor: one connection kept for the whole run, the same bounded statement per attempt.
+const keptMysql = type === 'mysql-persistent' ? mysqlConnection() : undefined;
+const keptMysqlVersion = keptMysql
+  ? await new Promise((resolve, reject) => {
+      keptMysql.on('error', () => undefined);
+      keptMysql.connect((error, handshake) => (error ? reject(error) : resolve(handshake.serverVersion)));
+    })
+  : undefined;
 
 const { connect: natsConnect } = type === 'nats' ? await import('nats') : {};
 // The same client settings as vigil's nats check, on nats.js's own transport.
@@ -175,18 +198,7 @@ const attempt = {
   },
   mysql: () =>
     new Promise((resolve, reject) => {
-      const url = new URL(target);
-      // The same client settings as vigil's mysql check (its own socket here: the floor is the bare driver).
-      const connection = mysql2.createConnection({
-        host: url.hostname,
-        port: Number(url.port || 3306),
-        user: decodeURIComponent(url.username) || undefined,
-        database: url.pathname.slice(1) || undefined,
-        connectTimeout: 0,
-        connectAttributes: { program_name: 'vigil' },
-        flags: ['-LOCAL_FILES'],
-        disableEval: true,
-      });
+      const connection = mysqlConnection();
       connection.on('error', () => undefined);
       connection.connect((error, handshake) => {
         if (error) return reject(error);
@@ -197,6 +209,10 @@ const attempt = {
         });
       });
     }),
+  'mysql-persistent': () =>
+    new Promise((resolve, reject) =>
+      keptMysql.query(boundedQuery('SELECT 1', keptMysqlVersion, Date.now() + 1000), (error) => (error ? reject(error) : resolve())),
+    ),
   // TARGET is host:port; the health of the server as a whole, as vigil's grpc check asks it by default.
   grpc: () =>
     new Promise((resolve, reject) => {

@@ -6,15 +6,15 @@ import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
-import { defineCheck, type Observation } from '../src/check.js';
+import { defineCheck, type KeptConnection, type Observation } from '../src/check.js';
 import { CheckError, type FailureReason } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { formatBytes, guardSocket, type SocketGuard } from './support/guarded-socket.js';
 import { peerText } from './support/peer-text.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { urlProblem } from './support/target.js';
-import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
-import { tlsBlock, tlsConnectionOptions } from './support/tls.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
+import { tlsBlock, tlsConnectionOptions, type TlsBlock } from './support/tls.js';
 
 /**
  * The largest frame the check agrees to (AMQP's frame-min-size, which every broker accepts): a
@@ -26,6 +26,8 @@ const FRAME_HEADER_BYTES = 7;
 const FRAME_END = 0xce;
 /** Most bytes a broker may send over one attempt: the whole exchange is a few KiB. */
 const MAX_ATTEMPT_BYTES = 64 * 1024;
+/** How long a kept connection's broker may take to answer its close, before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 /** The longest AMQP short string: queue and vhost names. */
 const MAX_SHORTSTR_BYTES = 255;
 const DEFAULT_PORTS = { amqp: 5672, amqps: 5671 } as const;
@@ -83,15 +85,8 @@ export const amqp = defineCheck({
     loadDriver();
   },
   async run({ url, queue, tls: block, warnBefore, failBefore }, { signal }) {
-    // Loaded on first use: an agent without amqp checks never pays for the driver.
-    const driver = loadDriver();
-    // Validation guarantees the URL parses.
-    const endpoint = parseUrl(url) as Endpoint;
-    const target = `${endpoint.scheme} ${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
-    const tls = endpoint.scheme === 'amqps' ? await tlsConnectionOptions(block, endpoint.host, target) : undefined;
-    // The attempt may have ended while the files were read: open nothing after it.
-    if (signal.aborted) throw signal.reason;
-    const client = openClient(driver, endpoint, tls, target);
+    const client = await connectClient(url, block, signal);
+    const { target } = client;
     try {
       return await untilAborted(
         signal,
@@ -99,7 +94,8 @@ export const amqp = defineCheck({
           await client.opened;
           // Read while the socket is open: Node forgets the peer's certificate once it closes.
           const expiry = client.secure ? socketExpiry(client.secure, { warnBefore, failBefore }, target) : undefined;
-          const observation = { ...(await client.step(probe(client, queue))), ...expiry };
+          const channel = await client.step(openChannel(client));
+          const observation = { ...(await client.step(checkOn(channel, queue, 'fresh'))), ...expiry };
           // The broker logs a connection dropped without its closing handshake as a warning: at every
           // attempt, that would be noise in its log.
           await client.close();
@@ -114,7 +110,91 @@ export const amqp = defineCheck({
       client.destroy();
     }
   },
+  session: {
+    async open({ url, queue, tls: block, warnBefore, failBefore }, { signal }) {
+      const client = await connectClient(url, block, signal);
+      let channel: AmqpChannel;
+      try {
+        // A handshake given up half-way: the broker drops a connection whose socket closed at once.
+        channel = await untilAborted(
+          signal,
+          async () => {
+            await client.opened;
+            return client.step(openChannel(client));
+          },
+          () => client.destroy(),
+        );
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        client.destroy();
+        throw client.explain(error, queue);
+      }
+      return keptConnection(client, channel, queue, { warnBefore, failBefore });
+    },
+  },
 });
+
+/** The driver loaded and a connection to `url` opening, as every attempt and every kept connection opens one. */
+async function connectClient(url: string, block: TlsBlock | undefined, signal: AbortSignal): Promise<Client> {
+  // Loaded on first use: an agent without amqp checks never pays for the driver.
+  const driver = loadDriver();
+  // Validation guarantees the URL parses.
+  const endpoint = parseUrl(url) as Endpoint;
+  const target = `${endpoint.scheme} ${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+  const tls = endpoint.scheme === 'amqps' ? await tlsConnectionOptions(block, endpoint.host, target) : undefined;
+  // The attempt may have ended while the files were read: open nothing after it.
+  if (signal.aborted) throw signal.reason;
+  return openClient(driver, endpoint, tls, target);
+}
+
+/**
+ * An open connection and channel the core keeps between attempts: each probe is what a fresh
+ * attempt asks once its channel is open, one round trip on the kept channel, with the attempt's
+ * own byte budget. A channel the broker closes (no such queue) fails the probe as a fresh attempt
+ * fails, and the core then closes the connection; a connection the broker closes while it idles
+ * (an operator, a restart) shows as closed, and amqplib's events about it never reach the process.
+ */
+function keptConnection(client: Client, channel: AmqpChannel, queue: string | undefined, expiry: ExpiryOptions): KeptConnection {
+  let isClosed = false;
+  let isProbing = false;
+  let closing: Promise<void> | undefined;
+  // A channel the broker closes between attempts leaves nothing to probe on. One it closes as its
+  // answer to a probe (no such queue) is that probe's failure, the connection still open: the core
+  // closes it, with the closing handshake.
+  channel.on('close', () => void (isClosed ||= !isProbing));
+  return {
+    isOpen: () => !isClosed && client.isOpen(),
+    async probe({ signal }) {
+      client.startAttempt();
+      isProbing = true;
+      try {
+        // No race against the socket's end or the guard here: one per attempt would stay on them for
+        // the connection's whole life. amqplib fails the call once the socket ends or fails.
+        // On abort the core closes the connection (close below).
+        return await untilAborted(
+          signal,
+          async () => {
+            const days = client.secure ? socketExpiry(client.secure, expiry, client.target) : undefined;
+            return { ...(await checkOn(channel, queue, 'kept')), ...days };
+          },
+          () => undefined,
+        );
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        const failure = client.explain(error, queue);
+        if (!client.isOpen()) client.destroy();
+        throw failure;
+      } finally {
+        isProbing = false;
+      }
+    },
+    close() {
+      isClosed = true;
+      closing ??= client.end();
+      return closing;
+    },
+  };
+}
 
 /** Where and as whom an AMQP URL connects. */
 interface Endpoint {
@@ -180,7 +260,8 @@ interface AmqpChannelModel {
 
 interface AmqpChannel {
   checkQueue(queue: string): Promise<{ messageCount: number; consumerCount: number }>;
-  on(event: 'error', listener: (error: Error) => void): void;
+  prefetch(count: number): Promise<unknown>;
+  on(event: 'error' | 'close', listener: (error?: Error) => void): void;
 }
 
 const requireHere = createRequire(import.meta.url);
@@ -249,10 +330,41 @@ function openClient(driver: Driver, endpoint: Endpoint, tls: import('node:tls').
   );
   opened.catch(ignore);
 
+  let isEnded = false;
+  socket.once('end', () => void (isEnded = true)).once('close', () => void (isEnded = true));
+
   return {
+    target,
     opened,
     step,
     model,
+    /** False once the broker closed the connection, the socket ended, or the guard failed it (a channel's close is the caller's to follow). */
+    isOpen: () => isOpen && close?.scope !== 'connection' && !isEnded && !socket.destroyed && guard.failure() === undefined,
+    /** A new attempt over a kept connection: its byte budget starts again. */
+    startAttempt: () => guard.startAttempt(),
+    /**
+     * Closes as close() does, never rejecting: resolves once the broker answered or the socket
+     * closed, or after CLOSE_GRACE_MS, destroying the socket then (a broker that does not answer).
+     */
+    end(): Promise<void> {
+      if (socket.destroyed) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+        const done = () => {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve();
+        };
+        let closing: Promise<unknown>;
+        try {
+          closing = isOpen && close?.scope !== 'connection' && !isEnded ? Promise.race([model.close(), socketClosed]) : socketClosed;
+        } catch {
+          closing = socketClosed;
+        }
+        closing.then(done, done);
+        if (!isOpen || close?.scope === 'connection' || isEnded) socket.destroy();
+      });
+    },
     /** The TLS socket of an amqps:// connection, for its certificate. */
     secure: tls ? (socket as TLSSocket) : undefined,
     /** Closes the connection with the broker's consent (connection.close, close-ok); a socket closed instead will do. */
@@ -298,12 +410,25 @@ function handshakeFields(driver: Driver, endpoint: Endpoint): Record<string, unk
   };
 }
 
-/** Opens a channel and checks the queue, if any, passively (queue.declare with passive set). */
-async function probe(client: Client, queue: string | undefined): Promise<Observation | void> {
+/** Opens the connection's one channel. */
+async function openChannel(client: Client): Promise<AmqpChannel> {
   const channel = await client.model.createChannel();
   // A channel the broker closes (no such queue) reports it as an event as well as to the caller.
   channel.on('error', ignore);
-  if (queue === undefined) return;
+  return channel;
+}
+
+/**
+ * What an attempt asks once its channel is open: the queue, if any, checked passively (queue.declare
+ * with passive set), with its counts. Without a queue a fresh attempt asks nothing more (its channel
+ * opening was the broker's answer); on a kept channel, opened long ago, one basic.qos that changes
+ * nothing (a prefetch of 0, the default: no limit) has the broker answer on it.
+ */
+async function checkOn(channel: AmqpChannel, queue: string | undefined, connection: 'fresh' | 'kept'): Promise<Observation | void> {
+  if (queue === undefined) {
+    if (connection === 'kept') await channel.prefetch(0);
+    return;
+  }
   const { messageCount, consumerCount } = await channel.checkQueue(queue);
   return { messages: messageCount, consumers: consumerCount };
 }

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { Connection } from 'mysql2';
 import { z } from 'zod';
-import { defineCheck, type Observation } from '../src/check.js';
+import { defineCheck, type KeptConnection, type Observation } from '../src/check.js';
 import { CheckError, type FailureReason } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { comparisonOf, judge, queryExpectOption, showComparison, type Comparison, type Scalar } from './support/condition.js';
@@ -16,7 +16,7 @@ import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from '.
 import { peerText } from './support/peer-text.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { describeUrlTarget, urlProblem } from './support/target.js';
-import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
 import { readPemFiles, tlsBlock, type TlsBlock } from './support/tls.js';
 
 const DEFAULT_PORT = 3306;
@@ -28,6 +28,10 @@ const MAX_GREETING_BYTES = 16 * 1024;
 const PROGRAM_NAME = 'vigil';
 /** How long after the attempt's deadline the server ends the statement. */
 const SERVER_TIMEOUT_MARGIN_MS = 100;
+/** How long a kept connection's server may take to close it once told to, before the stream is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+/** COM_QUIT as a packet of its own: length 1, sequence number 0, command 0x01. */
+const COM_QUIT = Buffer.from([1, 0, 0, 0, 1]);
 
 /** The mysql client's --ssl-mode values, weakest first. */
 const SSL_MODES = ['DISABLED', 'PREFERRED', 'REQUIRED', 'VERIFY_CA', 'VERIFY_IDENTITY'] as const;
@@ -104,12 +108,7 @@ export const mysql = defineCheck({
   },
   async run({ url, query = 'SELECT 1', tls, expect, warnBefore, failBefore }, { signal, timeoutMs }) {
     const deadline = Date.now() + timeoutMs;
-    // Loaded on first use: an agent without mysql checks never pays for the driver.
-    const driver = await import('mysql2');
-    const target = describeUrlTarget('mysql', url, DEFAULT_PORT);
-    // Validation guarantees the URL parses.
-    const settings = settingsOf(parseUrl(url, { isValidated: true }) as ParsedUrl, tls);
-    const client = openClient(driver.createConnection, settings, target);
+    const { client, target } = await connectClient(url, tls);
     let result: QueryResult;
     let expiry: Observation | undefined;
     try {
@@ -118,8 +117,7 @@ export const mysql = defineCheck({
         async () => {
           await client.connected;
           // Read while the socket is open: Node forgets the peer's certificate once it closes.
-          const secure = client.secure();
-          const days = secure ? socketExpiry(secure, { warnBefore, failBefore }, target) : undefined;
+          const days = observeExpiry(client, { warnBefore, failBefore }, target);
           const answer = await client.probe(query, deadline);
           await client.close();
           return [answer, days] as const;
@@ -132,15 +130,110 @@ export const mysql = defineCheck({
     } finally {
       client.destroy();
     }
-    if (expect !== undefined) {
-      const comparison = asMysql(comparisonOf(expect));
-      if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
-      const why = judge(result.value, comparison);
-      if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
-    }
+    judgeResult(result, expect, target);
     return expiry;
   },
+  session: {
+    async open({ url, query = 'SELECT 1', tls, expect, warnBefore, failBefore }, { signal }, abandoned) {
+      const { client, target } = await connectClient(url, tls);
+      try {
+        // A login given up half-way: the server frees its thread once it reads the end of the stream.
+        await untilAborted(signal, () => client.connected, () => abandoned(client.end()));
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        client.destroy();
+        throw client.failure() ?? translate(error, target, client.phase());
+      }
+      return keptConnection(client, { query, expect, expiry: { warnBefore, failBefore }, target });
+    },
+  },
 });
+
+/** The driver loaded and a client connecting to `url`, as every attempt and every kept connection opens one. */
+async function connectClient(url: string, tls: TlsBlock | undefined): Promise<{ client: Client; target: string }> {
+  // Loaded on first use: an agent without mysql checks never pays for the driver.
+  const driver = await import('mysql2');
+  const target = describeUrlTarget('mysql', url, DEFAULT_PORT);
+  // Validation guarantees the URL parses.
+  const settings = settingsOf(parseUrl(url, { isValidated: true }) as ParsedUrl, tls);
+  return { client: openClient(driver.createConnection, settings, target), target };
+}
+
+/** The days left on the server's certificate, where the connection is encrypted (read while it is open). */
+function observeExpiry(client: Client, expiry: ExpiryOptions, target: string): Observation | undefined {
+  const secure = client.secure();
+  return secure ? socketExpiry(secure, expiry, target) : undefined;
+}
+
+/** `expect` judged against the query's first column: no rows, or a value that fails it, is an `assertion` failure. */
+function judgeResult(result: QueryResult, expect: boolean | number | string | undefined, target: string): void {
+  if (expect === undefined) return;
+  const comparison = asMysql(comparisonOf(expect));
+  if (!result.hasRow) throw new CheckError('assertion', `${target}: the query returned no rows, expected a first column ${showComparison(comparison)}`);
+  const why = judge(result.value, comparison);
+  if (why !== undefined) throw new CheckError('assertion', `${target}: the query's first column ${showComparison(comparison)} fails: it ${why}`);
+}
+
+/** An error packet of the server's (its number and SQLSTATE), not the driver's or the network's. */
+function isServerError(error: unknown): boolean {
+  const { errno, sqlState } = (error ?? {}) as { errno?: unknown; sqlState?: unknown };
+  return typeof errno === 'number' && typeof sqlState === 'string';
+}
+
+/** What a kept connection's probe runs and judges: the fresh attempt's statement and `expect`. */
+interface ProbeSettings {
+  readonly query: string;
+  readonly expect?: boolean | number | string;
+  readonly expiry: ExpiryOptions;
+  readonly target: string;
+}
+
+/**
+ * A logged-in connection the core keeps between attempts: each probe runs the fresh attempt's
+ * statement, bounded on the server the same way, with the attempt's own deadline and byte budget.
+ * A connection the server ended while it idled (KILL, wait_timeout, a restart) shows as closed,
+ * and what the driver says of it never reaches the process.
+ */
+function keptConnection(client: Client, { query, expect, expiry, target }: ProbeSettings): KeptConnection {
+  let isClosed = false;
+  let closing: Promise<void> | undefined;
+  return {
+    isOpen: () => !isClosed && client.isOpen(),
+    async probe({ signal, timeoutMs }) {
+      const deadline = Date.now() + timeoutMs;
+      client.startAttempt();
+      let result: QueryResult;
+      let days: Observation | undefined;
+      try {
+        // No race against the guard's promise here: one per attempt would stay on it for the
+        // connection's whole life. A guard's failure destroys the stream, which fails the statement.
+        // On abort the core closes the connection (close below).
+        [result, days] = await untilAborted(
+          signal,
+          async () => {
+            const observed = observeExpiry(client, expiry, target);
+            return [await client.query(query, deadline), observed] as const;
+          },
+          () => undefined,
+        );
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        const failure = client.failure() ?? translate(error, target, 'query');
+        // The server's own error leaves the session as it was: the probe reports that answer, and the
+        // core closes the session (COM_QUIT). Anything else leaves its state unknown.
+        if (!isServerError(error) || failure.reason === 'protocol') client.destroy();
+        throw failure;
+      }
+      judgeResult(result, expect, target);
+      return days;
+    },
+    close() {
+      isClosed = true;
+      closing ??= client.end();
+      return closing;
+    },
+  };
+}
 
 /** The first column of the query's first row. */
 interface QueryResult {
@@ -315,9 +408,27 @@ interface Client {
   /** Resolves once logged in. */
   readonly connected: Promise<void>;
   probe(query: string, deadline: number): Promise<QueryResult>;
+  /**
+   * The probe's statement without the race against the guard (for a kept connection, which would
+   * collect one reaction per attempt): a guard's failure destroys the stream, and the driver fails
+   * the statement then.
+   */
+  query(query: string, deadline: number): Promise<QueryResult>;
   /** Says goodbye (COM_QUIT) and waits for the server to close. */
   close(): Promise<void>;
+  /**
+   * Ends the connection as the server should be told, never rejecting: COM_QUIT once logged in
+   * (while a statement still runs, the server reads it once the statement ends, at its
+   * max_statement_time); during the login, the end of the stream alone; before the server's
+   * greeting, the stream destroyed at once. Resolves once the server has closed its side, or after
+   * CLOSE_GRACE_MS, destroying the stream then.
+   */
+  end(): Promise<void>;
   destroy(): void;
+  /** False once the server or the network ended the connection, or it failed. */
+  isOpen(): boolean;
+  /** A new attempt over a kept connection: its byte budget starts again. */
+  startAttempt(): void;
   /** What the guard or the TLS negotiation ended the connection with: it says more than the driver's words. */
   failure(): CheckError | undefined;
   /** The TLS socket once the connection is encrypted, for its certificate. */
@@ -401,17 +512,49 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
   ).then(() => void (phase = 'query'));
   connected.catch(() => undefined);
 
+  let isEnded = false;
+  stream.once('end', () => void (isEnded = true)).once('close', () => void (isEnded = true));
+  /** Statements sent and not yet answered. */
+  let running = 0;
+  const query = (text: string, deadline: number) => {
+    running++;
+    return new Promise<QueryResult>(
+      (resolve, reject) =>
+        void connection.query({ sql: boundedQuery(text, greeting?.version ?? '', deadline), rowsAsArray: true, typeCast: rawColumn }, (error, rows, fields) => {
+          running--;
+          return error ? reject(error) : resolve(readResult(rows, fields));
+        }),
+    );
+  };
+
   return {
     connected,
-    probe: (query, deadline) =>
-      step(
-        new Promise<QueryResult>(
-          (resolve, reject) =>
-            void connection.query({ sql: boundedQuery(query, greeting?.version ?? '', deadline), rowsAsArray: true, typeCast: rawColumn }, (error, rows, fields) =>
-              error ? reject(error) : resolve(readResult(rows, fields)),
-            ),
-        ),
-      ),
+    probe: (text, deadline) => step(query(text, deadline)),
+    query,
+    end() {
+      // Before the server's greeting there is no session to end: the server drops the socket as it closes.
+      if (stream.destroyed || phase === 'connect') {
+        stream.destroy();
+        return Promise.resolve();
+      }
+      const isLoggedIn = phase === 'query' && strayError === undefined && !isEnded;
+      phase = 'close';
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => stream.destroy(), CLOSE_GRACE_MS);
+        stream.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        if (isLoggedIn && running === 0) connection.end();
+        // A statement still running: the server reads COM_QUIT as the next command once the statement
+        // ended (at its max_statement_time), and ends the session cleanly, as a quit rather than an
+        // aborted connection (a warning in its log per timed-out attempt, at the default log_warnings).
+        else if (isLoggedIn) stream.write(COM_QUIT);
+        stream.end();
+      });
+    },
+    isOpen: () => !isEnded && !stream.destroyed && strayError === undefined && guard.failure() === undefined,
+    startAttempt: () => guard.startAttempt(),
     async close() {
       phase = 'close';
       const closed = stream.destroyed ? Promise.resolve() : new Promise<void>((resolve) => stream.once('close', () => resolve()));

@@ -230,8 +230,11 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
   };
 }
 
-/** Reasons that carry the server's own answer over a working connection: a new connection would not change them. */
-const ANSWERED: readonly FailureReason[] = ['body', 'auth', 'status_code', 'not_found', 'not_serving', 'timeout'];
+/**
+ * Reasons that carry the server's own answer over a working connection: a new connection would not
+ * change them. A result that fails `expect` (assertion) is such an answer.
+ */
+const ANSWERED: readonly FailureReason[] = ['body', 'assertion', 'auth', 'status_code', 'not_found', 'not_serving', 'timeout'];
 const isAnswered = (error: unknown) => error instanceof CheckError && ANSWERED.includes(error.reason);
 
 /** The connection's close, never throwing; its promise (if any) never rejects. */

@@ -1,12 +1,14 @@
 // The connection budget of connection: persistent, counted by the servers themselves: over 10,000
-// attempts per server, many of them timing out (about half for PostgreSQL), pg_stat_activity (a throw-away cluster)
-// and CLIENT LIST (a throw-away redis-server) never show more of vigil's connections than there are
-// persistent checks, sampled throughout. (The attempts that reach the server count; those failing at
+// attempts per server, many of them timing out (about half for PostgreSQL and MariaDB),
+// pg_stat_activity (a throw-away cluster), CLIENT LIST (a throw-away redis-server) and the local
+// MariaDB's processlist (sessions in a database of the test's own) never show more of vigil's
+// connections than there are persistent checks, sampled throughout. (The attempts that reach the server count; those failing at
 // once while opens back off come on top.) Heavy (thousands of backends forked): runs in the leaks project.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinds } from '../../checks/index.js';
 import type { CheckResult } from '../../src/check.js';
@@ -16,6 +18,7 @@ import { createRunner, type Runner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
 import { freePort, waitFor } from '../helpers/net.js';
 import { startCluster, type Cluster } from '../helpers/pg-cluster.js';
+import { MYSQL_URL } from '../helpers/services.js';
 
 const ATTEMPTS = 10_000;
 const CHECKS = 16;
@@ -162,5 +165,42 @@ describe('Redis: at most one client per persistent check while about half the at
     expect(run.outcomes.timeout ?? 0, JSON.stringify(run.outcomes)).toBeGreaterThan(0);
     await runner.closeAll();
     await waitFor('every client closed', async () => (await clients()) === 0);
+  }, 400_000);
+});
+
+describe('MariaDB: at most one session per persistent check while half the attempts time out', () => {
+  // The local server, untouched but for a database of the test's own: its sessions are vigil's.
+  const db = `vigil_budget_${process.pid}`;
+  let admin: Connection;
+  beforeAll(async () => {
+    admin = await createConnection(MYSQL_URL);
+    await admin.query(`CREATE DATABASE IF NOT EXISTS ${db}`);
+  });
+  afterAll(async () => {
+    await admin?.query(`DROP DATABASE IF EXISTS ${db}`);
+    await admin?.end();
+  });
+
+  it(`${ATTEMPTS} attempts over ${CHECKS} checks, every other one sleeping past its timeout: the processlist never shows more than ${CHECKS}`, async () => {
+    const runner = createRunner(kinds);
+    const server = new URL(MYSQL_URL);
+    const url = `mysql://${server.username || 'root'}${server.password ? `:${server.password}` : ''}@${server.host}/${db}`;
+    // Every second statement on a session sleeps 200 ms, past the 150 ms timeout: the session is
+    // still running it when the check closes it, and a replacement that did not wait would log in
+    // beside it. (It ends within its server-side bound, 250 ms: under a few hundred interruptions
+    // by max_statement_time a second, MariaDB 10.11 stalls every statement for seconds, its own
+    // clients' too, and the sessions would outlive any close.)
+    const checks = checksOf('150ms', () => `{ type: mysql, url: "${url}", query: "SELECT SLEEP(IF((@n := COALESCE(@n, 0) + 1) % 2 = 0, 0.2, 0))" }`);
+    // A session is in the database once logged in (one still logging in is not yet counted).
+    const sessions = async () => Number((await admin.query<({ n: number } & RowDataPacket)[]>('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ?', [db]))[0][0]!.n);
+    const run = await drive(runner, checks, sessions);
+    console.log(`connection budget, mariadb: ${JSON.stringify(run)}`);
+    expect(run.most, JSON.stringify(run)).toBeLessThanOrEqual(CHECKS);
+    expect(run.mostHeld).toBeLessThanOrEqual(CHECKS);
+    expect(run.samples).toBeGreaterThan(100);
+    expect(run.outcomes.timeout ?? 0, JSON.stringify(run.outcomes)).toBeGreaterThan(ATTEMPTS * 0.35);
+    expect(run.outcomes.pass ?? 0, JSON.stringify(run.outcomes)).toBeGreaterThan(ATTEMPTS * 0.35);
+    await runner.closeAll();
+    await waitFor('every session to end', async () => (await sessions()) === 0);
   }, 400_000);
 });
