@@ -158,6 +158,7 @@ export function createState(): State {
   const checksChanged = () => {
     version++;
     statusVersion++;
+    notPassedYet = undefined;
     declared = undefined;
     groupNames = undefined;
   };
@@ -166,13 +167,32 @@ export function createState(): State {
   const memberGroupOf = (group: string, rule: GroupRule): string =>
     rule.fallbackTo === undefined || declaredGroups().has(group) ? group : rule.fallbackTo;
 
+  /**
+   * Per latching group, its critical members that have not passed yet: counted once after a change
+   * of checks, then kept by record (a scan per first pass made a start of N checks cost N² steps).
+   */
+  let notPassedYet: Map<string, number> | undefined;
+  const countNotPassed = (group: string, rule: GroupRule): number => {
+    const members = memberGroupOf(group, rule);
+    let count = 0;
+    for (const check of checks.values()) if (check.config.critical && !check.hasPassed && check.config.groups.includes(members)) count++;
+    return count;
+  };
   /** Whether every critical member has passed at least once. */
   const criticalMembersPassed = (group: string, rule: GroupRule): boolean => {
-    const members = memberGroupOf(group, rule);
-    for (const check of checks.values()) {
-      if (check.config.critical && !check.hasPassed && check.config.groups.includes(members)) return false;
+    notPassedYet ??= new Map();
+    let count = notPassedYet.get(group);
+    if (count === undefined) notPassedYet.set(group, (count = countNotPassed(group, rule)));
+    return count === 0;
+  };
+  /** A check's first pass: one fewer critical member to wait for in the latching groups it counts toward. */
+  const firstPassed = (check: MutableCheckState) => {
+    for (const group of LATCHING_GROUPS) {
+      if (latched.has(group)) continue;
+      const count = notPassedYet?.get(group);
+      if (count !== undefined && check.config.critical && check.config.groups.includes(memberGroupOf(group, ruleOf(group)))) notPassedYet!.set(group, count - 1);
+      if (criticalMembersPassed(group, ruleOf(group))) latched.add(group);
     }
-    return true;
   };
 
   /** When the check's latest result turns stale; Infinity before its first decision. */
@@ -257,7 +277,7 @@ export function createState(): State {
         if (!check.hasPassed) {
           check.hasPassed = true;
           // Runs once per check: a first pass is the only result that can complete a latching group.
-          for (const group of LATCHING_GROUPS) if (!latched.has(group) && criticalMembersPassed(group, ruleOf(group))) latched.add(group);
+          firstPassed(check);
         }
         if (check.healthy !== true && check.consecutiveSuccesses >= check.config.successThreshold) {
           check.healthy = true;

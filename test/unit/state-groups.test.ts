@@ -39,6 +39,33 @@ describe('group rules as data', () => {
     expect(state.verdict('ready', T + 1).status).toBe('fail');
   });
 
+  it('group rules: startup waits for every critical member whatever the order of first passes, asks and changes (a kept count)', () => {
+    const state = createState();
+    for (const name of ['a', 'b', 'c']) state.add(checkConfig(name), 'component');
+    state.add(checkConfig('optional', { critical: false }), 'component');
+    state.add(checkConfig('batch', { groups: ['batch'] }), 'component');
+    expect(state.verdict('startup', T).status).toBe('fail');
+    state.record('b', pass(T));
+    state.record('b', pass(T));
+    state.record('optional', pass(T));
+    state.record('batch', pass(T));
+    expect(state.verdict('startup', T).status).toBe('fail');
+    // A reload makes the optional check critical: it has passed already, so it is not waited for.
+    state.update(checkConfig('optional'), 'component');
+    state.record('a', fail(T));
+    state.record('a', pass(T));
+    expect(state.verdict('startup', T).status).toBe('fail');
+    // The last critical member is removed before it passed: the others have all passed.
+    state.remove('c');
+    expect(state.verdict('startup', T).status).toBe('pass');
+    // Not latched by the query: a critical member added now is waited for; its first pass latches.
+    state.add(checkConfig('d'), 'component');
+    expect(state.verdict('startup', T).status).toBe('fail');
+    state.record('d', pass(T));
+    state.add(checkConfig('e'), 'component');
+    expect(state.verdict('startup', T).status).toBe('pass');
+  });
+
   it('group rules: a query never latches startup; the same history gives the same answer, asked or not', () => {
     const history = (ask: boolean) => {
       const state = createState();
