@@ -117,6 +117,7 @@ export const mqtt = defineCheck({
         session.destroy();
         throw failure;
       }
+      session.markIdle();
       return keptSession(session, { roundTripTopic, warnBefore, failBefore });
     },
   },
@@ -349,6 +350,8 @@ function openSession(Client: typeof MqttClient, settings: SessionSettings) {
     isOpen: () => !isClosing && latch.failure() === undefined && !socket.destroyed && client.connected,
     /** A new attempt over a kept session: its byte budget starts again. */
     startAttempt: () => guard.startAttempt(),
+    /** A kept session, connected, waits for its first attempt: a close now is not one before CONNACK. */
+    markIdle: () => void (phase = 'idle'),
 
     /**
      * Subscribes to `topic` and waits for the SUBACK, publishes a probe there at QoS 1 and waits for
