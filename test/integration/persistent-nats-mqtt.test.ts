@@ -2,6 +2,9 @@
 // with monitoring, a Mosquitto logging every connection), counted where it matters, at the server:
 // one connection per check serving every attempt, replaced after a restart at the cost of one
 // failure at most, closed at reload, removal and stop, and nothing left on the broker.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { connect, type IConnackPacket } from 'mqtt';
@@ -13,6 +16,7 @@ import { parseConfig } from '../../src/config/parse.js';
 import { createLogger } from '../../src/log.js';
 import { createRunner, type Runner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
+import { makeCertificates } from '../helpers/certs.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/net.js';
@@ -52,6 +56,12 @@ const connectionsSeries = async (agent: Agent, name: string) => {
   return line === undefined ? undefined : Number(line.split(' ').pop());
 };
 
+/** A CA and a server certificate for 127.0.0.1 and localhost, made once, removed after the file's tests. */
+const certsDir = mkdtempSync(join(tmpdir(), 'vigil-persistent-certs-'));
+let certificates: ReturnType<typeof makeCertificates> | undefined;
+const certs = () => (certificates ??= makeCertificates(certsDir));
+afterAll(() => rmSync(certsDir, { recursive: true, force: true }));
+
 const outcomes = (results: readonly (CheckResult | undefined)[]) => results.map((r) => (r?.ok ? 'pass' : `${r?.reason}: ${r?.message}`));
 
 describe('nats, connection: persistent (a throw-away nats-server with JetStream)', () => {
@@ -88,6 +98,23 @@ describe('nats, connection: persistent (a throw-away nats-server with JetStream)
     await runner.closeAll();
     expect(growth, `${(growth / MiB).toFixed(2)} MiB`).toBeLessThan(1 * MiB);
   }, 120_000);
+
+  it('over TLS (a server that requires it): one connection, the certificate judged at every attempt', async () => {
+    const secure = await startNatsServer({ jetstream: true, config: `tls { cert_file: "${certs().serverCert}", key_file: "${certs().serverKey}" }` });
+    try {
+      const runner = createRunner(kinds);
+      const bus = configOf({ bus: `{ type: nats, url: "nats://127.0.0.1:${secure.port}", jetstream: true, tls: { caFile: "${certs().ca}" } }` }).checks[0]!;
+      const results = [];
+      for (let i = 0; i < 10; i++) results.push(await attempt(bus, runner.run));
+      expect(outcomes(results)).toEqual(Array(10).fill('pass'));
+      for (const result of results) expect(result?.observation?.tlsLeafDaysLeft).toBeGreaterThan(20);
+      expect(await vigilPorts(secure)).toHaveLength(1);
+      await runner.closeAll();
+      await waitFor('no connection left', async () => (await vigilPorts(secure)).length === 0);
+    } finally {
+      await secure.stop();
+    }
+  });
 
   it('JetStream required of a server without it: not_serving over the kept connection, as over a fresh one, and the connection is replaced', async () => {
     const plain = await startNatsServer({ jetstream: false });
@@ -229,6 +256,24 @@ describe('mqtt, connection: persistent (a throw-away Mosquitto logging every con
     expect(warnings).toEqual([]);
     await runner.closeAll();
   }, 120_000);
+
+  it('over TLS (mqtts://): one session, the certificate judged at every attempt', async () => {
+    const secure = await startMosquitto({ lines: BROKER_LINES, tls: { certFile: certs().serverCert, keyFile: certs().serverKey } });
+    try {
+      const runner = createRunner(kinds);
+      const mqtt = configOf({ broker: `{ type: mqtt, url: "${secure.url}", roundTripTopic: "vigil/tls", tls: { caFile: "${certs().ca}" } }` }).checks[0]!;
+      const results = [];
+      for (let i = 0; i < 10; i++) results.push(await attempt(mqtt, runner.run));
+      expect(outcomes(results)).toEqual(Array(10).fill('pass'));
+      for (const result of results) expect(result?.observation?.tlsLeafDaysLeft).toBeGreaterThan(20);
+      const ids = connected(secure);
+      expect(ids).toHaveLength(1);
+      await runner.closeAll();
+      await waitFor('the session to end', () => disconnected(ids[0]!, secure));
+    } finally {
+      await secure.stop();
+    }
+  });
 
   it('a restart between attempts costs no failure; a broker still down costs one, then it recovers; nothing reconnects in the background', async () => {
     let own = await startMosquitto({ lines: BROKER_LINES });
