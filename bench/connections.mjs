@@ -1,19 +1,22 @@
 // node bench/connections.mjs: what connection: persistent saves, measured the way npm run bench
-// measures CPU per attempt. For postgres, redis and mysql, in each mode (fresh, persistent): the
-// dependency's CPU per attempt (the whole PostgreSQL process tree, forked backends included; the
-// redis-server process; the mariadbd process, its ended threads included), vigil's own CPU per
+// measures CPU per attempt. For postgres, redis, mysql, nats and mqtt (connect only, and with
+// roundTripTopic), in each mode (fresh, persistent): the dependency's CPU per attempt (the whole
+// PostgreSQL process tree, forked backends included; the mariadbd process, its ended threads
+// included; the redis-server, nats-server or mosquitto process, every thread), vigil's own CPU per
 // attempt (minus an idle agent's), and a bare script at the same rate (fresh: a new client per
 // attempt; persistent: one client kept, the same probe).
 // vigil runs 20 checks every 100 ms (200 attempts/s), pinned to core 0 as in npm run bench;
 // rounds alternate sides; medians. Failed attempts are counted and reported, never fatal.
-// The dependencies are a PostgreSQL cluster, a redis-server and a MariaDB server of the script's own
-// (initdb as the postgres user, mariadb-install-db; nothing else uses them, so their CPU is the
-// attempts' alone), unless PG_URL, REDIS_URL and MYSQL_URL name others. BENCH_TYPES (e.g. mysql)
-// measures only those.
+// The dependencies are a PostgreSQL cluster, a redis-server, a MariaDB server, a nats-server and a
+// Mosquitto of the script's own (initdb as the postgres user, mariadb-install-db; nothing else uses
+// them, so their CPU is the attempts' alone), unless PG_URL, REDIS_URL and MYSQL_URL name others.
+// BENCH_TYPES picks some of them (postgres, redis, mysql, nats, mqtt, mqtt-roundtrip; default all).
 //   BENCH_ROUNDS=3 BENCH_SECONDS=6 taskset -c 1 node bench/connections.mjs
+//   BENCH_TYPES=nats,mqtt,mqtt-roundtrip taskset -c 1 node bench/connections.mjs
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuMs, freePort, treeCpuMs } from './proc.mjs';
@@ -23,7 +26,7 @@ const CLI = join(ROOT, 'dist/src/cli.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const RATE = 200;
-const TYPES = (process.env.BENCH_TYPES ?? 'postgres,redis,mysql').split(',');
+const TYPES = (process.env.BENCH_TYPES ?? 'postgres,redis,mysql,nats,mqtt,mqtt-roundtrip').split(',');
 const CHECKS = 20;
 const tmp = mkdtempSync(join(tmpdir(), 'vigil-connections-'));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -136,9 +139,44 @@ function mariadbPid(url) {
   return Number(readFileSync(pidFile.startsWith('/') ? pidFile : join(dataDir, pidFile), 'utf8').trim());
 }
 
+/** A nats-server of the script's own (no JetStream, as a nats check without `jetstream`), on a free port; returns its URL and pid. */
+async function startNats() {
+  const port = await freePort();
+  const child = spawn('/usr/sbin/nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  children.add(child);
+  await waitForPort(port);
+  return { url: `nats://127.0.0.1:${port}`, pid: child.pid };
+}
+
+/** A Mosquitto of the script's own (anonymous, no persistence, no log), on a free port; returns its URL and pid. */
+async function startMosquitto() {
+  const port = await freePort();
+  const config = join(tmp, 'mosquitto.conf');
+  // Run as root, Mosquitto would switch to its own user.
+  writeFileSync(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest none', ...(process.getuid?.() === 0 ? ['user root'] : []), ''].join('\n'));
+  const child = spawn('/usr/sbin/mosquitto', ['-c', config], { stdio: 'ignore' });
+  children.add(child);
+  await waitForPort(port);
+  return { url: `mqtt://127.0.0.1:${port}`, pid: child.pid };
+}
+
+async function waitForPort(port) {
+  for (;;) {
+    const open = await new Promise((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(50);
+  }
+}
+
 async function startVigil(name, block) {
   const path = join(tmp, `${name}.yaml`);
-  const checks = Array.from({ length: CHECKS }, (_, i) => `  c${i}: { ${block}, interval: 100ms, timeout: 100ms }`);
+  const checks = Array.from({ length: CHECKS }, (_, i) => `  c${i}: { ${typeof block === 'function' ? block(i) : block}, interval: 100ms, timeout: 100ms }`);
   writeFileSync(path, `checks:\n${checks.join('\n')}\n`);
   const port = await freePort();
   const child = await start(['node', '--single-threaded-gc', CLI, 'serve', '--config', path, '--port', String(port), '--host', '127.0.0.1'], async () => (await fetchText(`http://127.0.0.1:${port}/health/live`)) !== undefined);
@@ -164,18 +202,30 @@ async function main() {
   if (TYPES.includes('postgres')) {
     const PG_URL = process.env.PG_URL ?? (await startPostgres());
     const pgPid = pgPostmasterPid(PG_URL);
-    targets.postgres = { url: PG_URL, dependency: () => treeCpuMs(pgPid), yaml: `type: postgres, url: "${PG_URL}"` };
+    targets.postgres = { floor: 'postgres', url: PG_URL, dependency: () => treeCpuMs(pgPid), yaml: `type: postgres, url: "${PG_URL}"` };
   }
   if (TYPES.includes('redis')) {
     const REDIS_URL = process.env.REDIS_URL ?? (await startRedis());
     const rPid = redisPid(REDIS_URL);
-    targets.redis = { url: REDIS_URL, dependency: () => cpuMs(rPid), yaml: `type: redis, url: "${REDIS_URL}"` };
+    targets.redis = { floor: 'redis', url: REDIS_URL, dependency: () => cpuMs(rPid), yaml: `type: redis, url: "${REDIS_URL}"` };
   }
   if (TYPES.includes('mysql')) {
     const MYSQL_URL = process.env.MYSQL_URL ?? (await startMariadb());
     const mPid = mariadbPid(MYSQL_URL);
     // The process's own counters (/proc/PID/stat): they keep the CPU of connection threads that ended.
-    targets.mysql = { url: MYSQL_URL, dependency: () => treeCpuMs(mPid), yaml: `type: mysql, url: "${MYSQL_URL}"` };
+    targets.mysql = { floor: 'mysql', url: MYSQL_URL, dependency: () => treeCpuMs(mPid), yaml: `type: mysql, url: "${MYSQL_URL}"` };
+  }
+  if (TYPES.includes('nats')) {
+    const nats = await startNats();
+    targets.nats = { floor: 'nats', url: nats.url, dependency: () => cpuMs(nats.pid), yaml: `type: nats, url: "${nats.url}"` };
+  }
+  if (TYPES.includes('mqtt') || TYPES.includes('mqtt-roundtrip')) {
+    const broker = await startMosquitto();
+    if (TYPES.includes('mqtt')) targets.mqtt = { floor: 'mqtt', url: broker.url, dependency: () => cpuMs(broker.pid), yaml: `type: mqtt, url: "${broker.url}"` };
+    // Each check's round trip has a topic of its own, as the docs advise: no check receives another's probes.
+    if (TYPES.includes('mqtt-roundtrip')) {
+      targets['mqtt-roundtrip'] = { floor: 'mqtt', url: `${broker.url} vigil/bench`, dependency: () => cpuMs(broker.pid), yaml: (i) => `type: mqtt, url: "${broker.url}", roundTripTopic: "vigil/bench-${i}"` };
+    }
   }
   // Idle baselines: an agent with nothing to do, a node process doing nothing, the dependencies at rest.
   const idlePath = join(tmp, 'idle.yaml');
@@ -199,7 +249,8 @@ async function main() {
     for (const [type, target] of Object.entries(targets)) {
       for (const mode of ['fresh', 'persistent']) {
         const key = `${type} ${mode}`;
-        const vigil = await startVigil(`${type}-${mode}`, `${target.yaml}, connection: ${mode}`);
+        const block = typeof target.yaml === 'function' ? (i) => `${target.yaml(i)}, connection: ${mode}` : `${target.yaml}, connection: ${mode}`;
+        const vigil = await startVigil(`${type}-${mode}`, block);
         await sleep(1000);
         const before = await runs(vigil);
         const { cpu, dep } = await measure(vigil.pid, target.dependency, SECONDS);
@@ -210,7 +261,7 @@ async function main() {
         add(`dependency ${key}`, (dep - depIdle[type] * SECONDS) / attempts);
         await stop(vigil);
 
-        const floorType = mode === 'fresh' ? type : `${type}-persistent`;
+        const floorType = mode === 'fresh' ? target.floor : `${target.floor}-persistent`;
         const floor = await start(['node', join(ROOT, 'bench/floor.mjs'), floorType, target.url, String(RATE)], 'ipc');
         await sleep(1000);
         const f = await measure(floor.pid, target.dependency, SECONDS);
@@ -251,10 +302,10 @@ async function main() {
   }
   const result = { ratePerS: RATE, seconds: SECONDS, rounds: ROUNDS, idleAgentMsPerS: round(idleAgentMsPerS), rows };
   console.log(JSON.stringify(result, null, 2));
-  console.log('\ncheck     connection  vigil ms  bare ms  ratio  dependency ms (vigil / bare)  failed (vigil / bare)');
+  console.log('\ncheck          connection  vigil ms  bare ms  ratio  dependency ms (vigil / bare)  failed (vigil / bare)');
   for (const r of rows) {
     console.log(
-      `${r.check.padEnd(9)} ${r.connection.padEnd(11)} ${String(r.vigilMs).padStart(8)} ${String(r.bareScriptMs).padStart(8)} ${String(r.ratio).padStart(6)}  ${`${r.dependencyMs} / ${r.dependencyWithBareScriptMs}`.padStart(28)}  ${`${r.failedAttempts} / ${r.failedBareScript}`.padStart(20)}`,
+      `${r.check.padEnd(14)} ${r.connection.padEnd(11)} ${String(r.vigilMs).padStart(8)} ${String(r.bareScriptMs).padStart(8)} ${String(r.ratio).padStart(6)}  ${`${r.dependencyMs} / ${r.dependencyWithBareScriptMs}`.padStart(28)}  ${`${r.failedAttempts} / ${r.failedBareScript}`.padStart(20)}`,
     );
   }
   const pgPersistent = rows.find((r) => r.check === 'postgres' && r.connection === 'persistent');

@@ -74,13 +74,52 @@ const keptMysqlVersion = keptMysql
     })
   : undefined;
 
-const { connect: natsConnect } = type === 'nats' ? await import('nats') : {};
+const isNats = type === 'nats' || type === 'nats-persistent';
+const { connect: natsConnect } = isNats ? await import('nats') : {};
 // The same client settings as vigil's nats check, on nats.js's own transport.
-const { clientOptions: natsClientOptions } = type === 'nats' ? await import('../dist/checks/nats.js') : {};
+const { clientOptions: natsClientOptions } = isNats ? await import('../dist/checks/nats.js') : {};
+const keptNats = type === 'nats-persistent' ? await natsConnect(natsClientOptions(target, 1000)) : undefined;
 
 // MQTT.js as vigil's mqtt check drives it: its client options, a socket of our own, DISCONNECT written by hand.
-const { MqttClient } = type === 'mqtt' ? await import('mqtt') : {};
-const { clientOptions: mqttClientOptions, newClientId } = type === 'mqtt' ? await import('../dist/checks/mqtt.js') : {};
+const isMqtt = type === 'mqtt' || type === 'mqtt-persistent';
+const { MqttClient } = isMqtt ? await import('mqtt') : {};
+const { clientOptions: mqttClientOptions, newClientId } = isMqtt ? await import('../dist/checks/mqtt.js') : {};
+// connection: persistent's floor: one session kept for the run (keepalive 60 s, as vigil keeps one).
+const keptMqtt = type === 'mqtt-persistent' ? await openKeptMqtt() : undefined;
+async function openKeptMqtt() {
+  const [url, topic] = target.split(' ');
+  const { hostname, port } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port || 1883) });
+  socket.setNoDelay(true);
+  socket.on('error', () => undefined);
+  const clientId = newClientId();
+  const client = new MqttClient(() => socket, mqttClientOptions(1000, { clientId }, 60));
+  client.on('error', () => undefined);
+  await new Promise((resolve) => client.once('connect', resolve));
+  let pinged;
+  client.on('packetreceive', (packet) => packet.cmd === 'pingresp' && pinged?.());
+  let round = 0;
+  return {
+    topic,
+    async roundTrip() {
+      const payload = Buffer.from(`vigil probe ${clientId} ${++round}`);
+      let delivered;
+      const back = new Promise((resolve) => (delivered = resolve));
+      const onMessage = (t, m) => t === topic && m.equals(payload) && delivered();
+      client.on('message', onMessage);
+      await client.subscribeAsync(topic, { qos: 0 });
+      client.publish(topic, payload, { qos: 1 });
+      await back;
+      client.unsubscribe(topic);
+      client.off('message', onMessage);
+    },
+    ping() {
+      const answered = new Promise((resolve) => (pinged = resolve));
+      client.sendPing();
+      return answered;
+    },
+  };
+}
 
 // @grpc/grpc-js as vigil's grpc check drives it: its channel options and hand-encoded messages, a channel per attempt.
 const grpcJs = type === 'grpc' ? await import('@grpc/grpc-js') : undefined;
@@ -224,6 +263,8 @@ const attempt = {
         else resolve();
       });
     }),
+  'nats-persistent': () => keptNats.flush(),
+  'mqtt-persistent': () => (keptMqtt.topic === undefined ? keptMqtt.ping() : keptMqtt.roundTrip()),
   nats: async () => {
     const connection = await natsConnect(natsClientOptions(target, 1000));
     try {

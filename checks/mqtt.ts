@@ -1,20 +1,23 @@
 // mqtt: connect with `url` (mqtt:// or mqtts://) and wait for the broker's CONNACK; with
 // roundTripTopic, subscribe to it, publish a probe message, wait for it to come back, unsubscribe;
 // disconnect. One clean session per attempt, under a client id of its own, through a guarded socket.
+// With `connection: persistent` the core keeps the connected session: each attempt does the same
+// round trip over it, or, without roundTripTopic, a PINGREQ answered by a PINGRESP.
 import { randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { z } from 'zod';
-import { defineCheck } from '../src/check.js';
+import { defineCheck, type KeptConnection, type Observation } from '../src/check.js';
 import { CheckError, type FailureReason } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { formatBytes, guardSocket, MAX_ATTEMPT_BYTES } from './support/guarded-socket.js';
 import { peerText } from './support/peer-text.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { describeUrlTarget, urlProblem } from './support/target.js';
-import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
-import { tlsBlock, tlsConnectionOptions } from './support/tls.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
+import { createFailureLatch } from './support/failure-latch.js';
+import { tlsBlock, tlsConnectionOptions, type TlsBlock } from './support/tls.js';
 
 const DEFAULT_PORTS = { mqtt: 1883, mqtts: 8883 } as const;
 /** Every attempt's client id starts so, and a broker's client list or log shows whose it is. */
@@ -34,6 +37,14 @@ const MAX_PACKET_BYTES = MAX_ATTEMPT_BYTES;
 const CONNACK_TIMER_MARGIN_MS = 1000;
 /** An MQTT DISCONNECT packet. */
 const DISCONNECT = Buffer.from([0xe0, 0x00]);
+/**
+ * The keepalive of a kept session, in seconds. MQTT.js sends a PINGREQ only after that long without
+ * a packet from the broker, so with a shorter interval the probes alone keep the session alive; a
+ * broker drops a session whose vigil vanished (a crash) after one and a half of it.
+ */
+const KEPT_KEEPALIVE_S = 60;
+/** How long closing a kept session may wait for its DISCONNECT to be written, before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
 
 export const mqtt = defineCheck({
   type: 'mqtt',
@@ -73,14 +84,7 @@ export const mqtt = defineCheck({
   },
   async run({ url, roundTripTopic, tls: block, warnBefore, failBefore }, { signal, timeoutMs }) {
     const startedAt = performance.now();
-    // Loaded on first use: an agent without mqtt checks never pays for the driver.
-    const { MqttClient: Client } = await loadDriver();
-    const endpoint = parseEndpoint(url);
-    const target = describeUrlTarget('mqtt', url, endpoint.port);
-    const tls = endpoint.isSecure ? await tlsConnectionOptions(block, endpoint.host, target) : undefined;
-    // The attempt may have ended while the TLS files were read: open nothing after it.
-    if (signal.aborted) throw signal.reason;
-    const session = openSession(Client, { endpoint, tls, target, timeoutMs });
+    const session = await startSession(url, block, { signal, timeoutMs });
     const lostAtMs = timeoutMs * ROUND_TRIP_SHARE;
     const lostTimer = roundTripTopic === undefined ? undefined : setTimeout(() => session.failIfUndelivered(lostAtMs), Math.max(0, lostAtMs - (performance.now() - startedAt)));
     try {
@@ -88,9 +92,7 @@ export const mqtt = defineCheck({
         signal,
         async () => {
           await session.connected;
-          // Read while the socket is open: Node forgets the peer's certificate once it closes.
-          const expiry = session.secure ? socketExpiry(session.secure, { warnBefore, failBefore }, target) : undefined;
-          if (roundTripTopic !== undefined) await session.roundTrip(roundTripTopic);
+          const expiry = await probe(session, { roundTripTopic, warnBefore, failBefore }, false);
           await session.close();
           return expiry;
         },
@@ -104,7 +106,96 @@ export const mqtt = defineCheck({
       session.destroy();
     }
   },
+  session: {
+    async open({ url, roundTripTopic, tls: block, warnBefore, failBefore }, { signal, timeoutMs }) {
+      const session = await startSession(url, block, { signal, timeoutMs }, KEPT_KEEPALIVE_S);
+      try {
+        await untilAborted(signal, () => session.connected, () => session.destroy());
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        const failure = session.explain(error);
+        session.destroy();
+        throw failure;
+      }
+      session.markIdle();
+      return keptSession(session, { roundTripTopic, warnBefore, failBefore });
+    },
+  },
 });
+
+/** What a probe does and judges, over a fresh session or a kept one. */
+interface ProbeOptions extends ExpiryOptions {
+  readonly roundTripTopic?: string | undefined;
+}
+
+type Session = ReturnType<typeof openSession>;
+
+/** Opens a session to `url` (not yet connected: see `connected`); nothing once the attempt has ended. */
+async function startSession(url: string, block: TlsBlock | undefined, { signal, timeoutMs }: { signal: AbortSignal; timeoutMs: number }, keepaliveS?: number): Promise<Session> {
+  // Loaded on first use: an agent without mqtt checks never pays for the driver.
+  const { MqttClient: Client } = await loadDriver();
+  const endpoint = parseEndpoint(url);
+  const target = describeUrlTarget('mqtt', url, endpoint.port);
+  const tls = endpoint.isSecure ? await tlsConnectionOptions(block, endpoint.host, target) : undefined;
+  // The attempt may have ended while the TLS files were read: open nothing after it.
+  if (signal.aborted) throw signal.reason;
+  return openSession(Client, { endpoint, tls, target, timeoutMs, ...(keepaliveS === undefined ? {} : { keepaliveS }) });
+}
+
+/**
+ * One probe on a connected session: the certificate's expiry over TLS, then the round trip through
+ * roundTripTopic. Without one, a fresh attempt is done (its CONNACK was the broker's answer) and a
+ * kept session (`ping`) sends a PINGREQ and waits for its PINGRESP.
+ */
+async function probe(session: Session, { roundTripTopic, warnBefore, failBefore }: ProbeOptions, ping: boolean): Promise<Observation | undefined> {
+  // Read while the socket is open: Node forgets the peer's certificate once it closes.
+  const expiry = session.secure ? socketExpiry(session.secure, { warnBefore, failBefore }, session.target) : undefined;
+  if (roundTripTopic !== undefined) await session.roundTrip(roundTripTopic);
+  else if (ping) await session.ping();
+  return expiry;
+}
+
+/**
+ * A connected session the core keeps between attempts: each probe is what a fresh attempt does
+ * after its CONNACK (a PINGREQ where that is nothing), with the attempt's own byte budget. MQTT.js
+ * never reconnects (reconnectPeriod 0): a session the broker closed is replaced by the core.
+ */
+function keptSession(session: Session, options: ProbeOptions): KeptConnection {
+  let closing: Promise<void> | undefined;
+  return {
+    isOpen: session.isOpen,
+    async probe({ signal, timeoutMs }) {
+      session.startAttempt();
+      const lostAtMs = timeoutMs * ROUND_TRIP_SHARE;
+      const lostTimer = options.roundTripTopic === undefined ? undefined : setTimeout(() => session.failIfUndelivered(lostAtMs), lostAtMs);
+      try {
+        // On abort the core closes the session (close below), which ends whatever still waits.
+        return await untilAborted(signal, () => probe(session, options, true), () => undefined);
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        throw session.explain(error);
+      } finally {
+        clearTimeout(lostTimer);
+      }
+    },
+    close() {
+      closing ??= closeKept(session);
+      return closing;
+    },
+  };
+}
+
+/** A DISCONNECT, so that the broker ends the session at once; the socket destroyed after CLOSE_GRACE_MS at most. */
+async function closeKept(session: Session): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+  try {
+    await Promise.race([session.close(), grace]);
+  } finally {
+    clearTimeout(timer);
+    session.destroy();
+  }
+}
 
 /** The `debug` namespaces of MQTT.js and its packet library. */
 const DRIVER_DEBUG = ['mqttjs:client', 'mqtt-packet:parser', 'mqtt-packet:writeToStream'];
@@ -162,14 +253,14 @@ export function topicProblem(topic: string): string | undefined {
 }
 
 /** A client for one attempt: MQTT 3.1.1, a clean session, no reconnection, no queueing, no debug output. */
-export function clientOptions(timeoutMs: number, identity: { clientId: string; username?: string; password?: string }): IClientOptions {
+export function clientOptions(timeoutMs: number, identity: { clientId: string; username?: string; password?: string }, keepaliveS?: number): IClientOptions {
   return {
     ...identity,
     protocolVersion: 4,
     clean: true,
     // The broker drops the session after 1.5 keepalives of silence: were vigil frozen mid-attempt,
-    // its connection would not outlive the attempt by much.
-    keepalive: Math.max(1, Math.ceil(timeoutMs / 1000)),
+    // its connection would not outlive the attempt by much. A kept session gives its own.
+    keepalive: keepaliveS ?? Math.max(1, Math.ceil(timeoutMs / 1000)),
     reconnectPeriod: 0,
     connectTimeout: timeoutMs + CONNACK_TIMER_MARGIN_MS,
     resubscribe: false,
@@ -185,20 +276,24 @@ export function newClientId(): string {
   return `${CLIENT_ID_PREFIX}${randomBytes(8).toString('hex')}`;
 }
 
-/** What the attempt was doing, for messages. */
-type Phase = 'connect' | 'subscribe' | 'deliver' | 'unsubscribe' | 'disconnect';
+/** What the attempt was doing, for messages; `idle`: a kept session between attempts. */
+type Phase = 'connect' | 'subscribe' | 'deliver' | 'unsubscribe' | 'ping' | 'idle' | 'disconnect';
 
 interface SessionSettings {
   readonly endpoint: Endpoint;
   readonly tls?: ConnectionOptions;
   readonly target: string;
   readonly timeoutMs: number;
+  /** The session's keepalive in seconds; default the timeout's. */
+  readonly keepaliveS?: number;
 }
 
 /**
- * One connection to the broker: open (connect, CONNACK), probe (the round trip), close (DISCONNECT),
- * as separate steps. Every step fails with the session's first failure: a socket error, a refusal,
- * a packet the guard refused, the broker closing the connection.
+ * One connection to the broker: open (connect, CONNACK), probe (the round trip, or a ping), close
+ * (DISCONNECT), as separate steps; a kept session probes many times. Every step fails with the
+ * session's first failure: a socket error, a refusal, a packet the guard refused, the broker
+ * closing the connection. Steps race that failure through a latch, which keeps nothing of a step
+ * once it settled: a kept session serves thousands of them.
  */
 function openSession(Client: typeof MqttClient, settings: SessionSettings) {
   const { endpoint, target } = settings;
@@ -207,50 +302,56 @@ function openSession(Client: typeof MqttClient, settings: SessionSettings) {
   let isClosing = false;
   let hasConnected = false;
   let isSecured = false;
-  let failure: CheckError | undefined;
-  let rejectFailed!: (error: CheckError) => void;
-  const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
-  failed.catch(() => undefined);
+  const latch = createFailureLatch<CheckError>();
 
   const socket: Socket = settings.tls ? tlsConnect({ host: endpoint.host, port: endpoint.port, ...settings.tls }) : netConnect({ host: endpoint.host, port: endpoint.port });
   // Small packets leave at once: the DISCONNECT right behind the UNSUBSCRIBE need not wait for an ACK.
   socket.setNoDelay(true);
   const fail = (error: CheckError) => {
-    if (failure) return;
-    failure = error;
-    rejectFailed(error);
+    if (latch.failure()) return;
+    latch.fail(error);
     socket.destroy();
   };
   socket.once('connect', () => (hasConnected = true));
   socket.once('secureConnect', () => (isSecured = true));
   // MQTT.js reads and writes through the guarded socket: whatever its parser would choke on, and
   // more than one attempt may read, ends this attempt with `protocol`.
-  guardSocket(socket, { target, inspect: createFrameInspector(target) });
+  const guard = guardSocket(socket, { target, inspect: createFrameInspector(target) });
   socket.on('error', (error) => fail(translate(error, target, phase, settings.tls !== undefined && hasConnected && !isSecured)));
   socket.on('close', () => {
     if (!isClosing) fail(closedEarly(target, phase, settings.tls !== undefined && !isSecured));
   });
 
-  const client = new Client(() => socket as never, clientOptions(settings.timeoutMs, { clientId, username: endpoint.username, password: endpoint.password }));
+  const client = new Client(() => socket as never, clientOptions(settings.timeoutMs, { clientId, username: endpoint.username, password: endpoint.password }, settings.keepaliveS));
   // A refused CONNACK, a parser error, MQTT.js's own timers: an `error` event, never thrown.
   client.on('error', (error) => fail(translate(error, target, phase, false)));
   const connected = new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  // The PINGRESP a ping step waits for (one listener for the session's life).
+  let pinged: (() => void) | undefined;
+  client.on('packetreceive', (packet) => {
+    if (packet.cmd === 'pingresp') pinged?.();
+  });
 
   /** Waits for `work` or the session's failure, whichever comes first. */
-  const step = <T>(work: Promise<T>): Promise<T> => {
-    // The failure may win the race: the work's own rejection is then nobody's concern.
-    work.catch(() => undefined);
-    return Promise.race([work, failed]);
-  };
+  const step = <T>(work: Promise<T>): Promise<T> => latch.race(work);
   let probeTopic = '';
   let isAcknowledged = false;
+  /** Round trips so far: the probe message of each is its own. */
+  let rounds = 0;
 
   return {
     connected: step(connected),
+    target,
     /** The TLS socket of an mqtts:// session, for its certificate. */
     secure: settings.tls ? (socket as TLSSocket) : undefined,
     /** The session's first failure, or `error` (what a step rejected with) in the words of the step. */
-    explain: (error: unknown): CheckError => failure ?? translate(error, target, phase, false),
+    explain: (error: unknown): CheckError => latch.failure() ?? translate(error, target, phase, false),
+    /** Connected, and neither failed nor closed since. */
+    isOpen: () => !isClosing && latch.failure() === undefined && !socket.destroyed && client.connected,
+    /** A new attempt over a kept session: its byte budget starts again. */
+    startAttempt: () => guard.startAttempt(),
+    /** A kept session, connected, waits for its first attempt: a close now is not one before CONNACK. */
+    markIdle: () => void (phase = 'idle'),
 
     /**
      * Subscribes to `topic` and waits for the SUBACK, publishes a probe there at QoS 1 and waits for
@@ -261,22 +362,47 @@ function openSession(Client: typeof MqttClient, settings: SessionSettings) {
      */
     async roundTrip(topic: string): Promise<void> {
       probeTopic = topic;
-      const payload = Buffer.from(`vigil probe ${clientId}`);
+      const round = ++rounds;
+      isAcknowledged = false;
+      const payload = Buffer.from(`vigil probe ${clientId} ${round}`);
       let delivered!: () => void;
       const isDelivered = new Promise<void>((resolve) => (delivered = resolve));
-      // Other agents' probes on the same topic, and a retained message, are not this one.
-      client.on('message', (received, message) => {
+      // Other agents' probes on the same topic, an earlier round's, and a retained message, are not this one.
+      const onMessage = (received: string, message: Buffer) => {
         if (received === topic && message.equals(payload)) delivered();
-      });
-      phase = 'subscribe';
-      await step(client.subscribeAsync(topic, { qos: 0 }));
-      phase = 'deliver';
-      client.publish(topic, payload, { qos: 1, retain: false }, (error) => {
-        if (!error) isAcknowledged = true;
-      });
-      await step(isDelivered);
-      phase = 'unsubscribe';
-      client.unsubscribe(topic);
+      };
+      client.on('message', onMessage);
+      try {
+        phase = 'subscribe';
+        await step(client.subscribeAsync(topic, { qos: 0 }));
+        phase = 'deliver';
+        client.publish(topic, payload, { qos: 1, retain: false }, (error) => {
+          if (!error && round === rounds) isAcknowledged = true;
+        });
+        await step(isDelivered);
+        phase = 'unsubscribe';
+        client.unsubscribe(topic);
+      } finally {
+        client.off('message', onMessage);
+      }
+      phase = 'idle';
+    },
+
+    /**
+     * A PINGREQ, answered by a PINGRESP: the broker's MQTT service answering on a kept session,
+     * without publishing anything. A PINGRESP to MQTT.js's own keepalive PINGREQ, arriving while this
+     * one waits, is taken for the answer as well: the broker answered either way.
+     */
+    async ping(): Promise<void> {
+      phase = 'ping';
+      try {
+        const answered = new Promise<void>((resolve) => (pinged = resolve));
+        client.sendPing();
+        await step(answered);
+      } finally {
+        pinged = undefined;
+      }
+      phase = 'idle';
     },
 
     /** Called when the share of the timeout for the round trip has passed. */
@@ -295,6 +421,7 @@ function openSession(Client: typeof MqttClient, settings: SessionSettings) {
     async close(): Promise<void> {
       phase = 'disconnect';
       isClosing = true;
+      if (socket.destroyed) return;
       const ended = new Promise<void>((resolve) => {
         socket.once('finish', resolve).once('close', resolve).once('error', () => resolve());
       });
@@ -308,6 +435,8 @@ function openSession(Client: typeof MqttClient, settings: SessionSettings) {
       isClosing = true;
       client.end(true);
       socket.destroy();
+      // Whatever step still waits (a probe the core gave up) ends now.
+      latch.fail(new CheckError('unknown', `${target}: the session was closed by vigil`));
     },
   };
 }
@@ -409,6 +538,8 @@ const DURING: Record<Phase, string> = {
   subscribe: 'instead of answering the SUBSCRIBE',
   deliver: 'before delivering the probe message back',
   unsubscribe: 'instead of answering the UNSUBSCRIBE',
+  ping: 'instead of answering the PINGREQ',
+  idle: 'between attempts',
   disconnect: 'while vigil disconnected',
 };
 

@@ -2,12 +2,13 @@
 // requires it or the check's tls block asks for it), flush (a PING answered by a PONG), optionally
 // ask JetStream for the account's information, close. The client reads through a guarded socket
 // whose every byte follows the NATS framing: a broken or hostile peer fails the attempt with
-// `protocol` and never reaches the process.
+// `protocol` and never reaches the process. With `connection: persistent` the core keeps the
+// connected client (session) and each attempt sends the same flush (and JetStream request).
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { ConnectionOptions, Msg, NatsConnection } from 'nats';
 import { z } from 'zod';
-import { defineCheck } from '../src/check.js';
+import { defineCheck, type CheckContext, type KeptConnection, type Observation } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
 import { guardSocket, MAX_ATTEMPT_BYTES, type SocketGuard } from './support/guarded-socket.js';
@@ -16,7 +17,8 @@ import { peerText } from './support/peer-text.js';
 import { readSmallFile } from './support/read-file.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { describeUrlTarget, urlProblem } from './support/target.js';
-import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry } from './support/cert-expiry.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
+import { createFailureLatch } from './support/failure-latch.js';
 import { tlsBlock, tlsConnectionOptions, type TlsBlock } from './support/tls.js';
 
 const DEFAULT_PORT = 4222;
@@ -75,44 +77,121 @@ export const nats = defineCheck({
   async prepare() {
     await loadDriver();
   },
-  async run({ url, jetstream = false, credsFile, nkeyFile, tls, warnBefore, failBefore }, { signal, timeoutMs }) {
-    // Loaded on first use: an agent without nats checks never pays for the driver.
-    const driver = await loadDriver();
-    const target = describeUrlTarget('nats', url, DEFAULT_PORT);
-    const wire = createWire(target, new URL(url).hostname.replace(/^\[|\]$/g, ''), tls);
-    let connection: NatsConnection | undefined;
-    let isOver = false;
-    const attempt = async () => {
-      const login = await loginOptions(url, { credsFile, nkeyFile }, driver, target);
-      const connecting = driver.connect({ ...clientOptions(url, timeoutMs, tls !== undefined), ...login, [WIRE]: wire } as ConnectionOptions);
-      // A connection that opens after the attempt ended is closed as it opens.
-      connecting.then(
-        (opened) => {
-          connection = opened;
-          if (isOver) void opened.close().catch(ignore);
-        },
-        ignore,
-      );
-      const opened = await wire.race(connecting);
-      // Read while the socket is open: Node forgets the peer's certificate once it closes.
-      const secure = wire.secureSocket();
-      const expiry = secure ? socketExpiry(secure, { warnBefore, failBefore }, target) : undefined;
-      await wire.race(probe(opened, { jetstream, driver, target }));
-      return expiry;
-    };
+  async run(options, { signal, timeoutMs }) {
+    const opened = await openConnection(options, { signal, timeoutMs });
     try {
-      return await untilAborted(signal, attempt, () => wire.destroy());
+      return await untilAborted(signal, () => probe(opened, options), () => opened.wire.destroy());
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      throw translate(wire.failure() ?? error, target);
+      throw translate(opened.wire.failure() ?? error, opened.target);
     } finally {
-      isOver = true;
-      // The client's own close first: a socket destroyed under it would take its disconnect path.
-      await connection?.close().catch(ignore);
-      wire.destroy();
+      await closeConnection(opened);
     }
   },
+  session: {
+    async open(options, { signal, timeoutMs }) {
+      return keptConnection(await openConnection(options, { signal, timeoutMs }), options);
+    },
+  },
 });
+
+/** A check's options, as its schema accepted them. */
+interface NatsOptions extends ExpiryOptions {
+  readonly url: string;
+  readonly jetstream?: boolean | undefined;
+  readonly credsFile?: string | undefined;
+  readonly nkeyFile?: string | undefined;
+  readonly tls?: TlsBlock | undefined;
+}
+
+/** A connection logged in and ready for probes, with the wire it reads through. */
+interface Opened {
+  readonly connection: NatsConnection;
+  readonly wire: Wire;
+  readonly driver: Driver;
+  readonly target: string;
+  /** Set once vigil itself closes the connection: its close is then no failure. */
+  isClosing: boolean;
+}
+
+/**
+ * Connects and logs in (a fresh connection, no reconnect), bounded by `signal`: on abort everything
+ * is released and the promise rejects at once; a connection that opens after that is closed as it
+ * opens. Rejects with a CheckError otherwise.
+ */
+async function openConnection(
+  { url, credsFile, nkeyFile, tls }: NatsOptions,
+  { signal, timeoutMs }: Pick<CheckContext, 'signal' | 'timeoutMs'>,
+): Promise<Opened> {
+  // Loaded on first use: an agent without nats checks never pays for the driver.
+  const driver = await loadDriver();
+  const target = describeUrlTarget('nats', url, DEFAULT_PORT);
+  const wire = createWire(target, new URL(url).hostname.replace(/^\[|\]$/g, ''), tls);
+  let isOver = false;
+  const connect = async () => {
+    const login = await loginOptions(url, { credsFile, nkeyFile }, driver, target);
+    const connecting = driver.connect({ ...clientOptions(url, timeoutMs, tls !== undefined), ...login, [WIRE]: wire } as ConnectionOptions);
+    // A connection that opens after the attempt ended is closed as it opens.
+    connecting.then((late) => void (isOver && late.close().catch(ignore)), ignore);
+    return wire.race(connecting);
+  };
+  try {
+    const connection = await untilAborted(signal, connect, () => {
+      isOver = true;
+      wire.destroy();
+    });
+    const opened: Opened = { connection, wire, driver, target, isClosing: false };
+    // One reaction for the connection's life: the server closing it fails whatever waits on the wire.
+    connection.closed().then((error) => {
+      // vigil's own close is no failure (and costs no error's stack).
+      if (opened.isClosing) return;
+      wire.fail(new CheckError('protocol', `${target} closed the connection${error ? `: ${peerText(error.message)}` : ''}`, error ? { cause: error } : undefined));
+    }, ignore);
+    return opened;
+  } catch (error) {
+    isOver = true;
+    if (signal.aborted) throw signal.reason;
+    const failure = translate(wire.failure() ?? error, target);
+    wire.destroy();
+    throw failure;
+  }
+}
+
+/** Closes the client, then its socket: nats.js's close destroys the socket without waiting for the server. */
+async function closeConnection(opened: Opened): Promise<void> {
+  opened.isClosing = true;
+  // The client's own close first: a socket destroyed under it would take its disconnect path.
+  await opened.connection.close().catch(ignore);
+  opened.wire.destroy();
+}
+
+/**
+ * A connection the core keeps between attempts: each probe is what a fresh attempt does once
+ * connected (the certificate's expiry over TLS, a flush, JetStream's answer if required), with the
+ * attempt's own byte budget. The client never reconnects: a connection the server closed is
+ * replaced by the core at the next attempt.
+ */
+function keptConnection(opened: Opened, options: NatsOptions): KeptConnection {
+  const { connection, wire, target } = opened;
+  let closing: Promise<void> | undefined;
+  return {
+    isOpen: () => !opened.isClosing && !connection.isClosed() && wire.failure() === undefined,
+    async probe({ signal }) {
+      wire.startAttempt();
+      try {
+        // On abort the core closes the connection (close below), which ends whatever still waits.
+        return await untilAborted(signal, () => probe(opened, options), () => undefined);
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        throw translate(wire.failure() ?? error, target);
+      }
+    },
+    close() {
+      closing ??= closeConnection(opened);
+      return closing;
+    },
+  };
+}
 
 type Driver = Awaited<ReturnType<typeof importDriver>>;
 
@@ -236,22 +315,18 @@ function decodeUserInfo(text: string): string {
   }
 }
 
-/** The attempt's round trip on an open connection: a flush, then JetStream's answer if required. */
-async function probe(connection: NatsConnection, { jetstream, driver, target }: { jetstream: boolean; driver: Driver; target: string }): Promise<void> {
-  // The server closing the connection leaves a flush unanswered: the close ends the probe instead.
-  let isProbing = true;
-  const closed = connection.closed().then((error) => {
-    // The attempt's own close, once the probe is over, is no failure (and costs no error's stack).
-    if (!isProbing) return;
-    throw new CheckError('protocol', `${target} closed the connection${error ? `: ${peerText(error.message)}` : ''}`, error ? { cause: error } : undefined);
-  });
-  closed.catch(ignore);
-  try {
-    await Promise.race([connection.flush(), closed]);
-    if (jetstream) await Promise.race([requireJetStream(connection, driver, target), closed]);
-  } finally {
-    isProbing = false;
-  }
+/**
+ * One attempt's work on an open connection: the certificate's expiry over TLS, a flush (a PING
+ * answered by a PONG), then JetStream's answer if required. Every wait races the wire's failure:
+ * the server closing the connection leaves a flush unanswered, and its close ends the probe instead.
+ */
+async function probe({ connection, wire, driver, target }: Opened, { jetstream = false, warnBefore, failBefore }: NatsOptions): Promise<Observation | undefined> {
+  // Read while the socket is open: Node forgets the peer's certificate once it closes.
+  const secure = wire.secureSocket();
+  const expiry = secure ? socketExpiry(secure, { warnBefore, failBefore }, target) : undefined;
+  await wire.race(connection.flush());
+  if (jetstream) await wire.race(requireJetStream(connection, driver, target));
+  return expiry;
 }
 
 /**
@@ -305,14 +380,9 @@ function createWire(target: string, host: string, tls: TlsBlock | undefined) {
   let secure: TLSSocket | undefined;
   let secureGuard: SocketGuard | undefined;
   let isDestroyed = false;
-  let failure: CheckError | undefined;
-  let reject!: (error: CheckError) => void;
-  const failed = new Promise<never>((_, rejecter) => (reject = rejecter));
-  failed.catch(ignore);
-  const fail = (error: CheckError) => {
-    failure ??= error;
-    reject(error);
-  };
+  // Races through the latch leave nothing on a kept connection once an attempt is over.
+  const latch = createFailureLatch<CheckError>();
+  const fail = latch.fail;
   const scanner = createNatsScanner({
     maxControlLine: MAX_CONTROL_LINE,
     maxPayloadBytes: MAX_ATTEMPT_BYTES,
@@ -373,17 +443,23 @@ function createWire(target: string, host: string, tls: TlsBlock | undefined) {
       });
     },
     /** Settles as `work` does, or rejects first with the wire's failure. */
-    race<T>(work: Promise<T>): Promise<T> {
-      work.catch(ignore);
-      return Promise.race([work, failed]);
+    race: latch.race,
+    /** Fails whatever races the wire now (the server closed the connection); the first failure wins. */
+    fail,
+    failure: () => guard?.failure() ?? secureGuard?.failure() ?? latch.failure(),
+    /** A new attempt over a kept connection: its byte budget starts again. */
+    startAttempt() {
+      guard?.startAttempt();
+      secureGuard?.startAttempt();
     },
-    failure: () => guard?.failure() ?? secureGuard?.failure() ?? failure,
     /** The TLS socket once the connection upgraded (the server required TLS, or the tls block asked). */
     secureSocket: () => secure,
+    /** Ends the socket, and with it whatever still races the wire. */
     destroy() {
       isDestroyed = true;
       secure?.destroy();
       socket?.destroy();
+      latch.fail(new CheckError('unknown', `${target}: the connection was closed by vigil`));
     },
   };
 }

@@ -18,6 +18,8 @@ export interface MosquittoSettings {
   readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly caFile?: string; readonly requireCertificate?: boolean };
   /** More lines for the listener (e.g. `max_connections 1`) or the broker (`sys_interval 1`). */
   readonly lines?: readonly string[];
+  /** The listener's port: a free one by default (a restart takes the port it had). */
+  readonly port?: number;
 }
 
 export interface Mosquitto {
@@ -29,7 +31,7 @@ export interface Mosquitto {
 }
 
 export async function startMosquitto(settings: MosquittoSettings = {}): Promise<Mosquitto> {
-  const port = await freePort();
+  const port = settings.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
   const logfile = join(dir, 'mosquitto.log');
   const lines = [

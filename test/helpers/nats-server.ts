@@ -32,11 +32,13 @@ export interface NatsServerOptions {
   readonly jetstream?: boolean;
   /** More configuration, in nats-server's syntax (authorization, accounts, limits). */
   readonly config?: string;
+  /** The client port: a free one by default (a restart takes the port it had). */
+  readonly port?: number;
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-nats-'));
-  const [port, monitorPort] = [await freePort(), await freePort()];
+  const [port, monitorPort] = [options.port ?? (await freePort()), await freePort()];
   const logfile = join(dir, 'nats-server.log');
   const config = join(dir, 'nats-server.conf');
   writeFileSync(
