@@ -699,6 +699,28 @@ async function soak() {
   };
 }
 
+// ---------------------------------------------------------------- connections
+
+/** The types bench/connections.mjs measures; the section takes postgres and redis unless BENCH_TYPES names others. */
+const CONNECTION_TYPES = ['postgres', 'redis', 'mysql', 'nats', 'mqtt', 'mqtt-roundtrip'];
+
+/**
+ * connection: persistent beside fresh: vigil's CPU per attempt and the dependency's, beside a bare
+ * script (a new client per attempt, or one kept), by bench/connections.mjs against servers of its own.
+ */
+async function connections() {
+  const named = process.env.BENCH_TYPES?.split(',').filter((type) => CONNECTION_TYPES.includes(type));
+  const types = named?.length ? named : ['postgres', 'redis'];
+  const run = spawnSync('node', [join(ROOT, 'bench/connections.mjs')], {
+    env: { ...process.env, BENCH_TYPES: types.join(','), BENCH_ROUNDS: String(ROUNDS), BENCH_SECONDS: QUICK ? '2' : '6' },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.status !== 0) throw new Error(`bench/connections.mjs ended with ${run.status}: ${(run.stderr ?? '').slice(-300)}`);
+  // It prints its results as JSON, then a table.
+  return JSON.parse(run.stdout.slice(run.stdout.indexOf('{'), run.stdout.indexOf('\n}\n') + 2));
+}
+
 // ---------------------------------------------------------------- report
 
 /**
@@ -740,6 +762,14 @@ function verdicts(r) {
   }
   if (r.cpu) {
     for (const row of r.cpu.rows) goal(`CPU per ${row.type} attempt within 1.2x of the bare-script floor`, row.ratio, 1.2, row.ratio <= 1.2, `bare script ${row.floorMs} ms`);
+  }
+  if (r.connections) {
+    const row = (check, connection) => r.connections.rows.find((x) => x.check === check && x.connection === connection);
+    const pg = row('postgres', 'persistent');
+    if (pg) goal('persistent postgres: database CPU per attempt <= 0.1 ms', pg.dependencyMs, 0.1, pg.dependencyMs <= 0.1, `fresh ${row('postgres', 'fresh')?.dependencyMs} ms; a bare script keeping one client ${pg.dependencyWithBareScriptMs} ms`);
+    for (const kept of r.connections.rows.filter((x) => x.connection === 'persistent')) {
+      goal(`persistent ${kept.check}: vigil's CPU per attempt within 1.2x of a bare script keeping one client`, kept.ratio, 1.2, kept.ratio <= 1.2, `bare script ${kept.bareScriptMs} ms (vigil fresh: ${row(kept.check, 'fresh')?.vigilMs} ms)`);
+    }
   }
   return targets;
 }
@@ -810,6 +840,18 @@ function report(r) {
     out.push(`\n6. Soak: ${r.soak.checks} checks of mixed types, ${r.soak.attempts} attempts over ${r.soak.minutes} minutes (${r.soak.failedAttempts} failed); live heap after a full GC`);
     out.push(table(r.soak.samples, [['minute', (x) => x.minute], ['live heap (MiB)', (x) => x.liveHeapMiB], ['RSS (MiB)', (x) => x.rssMiB]]));
   }
+  if (r.connections) {
+    out.push(`\n7. Connections: fresh and persistent at ${r.connections.ratePerS} attempts/s, servers of the bench's own (agent's own CPU minus the idle agent's ${r.connections.idleAgentMsPerS} ms/s)`);
+    out.push(table(r.connections.rows, [
+      ['check', (x) => x.check],
+      ['connection', (x) => x.connection],
+      ['vigil (ms)', (x) => x.vigilMs],
+      ['bare script (ms)', (x) => x.bareScriptMs],
+      ['ratio', (x) => x.ratio],
+      ['dependency (ms), vigil / bare', (x) => `${x.dependencyMs} / ${x.dependencyWithBareScriptMs}`],
+      ['failed attempts (vigil / bare)', (x) => `${x.failedAttempts} / ${x.failedBareScript}`],
+    ]));
+  }
   out.push('\nSections (seconds)');
   out.push(table(Object.entries(r.sections).map(([name, s]) => ({ name, ...s })), [['section', (x) => x.name], ['took (s)', (x) => x.seconds], ['result', (x) => x.error ?? 'ok']]));
   out.push('\nGoals');
@@ -817,9 +859,9 @@ function report(r) {
   return out.join('\n');
 }
 
-const SECTIONS = { concurrency, endpoints, memory, idle, cpu: cpuPerAttempt, soak };
+const SECTIONS = { concurrency, endpoints, memory, idle, cpu: cpuPerAttempt, connections, soak };
 /** A plain `npm run bench`; the 10-minute soak runs when named in BENCH_ONLY. */
-const DEFAULT_SECTIONS = ['concurrency', 'endpoints', 'memory', 'idle', 'cpu'];
+const DEFAULT_SECTIONS = ['concurrency', 'endpoints', 'memory', 'idle', 'cpu', 'connections'];
 
 async function main() {
   ensureTools();
@@ -830,7 +872,7 @@ async function main() {
     rounds: ROUNDS,
     sections: {},
   };
-  // BENCH_ONLY=idle (or a comma-separated list of concurrency, endpoints, memory, idle, cpu) runs those sections only.
+  // BENCH_ONLY=idle (or a comma-separated list of concurrency, endpoints, memory, idle, cpu, connections) runs those sections only.
   const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim()).filter(Boolean);
   const unknown = only?.filter((name) => !(name in SECTIONS)) ?? [];
   if (unknown.length) throw new Error(`BENCH_ONLY=${process.env.BENCH_ONLY}: sections are ${Object.keys(SECTIONS).join(', ')}`);
