@@ -32,7 +32,7 @@ let failures = 0;
 const pg = type === 'postgres' || type === 'postgres-persistent' ? (await import('pg')).default : undefined;
 const { Redis } = type === 'redis' || type === 'redis-persistent' ? await import('ioredis') : {};
 // The same client settings as vigil's redis check.
-const { clientOptions: redisClientOptions } = type === 'redis' || type === 'redis-persistent' ? await import('../dist/checks/redis.js') : {};
+const { clientOptions: redisClientOptions, readInfo: readRedisInfo } = type === 'redis' || type === 'redis-persistent' ? await import('../dist/checks/redis.js') : {};
 
 // connection: persistent's floor: one client kept for the whole run, the same query text per attempt.
 const keptPg = type === 'postgres-persistent' ? new pg.Client({ connectionString: target, application_name: 'vigil' }) : undefined;
@@ -41,6 +41,12 @@ if (keptPg) {
   await keptPg.connect();
 }
 const keptRedis = type === 'redis-persistent' ? new Redis(target, redisClientOptions(1000)) : undefined;
+/** The redis check's probe: PING and INFO written together, the fields it observes read from INFO. */
+async function redisProbe(client) {
+  const [pong, info] = await Promise.all([client.ping(), client.info()]);
+  if (pong !== 'PONG') throw new Error('no PONG');
+  readRedisInfo(info);
+}
 if (keptRedis) {
   keptRedis.on('error', () => undefined);
   await keptRedis.connect();
@@ -150,7 +156,7 @@ const attempt = {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      await client.ping();
+      await redisProbe(client);
     } finally {
       client.disconnect();
     }
@@ -211,7 +217,7 @@ const attempt = {
     await keptPg.query('BEGIN;SET LOCAL statement_timeout = 1100;\nSELECT 1\n;COMMIT');
   },
   'redis-persistent': async () => {
-    if ((await keptRedis.ping()) !== 'PONG') throw new Error('no PONG');
+    await redisProbe(keptRedis);
   },
   // TARGET is SERVER/NAME; a fresh channel per attempt, one try, as vigil's dns check.
   dns: async () => {

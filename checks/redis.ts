@@ -226,20 +226,41 @@ const MAX_INFO_FIELDS = 1000;
  * from INFO's `field:value` lines; the ratio only where maxmemory is set (0 means no limit).
  */
 export function readInfo(text: string): Record<string, string | number> {
-  const fields = new Map<string, string>();
-  for (const line of text.split('\n', MAX_INFO_FIELDS)) {
-    const colon = line.indexOf(':');
-    if (colon > 0 && line[0] !== '#') fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
+  const limit = endOfLines(text, MAX_INFO_FIELDS);
+  const field = (key: string) => infoField(text, key, limit);
   const observed: Record<string, string | number> = {};
-  const role = fields.get('role');
+  const role = field('role');
   if (role !== undefined) observed.role = role === 'master' ? 'primary' : role === 'slave' ? 'replica' : peerText(role, 32);
-  const clients = Number(fields.get('connected_clients'));
-  if (fields.has('connected_clients') && Number.isFinite(clients)) observed.connectedClients = clients;
-  const used = Number(fields.get('used_memory'));
-  const max = Number(fields.get('maxmemory'));
+  const clientsText = field('connected_clients');
+  const clients = Number(clientsText);
+  if (clientsText !== undefined && Number.isFinite(clients)) observed.connectedClients = clients;
+  const used = Number(field('used_memory'));
+  const max = Number(field('maxmemory'));
   if (Number.isFinite(used) && Number.isFinite(max) && max > 0) observed.memoryUsedRatio = Math.round((used / max) * 10_000) / 10_000;
   return observed;
+}
+
+/** Where the first `count` lines of text end. */
+function endOfLines(text: string, count: number): number {
+  let at = -1;
+  for (let line = 0; line < count; line++) {
+    at = text.indexOf('\n', at + 1);
+    if (at === -1) return text.length;
+  }
+  return at;
+}
+
+/**
+ * The value of one `key:value` line of INFO before `limit`, found where it is: INFO runs at every
+ * attempt, and splitting its hundred-odd lines into strings was most of an attempt's garbage.
+ */
+function infoField(text: string, key: string, limit: number): string | undefined {
+  const at = text.startsWith(`${key}:`) ? 0 : text.indexOf(`\n${key}:`) + 1;
+  if (at === 0 && !text.startsWith(`${key}:`)) return undefined;
+  if (at >= limit) return undefined;
+  const start = at + key.length + 1;
+  const end = text.indexOf('\n', start);
+  return text.slice(start, end === -1 ? undefined : end).trim();
 }
 
 /** The path of a Redis URL is its database: /0, /15, or nothing (0). */

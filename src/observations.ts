@@ -105,23 +105,25 @@ export function judge(check: CheckConfig, kind: Pick<CheckKind, 'observations'>,
       measures: [measures[0]!],
     };
   }
+  const kindWarning = result.ok && typeof result.observation?.warning === 'string' ? result.observation.warning : undefined;
+  // Most checks set no threshold: nothing to compare at each attempt.
+  if (!result.ok || (check.failIf.length === 0 && check.warnIf.length === 0)) {
+    return kindWarning === undefined ? { ...result, measures } : { ...result, measures, warning: kindWarning };
+  }
   const failures: string[] = [];
   const warnings: string[] = [];
-  if (result.ok) {
-    for (let i = 0; i < measures.length; i++) {
-      const measure = measures[i]!;
-      const failed = check.failIf.find((t) => t.name === measure.name && crosses(measure.value, t));
-      const warned = failed ? undefined : check.warnIf.find((t) => t.name === measure.name && crosses(measure.value, t));
-      if (failed) failures.push(`failIf ${measure.name} ${failed.text}: observed ${showValue(measure.value, measure.unit)}`);
-      else if (warned) warnings.push(`warnIf ${measure.name} ${warned.text}: observed ${showValue(measure.value, measure.unit)}`);
-      if (failed || warned) measures[i] = { ...measure, status: failed ? 'fail' : 'warn' };
-    }
+  for (let i = 0; i < measures.length; i++) {
+    const measure = measures[i]!;
+    const failed = check.failIf.find((t) => t.name === measure.name && crosses(measure.value, t));
+    const warned = failed ? undefined : check.warnIf.find((t) => t.name === measure.name && crosses(measure.value, t));
+    if (failed) failures.push(`failIf ${measure.name} ${failed.text}: observed ${showValue(measure.value, measure.unit)}`);
+    else if (warned) warnings.push(`warnIf ${measure.name} ${warned.text}: observed ${showValue(measure.value, measure.unit)}`);
+    if (failed || warned) measures[i] = { ...measure, status: failed ? 'fail' : 'warn' };
   }
   if (failures.length) {
     const { warning: _warning, ...failed } = result;
     return { ...failed, ok: false, reason: 'threshold', message: failures.join('; '), measures };
   }
-  const kindWarning = result.ok && typeof result.observation?.warning === 'string' ? result.observation.warning : undefined;
   const warning = [...(kindWarning === undefined ? [] : [kindWarning]), ...warnings].join('; ');
   return warning === '' ? { ...result, measures } : { ...result, measures, warning };
 }

@@ -249,26 +249,31 @@ function closeQuietly(connection: KeptConnection | undefined): Promise<void> | u
 }
 
 /** Settles with `work`, or rejects with the signal's reason the moment it aborts (after `onAbort`). */
-async function untilAborted<T>(signal: AbortSignal, work: Promise<T>, onAbort?: () => void): Promise<T> {
-  // Whatever the work does after an abort is nobody's concern.
-  work.catch(() => undefined);
+function untilAborted<T>(signal: AbortSignal, work: Promise<T>, onAbort?: () => void): Promise<T> {
   if (signal.aborted) {
+    // Whatever the work does after an abort is nobody's concern.
+    work.catch(() => undefined);
     onAbort?.();
-    throw signal.reason;
+    return Promise.reject(signal.reason);
   }
-  let listener!: () => void;
-  const aborted = new Promise<never>((_, reject) => {
-    listener = () => {
+  // One promise, settled by whichever comes first (no race of two: this runs at every attempt).
+  return new Promise<T>((resolve, reject) => {
+    const listener = () => {
       onAbort?.();
       reject(signal.reason);
     };
     signal.addEventListener('abort', listener, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', listener);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', listener);
+        reject(error);
+      },
+    );
   });
-  try {
-    return await Promise.race([work, aborted]);
-  } finally {
-    signal.removeEventListener('abort', listener);
-  }
 }
 
 function formatWait(ms: number): string {

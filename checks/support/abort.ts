@@ -7,25 +7,32 @@
  * resources and the returned promise rejects with the signal's reason at once; the work's late
  * outcome is ignored. The listener is removed when the race ends.
  */
-export async function untilAborted<T>(signal: AbortSignal, work: () => Promise<T>, onAbort: () => void): Promise<T> {
+export function untilAborted<T>(signal: AbortSignal, work: () => Promise<T>, onAbort: () => void): Promise<T> {
   if (signal.aborted) {
     onAbort();
-    throw signal.reason;
+    return Promise.reject(signal.reason);
   }
-  let listener!: () => void;
-  const aborted = new Promise<never>((_, reject) => {
-    listener = () => {
+  // One promise, settled by whichever comes first (no race of two: this runs at every attempt).
+  // The work may reject after the abort has answered: its rejection is handled here all the same.
+  return new Promise<T>((resolve, reject) => {
+    const listener = () => {
       onAbort();
       reject(signal.reason);
     };
     signal.addEventListener('abort', listener, { once: true });
+    const settle = (error: unknown) => {
+      signal.removeEventListener('abort', listener);
+      reject(error);
+    };
+    let running: Promise<T>;
+    try {
+      running = work();
+    } catch (error) {
+      return settle(error);
+    }
+    running.then((value) => {
+      signal.removeEventListener('abort', listener);
+      resolve(value);
+    }, settle);
   });
-  const running = work();
-  // The work may reject after the abort has answered: nobody awaits it then.
-  running.catch(() => undefined);
-  try {
-    return await Promise.race([running, aborted]);
-  } finally {
-    signal.removeEventListener('abort', listener);
-  }
 }
