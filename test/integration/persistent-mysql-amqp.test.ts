@@ -14,8 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinds } from '../../checks/index.js';
 import { createAgent } from '../../src/agent.js';
 import type { CheckResult } from '../../src/check.js';
-import { parseConfig } from '../../src/config/parse.js';
-import { createLogger } from '../../src/log.js';
 import { createRunner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
 import { startMariaDb } from '../helpers/mariadb.js';
@@ -23,16 +21,11 @@ import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { waitFor } from '../helpers/net.js';
 import { closeConnectionFrom, vigilConnectionsFrom } from '../helpers/rabbitmq.js';
 import { AMQP_URL, MYSQL_URL } from '../helpers/services.js';
+import { quiet, configOf } from '../helpers/persistent.js';
 
 const run = promisify(execFile);
-const quiet = () => createLogger({ level: 'error', write: () => undefined });
 const outcome = (result: CheckResult | undefined) => (result?.ok ? 'pass' : `${result?.reason}: ${result?.message}`);
 
-/** The agent's config for these checks: `blocks` maps a name to its YAML flow map. */
-function configOf(blocks: Record<string, string>, timeout = '1s') {
-  const checks = Object.entries(blocks).map(([name, block]) => `  ${name}: ${block}`).join('\n');
-  return parseConfig(`defaults: { interval: 1s, timeout: ${timeout}, connection: persistent }\nchecks:\n${checks}\n`, { kinds });
-}
 
 describe('mysql, connection: persistent (the local MariaDB, a database of the test its own)', () => {
   const server = new URL(MYSQL_URL);

@@ -10,16 +10,15 @@ import { runInNewContext } from 'node:vm';
 import { connect, type IConnackPacket } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinds } from '../../checks/index.js';
-import { createAgent, type Agent } from '../../src/agent.js';
+import { createAgent } from '../../src/agent.js';
 import type { CheckResult } from '../../src/check.js';
-import { parseConfig } from '../../src/config/parse.js';
-import { createLogger } from '../../src/log.js';
 import { createRunner, type Runner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
 import { makeCertificates } from '../helpers/certs.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.js';
 import { waitFor } from '../helpers/net.js';
+import { quiet, configOf, connectionsSeries } from '../helpers/persistent.js';
 
 // A full collection on demand, for the live-heap measure.
 setFlagsFromString('--expose-gc');
@@ -42,19 +41,8 @@ async function heapGrowthOver(count: number, run: () => Promise<CheckResult | un
   return process.memoryUsage().heapUsed - before;
 }
 
-const quiet = () => createLogger({ level: 'error', write: () => undefined });
 
-/** The agent's config for these checks: `blocks` maps a name to its YAML flow map. */
-function configOf(blocks: Record<string, string>) {
-  const checks = Object.entries(blocks).map(([name, block]) => `  ${name}: ${block}`).join('\n');
-  return parseConfig(`defaults: { interval: 1s, timeout: 1s, connection: persistent }\nchecks:\n${checks}\n`, { kinds });
-}
 
-const connectionsSeries = async (agent: Agent, name: string) => {
-  const text = Buffer.from(await agent.metrics.render()).toString();
-  const line = text.split('\n').find((l) => l.startsWith(`vigil_check_connections{check="${name}",`));
-  return line === undefined ? undefined : Number(line.split(' ').pop());
-};
 
 /** A CA and a server certificate for 127.0.0.1 and localhost, made once, removed after the file's tests. */
 const certsDir = mkdtempSync(join(tmpdir(), 'vigil-persistent-certs-'));

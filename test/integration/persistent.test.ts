@@ -5,16 +5,15 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kinds } from '../../checks/index.js';
-import { createAgent, type Agent } from '../../src/agent.js';
+import { createAgent } from '../../src/agent.js';
 import type { CheckResult } from '../../src/check.js';
-import { parseConfig } from '../../src/config/parse.js';
 import type { CheckConfig } from '../../src/config/types.js';
-import { createLogger } from '../../src/log.js';
 import { createRunner, type Runner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
 import { freePort, waitFor } from '../helpers/net.js';
 import { startCluster, type Cluster } from '../helpers/pg-cluster.js';
 import { startPgBouncer } from '../helpers/pgbouncer.js';
+import { quiet, configOf, connectionsSeries } from '../helpers/persistent.js';
 
 /** A throw-away redis-server on `port` (a free one by default). */
 async function startRedis(port?: number, args: string[] = []): Promise<{ port: number; stop(): Promise<void> }> {
@@ -44,19 +43,8 @@ async function startRedis(port?: number, args: string[] = []): Promise<{ port: n
   };
 }
 
-const quiet = () => createLogger({ level: 'error', write: () => undefined });
 
-/** The agent's config for these checks: `blocks` maps a name to its YAML flow map. */
-function configOf(blocks: Record<string, string>) {
-  const checks = Object.entries(blocks).map(([name, block]) => `  ${name}: ${block}`).join('\n');
-  return parseConfig(`defaults: { interval: 1s, timeout: 1s, connection: persistent }\nchecks:\n${checks}\n`, { kinds });
-}
 
-const connectionsSeries = async (agent: Agent, name: string) => {
-  const text = Buffer.from(await agent.metrics.render()).toString();
-  const line = text.split('\n').find((l) => l.startsWith(`vigil_check_connections{check="${name}",`));
-  return line === undefined ? undefined : Number(line.split(' ').pop());
-};
 
 describe('postgres, connection: persistent (a throw-away cluster)', () => {
   let cluster: Cluster;
