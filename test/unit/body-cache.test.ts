@@ -111,6 +111,23 @@ describe('body cache', () => {
     expect(json(stale.bytes).checks?.['db:responseTime']?.[0].reason).toBe('stale');
   });
 
+  it('body cache: a check decided within MIN_RERENDER_MS that turns stale before it ends is served stale (validUntil brought forward)', () => {
+    const state = createState();
+    state.add(checkConfig('db', { groups: ['live'] }), 'datastore');
+    state.add(checkConfig('fast', { groups: ['live'], intervalMs: 20, timeoutMs: 10, staleAfterMs: 50 }), 'datastore');
+    state.record('db', pass(T));
+    const { bodies, advance, now } = cacheOver(state);
+    // fast is pending, which live counts as passing: the body holds until db's result turns stale.
+    expect(bodies.get('live', false).statusCode).toBe(200);
+    advance(1);
+    // Its first result keeps live passing, and turns stale 50 ms after it ends.
+    state.record('fast', pass(now()));
+    expect(bodies.get('live', false).statusCode).toBe(200);
+    advance(60);
+    expect(state.verdict('live', now()).status).toBe('fail');
+    expect(bodies.get('live', false).statusCode).toBe(503);
+  });
+
   it('body cache: a new meta (a reload) re-renders, even within MIN_RERENDER_MS', () => {
     const state = stateWithDb();
     state.record('db', pass(T));
