@@ -32,8 +32,11 @@ interface Cached {
   /** The state's statusVersion when this body's status was last confirmed. */
   checkedStatusVersion: number;
   readonly renderedAt: number;
-  /** When a result turns stale and the body with it, though no result landed. */
-  readonly validUntil: number;
+  /**
+   * When a result turns stale and the body with it, though no result landed. Brought forward when
+   * the status is confirmed against a newer state (a check decided, a staleAfter changed since).
+   */
+  validUntil: number;
   readonly meta: BodyMeta;
 }
 
@@ -65,8 +68,11 @@ export function createBodyCache(options: BodyCacheOptions): BodyCache {
           if (hit.checkedStatusVersion === state.statusVersion) return hit.body;
           hit.checkedStatusVersion = state.statusVersion;
           const verdict = state.verdict(group, at);
-          if (verdict.status === hit.status) return hit.body;
-          return store(cache, group, isDetailed, verdict, at, meta);
+          if (verdict.status !== hit.status) return store(cache, group, isDetailed, verdict, at, meta);
+          // Same status, but the state may now turn stale sooner than when this body was rendered
+          // (a check's first decision, a shorter staleAfter): the body holds no longer than that.
+          hit.validUntil = Math.min(hit.validUntil, verdict.validUntil);
+          return hit.body;
         }
       }
       return store(cache, group, isDetailed, state.verdict(group, at), at, meta);

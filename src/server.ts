@@ -31,7 +31,7 @@ export interface AppOptions {
   /** The agent's own entries, added to /health/live. */
   readonly self?: () => readonly SelfEntry[];
   readonly now?: () => number;
-  /** Further routes (any method), answered before the catch-all: e.g. POST /heartbeat/:name. */
+  /** Further routes (any method), answered before the not-found handler: e.g. POST /heartbeat/:name. */
   readonly routes?: readonly Route[];
 }
 

@@ -118,8 +118,9 @@ export interface State {
   readonly version: number;
   /**
    * Changes when a verdict's status may have changed other than by time passing: a check's status
-   * (pending, pass, warn, fail) or first pass recorded, an add, remove or update, the drain. A
-   * result that changes only details (latency, counts, an observation) leaves it as it is.
+   * (pending, pass, warn, fail) or first pass recorded, a result ending before the one it replaces
+   * (its staleness comes sooner), an add, remove or update, the drain. A result that changes only
+   * details (latency, counts, an observation) leaves it as it is.
    */
   readonly statusVersion: number;
 }
@@ -269,6 +270,7 @@ export function createState(): State {
       version++;
       const before = statusOf(check);
       const hadPassed = check.hasPassed;
+      const staleBefore = staleAt(check);
       check.last = result;
       if (result.ok) {
         check.warning = result.warning;
@@ -293,7 +295,9 @@ export function createState(): State {
         }
       }
       const after = statusOf(check);
-      if (before !== after || hadPassed !== check.hasPassed) statusVersion++;
+      // A result ending earlier than the one it replaces (the wall clock stepped back) brings the
+      // check's staleness forward: a body rendered before may no longer hold as long as it says.
+      if (before !== after || hadPassed !== check.hasPassed || staleAt(check) < staleBefore) statusVersion++;
       if (before === after || after === 'pending') return undefined;
       return { from: before, to: after };
     },

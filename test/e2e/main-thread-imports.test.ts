@@ -1,5 +1,6 @@
 // What the agent's own thread loads while it serves: the config is parsed in a worker thread, so the
-// YAML parser and the config schemas stay out of the long-lived heap (a reload parses in a worker too).
+// YAML parser and the config parser stay out of the long-lived heap (a reload parses in a worker too).
+// The schemas' module (config/schema.js, and zod) stays: the check kinds and heartbeats use it.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -111,6 +111,39 @@ describe('body cache', () => {
     expect(json(stale.bytes).checks?.['db:responseTime']?.[0].reason).toBe('stale');
   });
 
+  it('body cache: a check decided within MIN_RERENDER_MS that turns stale before it ends is served stale (validUntil brought forward)', () => {
+    const state = createState();
+    state.add(checkConfig('db', { groups: ['live'] }), 'datastore');
+    state.add(checkConfig('fast', { groups: ['live'], intervalMs: 20, timeoutMs: 10, staleAfterMs: 50 }), 'datastore');
+    state.record('db', pass(T));
+    const { bodies, advance, now } = cacheOver(state);
+    // fast is pending, which live counts as passing: the body holds until db's result turns stale.
+    expect(bodies.get('live', false).statusCode).toBe(200);
+    advance(1);
+    // Its first result keeps live passing, and turns stale 50 ms after it ends.
+    state.record('fast', pass(now()));
+    expect(bodies.get('live', false).statusCode).toBe(200);
+    advance(60);
+    expect(state.verdict('live', now()).status).toBe('fail');
+    expect(bodies.get('live', false).statusCode).toBe(503);
+  });
+
+  it('body cache: a result ending before the one it replaces (the clock stepped back) brings its staleness forward', () => {
+    const state = stateWithDb();
+    state.record('db', pass(T));
+    const { bodies, advance, now } = cacheOver(state);
+    advance(10);
+    expect(bodies.get('ready', false).statusCode).toBe(200);
+    // The wall clock steps back a minute; the next result ends a minute before the last.
+    advance(-60_000);
+    state.record('db', pass(now() - 3));
+    expect(bodies.get('ready', false).statusCode).toBe(200);
+    // No result since: db is stale 3 s after its latest result ended, long before its previous would have been.
+    advance(3_001);
+    expect(state.verdict('ready', now()).status).toBe('fail');
+    expect(bodies.get('ready', false).statusCode).toBe(503);
+  });
+
   it('body cache: a new meta (a reload) re-renders, even within MIN_RERENDER_MS', () => {
     const state = stateWithDb();
     state.record('db', pass(T));
@@ -133,5 +166,70 @@ describe('body cache', () => {
     expect(all).not.toBe(detailed);
     expect([bodies.get('ready', true), bodies.get('ready', false), bodies.get(undefined, true)]).toEqual([detailed, bare, all]);
     expect(calls.renders).toBe(3);
+  });
+});
+
+/** A small seeded generator (the same sequence on every run). */
+function seeded(seed: number) {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+}
+
+/**
+ * Random results, waits, reloads of a check and a drain, asking after each for the groups' bodies:
+ * returns the first body whose status is not the state's verdict at that moment, or undefined.
+ * `stepsBack`: results may end before the previous one (the wall clock stepping back).
+ */
+function firstWrongStatus(seed: number, stepsBack: boolean): string | undefined {
+  const random = seeded(seed);
+  const pick = <V>(values: readonly V[]): V => values[Math.floor(random() * values.length)]!;
+  const state = createState();
+  const { bodies, advance, now } = cacheOver(state);
+  const names = ['a', 'b', 'c', 'd'];
+  const config = (name: string) =>
+    checkConfig(name, {
+      critical: random() < 0.7,
+      staleAfterMs: pick([150, 300, 3000]),
+      successThreshold: pick([1, 1, 2, 3]),
+      failureThreshold: pick([1, 1, 2]),
+      groups: pick([['ready'], ['live'], ['startup'], ['ready', 'live'], ['custom'], ['ready', 'startup']]),
+    });
+  for (let step = 0; step < 300; step++) {
+    const op = random();
+    const name = pick(names);
+    const present = state.get(name) !== undefined;
+    if (op < 0.05 && !present) state.add(config(name), 'datastore');
+    else if (op < 0.07 && present) state.update(config(name), 'datastore');
+    else if (op < 0.08 && present) state.remove(name);
+    else if (op < 0.081) state.setDraining();
+    else if (op >= 0.08 && op < 0.6 && present) {
+      const durationMs = Math.floor(random() * 50);
+      const startedAt = stepsBack ? now() - Math.floor(random() * 200) : now() - durationMs;
+      const kind = pick(['pass', 'fail', 'warn'] as const);
+      if (kind === 'fail') state.record(name, { ok: false, startedAt, durationMs, reason: 'connect_refused', message: 'refused' });
+      else state.record(name, { ok: true, startedAt, durationMs, ...(kind === 'warn' ? { warning: 'warnIf latency > 1ms' } : {}) });
+    } else if (op >= 0.6) advance(pick([0, 1, 5, 20, 60, 99, 100, 150, 400]));
+    for (const group of [undefined, 'ready', 'live', 'startup', 'custom']) {
+      for (const withDetails of [true, false]) {
+        if (random() < 0.5) continue;
+        const served = json(bodies.get(group, withDetails).bytes).status;
+        const verdict = state.verdict(group, now()).status;
+        if (served !== verdict) return `seed ${seed}, step ${step}, group ${group ?? '(all)'}: served ${served}, the verdict is ${verdict}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+describe('body cache against the state', () => {
+  it('body cache: whatever happens between requests, every body served has the verdict\'s status', () => {
+    const wrong: string[] = [];
+    for (let seed = 1; seed <= 200; seed++) {
+      for (const stepsBack of [false, true]) {
+        const found = firstWrongStatus(seed, stepsBack);
+        if (found !== undefined) wrong.push(found);
+      }
+    }
+    expect(wrong).toEqual([]);
   });
 });
