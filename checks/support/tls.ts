@@ -2,7 +2,7 @@
 // come), and reading the PEM files a kind names: at every attempt, so a rotated certificate applies
 // at the next one, bounded and regular files only. A problem with a file is a `tls` failure.
 import { isIP } from 'node:net';
-import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
+import { checkServerIdentity, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { CheckError } from '../../src/errors.js';
 import { readSmallFile } from './read-file.js';
@@ -63,4 +63,67 @@ export async function tlsConnectionOptions(block: TlsBlock | undefined, host: st
 /** Checks the certificate against serverName rather than the host dialled. */
 function serverIdentityFor(serverName: string): ConnectionOptions['checkServerIdentity'] {
   return (_host, certificate) => checkServerIdentity(serverName, certificate);
+}
+
+/**
+ * What a client's TLS socket knows of a server refusing it for want of a client certificate. In TLS
+ * 1.3 the client's handshake is over before the server has looked at the client's certificate: a
+ * server that requires one the client did not send answers the client's first flight with an alert
+ * and closes. The client may read that alert (a `tls` error), or only a reset or a close: its own
+ * first write crossing the server's close makes the server's kernel reset the connection, and the
+ * reset can arrive before the alert is read. The reset alone says nothing; with the handshake's
+ * signal it does: the server asked for a certificate (a CertificateRequest, after which OpenSSL
+ * holds the signature algorithms it shares with the server; without one it holds none), none was
+ * sent, and the connection is lost before the server sent a byte of application data.
+ */
+export interface CertificateRefusal {
+  /** Application data arrived from the server: the handshake was accepted, a loss is no refusal. */
+  received(): void;
+  /**
+   * The failure to report for `error` (the socket's error, a driver's error wrapping it, or
+   * undefined for a close without error): `tls` when the signal holds and `error` is the connection
+   * lost, otherwise undefined (say what `error` says).
+   */
+  refusal(error: unknown): CheckError | undefined;
+}
+
+/** Watches `socket` (a client TLS socket, from before its handshake completes) for a refusal of its missing certificate. */
+export function watchCertificateRefusal(socket: TLSSocket, target: string): CertificateRefusal {
+  let isAskedWithoutCertificate = false;
+  let hasReceived = false;
+  socket.once('secureConnect', () => {
+    const ownCertificate = socket.getCertificate();
+    isAskedWithoutCertificate =
+      socket.getProtocol() === 'TLSv1.3' && socket.getSharedSigalgs().length > 0 && (ownCertificate === null || Object.keys(ownCertificate).length === 0);
+  });
+  return {
+    received: () => void (hasReceived = true),
+    refusal(error) {
+      if (!isAskedWithoutCertificate || hasReceived) return undefined;
+      const lost = connectionLoss(error);
+      if (lost === undefined) return undefined;
+      return new CheckError(
+        'tls',
+        `TLS handshake with ${target} failed: ${target} closed the connection (${lost}) right after the handshake, before it sent anything: it asked for a client certificate and none was sent, so it most likely requires one (certFile and keyFile of the tls block)`,
+        error instanceof Error ? { cause: error } : undefined,
+      );
+    },
+  };
+}
+
+/** Codes of a connection lost under a client: the peer reset it, or closed it as the client wrote. */
+const LOSS_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
+ * How the connection was lost, in words, if `error` says it was: undefined itself (a close without
+ * error), or an error with a loss code, here or in what it wraps (`cause`, nats.js's `chainedError`).
+ */
+function connectionLoss(error: unknown): string | undefined {
+  if (error === undefined || error === null) return 'without an error';
+  for (let current: unknown = error, depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+    const { code, syscall, cause, chainedError } = current as { code?: unknown; syscall?: unknown; cause?: unknown; chainedError?: unknown };
+    if (typeof code === 'string' && LOSS_CODES.has(code)) return typeof syscall === 'string' ? `${syscall} ${code}` : code;
+    current = chainedError ?? cause;
+  }
+  return undefined;
 }
