@@ -457,8 +457,9 @@ function createWire(target: string, host: string, tls: TlsBlock | undefined) {
     fail,
     failure: () => guard?.failure() ?? secureGuard?.failure() ?? latch.failure(),
     /**
-     * A `tls` failure for the connection lost with `error` right after a TLS 1.3 handshake in which
-     * the server asked for a client certificate and none was sent (support/tls.ts), else undefined.
+     * A `tls` failure where the server reset or closed the connection (`error`: the client's) right
+     * after a TLS 1.3 handshake in which it asked for a client certificate and none was sent
+     * (support/tls.ts); undefined otherwise.
      */
     refusal: (error: unknown) => certificateRefusal?.refusal(error),
     /** A new attempt over a kept connection: its byte budget starts again. */

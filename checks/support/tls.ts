@@ -6,6 +6,7 @@ import { checkServerIdentity, type ConnectionOptions, type TLSSocket } from 'nod
 import { z } from 'zod';
 import { CheckError } from '../../src/errors.js';
 import { readSmallFile } from './read-file.js';
+import { describeSocketError } from './socket-errors.js';
 
 /** Most bytes of a certificate or key file. */
 const MAX_PEM_BYTES = 1024 * 1024;
@@ -74,55 +75,76 @@ function serverIdentityFor(serverName: string): ConnectionOptions['checkServerId
  * reset can arrive before the alert is read. The reset alone says nothing; with the handshake's
  * signal it does: the server asked for a certificate (a CertificateRequest, after which OpenSSL
  * holds the signature algorithms it shares with the server; without one it holds none), none was
- * sent, and the connection is lost before the server sent a byte of application data.
+ * sent, and the server reset or closed the connection before it sent a byte of application data.
  */
 export interface CertificateRefusal {
   /** Application data arrived from the server: the handshake was accepted, a loss is no refusal. */
   received(): void;
   /**
-   * The failure to report for `error` (the socket's error, a driver's error wrapping it, or
-   * undefined for a close without error): `tls` when the signal holds and `error` is the connection
-   * lost, otherwise undefined (say what `error` says).
+   * For a failure of the attempt (`error`, the driver's): the server's alert if the socket read one
+   * (a driver may report only the reset that followed it); else a `tls` failure when the signal
+   * holds and the server reset the connection, broke it under a write, or closed it, as the socket
+   * saw or as `error` says (a driver may hear of the socket's error before the socket's other
+   * listeners do); undefined otherwise: the failure at hand says what it says.
    */
-  refusal(error: unknown): CheckError | undefined;
-}
-
-/** Watches `socket` (a client TLS socket, from before its handshake completes) for a refusal of its missing certificate. */
-export function watchCertificateRefusal(socket: TLSSocket, target: string): CertificateRefusal {
-  let isAskedWithoutCertificate = false;
-  let hasReceived = false;
-  socket.once('secureConnect', () => {
-    const ownCertificate = socket.getCertificate();
-    isAskedWithoutCertificate =
-      socket.getProtocol() === 'TLSv1.3' && socket.getSharedSigalgs().length > 0 && (ownCertificate === null || Object.keys(ownCertificate).length === 0);
-  });
-  return {
-    received: () => void (hasReceived = true),
-    refusal(error) {
-      if (!isAskedWithoutCertificate || hasReceived) return undefined;
-      const lost = connectionLoss(error);
-      if (lost === undefined) return undefined;
-      return new CheckError(
-        'tls',
-        `TLS handshake with ${target} failed: ${target} closed the connection (${lost}) right after the handshake, before it sent anything: it asked for a client certificate and none was sent, so it most likely requires one (certFile and keyFile of the tls block)`,
-        error instanceof Error ? { cause: error } : undefined,
-      );
-    },
-  };
+  refusal(error?: unknown): CheckError | undefined;
 }
 
 /** Codes of a connection lost under a client: the peer reset it, or closed it as the client wrote. */
 const LOSS_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 /**
- * How the connection was lost, in words, if `error` says it was: undefined itself (a close without
- * error), or an error with a loss code, here or in what it wraps (`cause`, nats.js's `chainedError`).
+ * Watches `socket` (a client TLS socket, from before its handshake completes) for a refusal of its
+ * missing certificate. Only the server's doing counts: a socket the client destroyed itself (an
+ * attempt ended, a guard's refusal) is no refusal.
  */
-function connectionLoss(error: unknown): string | undefined {
-  if (error === undefined || error === null) return 'without an error';
-  for (let current: unknown = error, depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+export function watchCertificateRefusal(socket: TLSSocket, target: string): CertificateRefusal {
+  let isAskedWithoutCertificate = false;
+  let hasReceived = false;
+  let lost: string | undefined;
+  let lostWith: Error | undefined;
+  /** The server's alert, when the socket read it after all: a driver may report only the reset that followed. */
+  let alert: Error | undefined;
+  /** An error of another kind: it says what happened. */
+  let isOtherError = false;
+  socket.once('secureConnect', () => {
+    const ownCertificate = socket.getCertificate();
+    isAskedWithoutCertificate =
+      socket.getProtocol() === 'TLSv1.3' && socket.getSharedSigalgs().length > 0 && (ownCertificate === null || Object.keys(ownCertificate).length === 0);
+  });
+  socket.on('error', (error: Error & { code?: unknown; syscall?: unknown }) => {
+    if (typeof error.code === 'string' && /^ERR_SSL_.*ALERT/.test(error.code)) alert ??= error;
+    else if (typeof error.code !== 'string' || !LOSS_CODES.has(error.code)) isOtherError = true;
+    else if (lostWith === undefined) {
+      lost = `${typeof error.syscall === 'string' ? `${error.syscall} ` : ''}${error.code}`;
+      lostWith = error;
+    }
+  });
+  // The server's close without an alert reads as the end of the stream.
+  socket.once('end', () => void (lost ??= 'without an alert'));
+  return {
+    received: () => void (hasReceived = true),
+    refusal(error) {
+      if (alert) return new CheckError('tls', describeSocketError(alert, target), { cause: alert });
+      if (!isAskedWithoutCertificate || hasReceived || isOtherError) return undefined;
+      const given = lossIn(error);
+      const how = given?.words ?? lost;
+      if (how === undefined) return undefined;
+      const cause = given?.error ?? lostWith;
+      return new CheckError(
+        'tls',
+        `TLS handshake with ${target} failed: ${target} closed the connection (${how}) right after the handshake, before it sent anything: it asked for a client certificate and none was sent, so it most likely requires one (certFile and keyFile of the tls block)`,
+        cause ? { cause } : undefined,
+      );
+    },
+  };
+}
+
+/** The connection loss `error` carries, here or in what it wraps (`cause`, nats.js's `chainedError`), in words. */
+function lossIn(error: unknown): { readonly words: string; readonly error: unknown } | undefined {
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
     const { code, syscall, cause, chainedError } = current as { code?: unknown; syscall?: unknown; cause?: unknown; chainedError?: unknown };
-    if (typeof code === 'string' && LOSS_CODES.has(code)) return typeof syscall === 'string' ? `${syscall} ${code}` : code;
+    if (typeof code === 'string' && LOSS_CODES.has(code)) return { words: `${typeof syscall === 'string' ? `${syscall} ` : ''}${code}`, error: current };
     current = chainedError ?? cause;
   }
   return undefined;
