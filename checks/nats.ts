@@ -457,9 +457,10 @@ function createWire(target: string, host: string, tls: TlsBlock | undefined) {
     fail,
     failure: () => guard?.failure() ?? secureGuard?.failure() ?? latch.failure(),
     /**
-     * A `tls` failure where the server reset or closed the connection (`error`: the client's) right
-     * after a TLS 1.3 handshake in which it asked for a client certificate and none was sent
-     * (support/tls.ts); undefined otherwise.
+     * For the connection lost with `error` (nats.js's): the server's TLS alert if the socket read
+     * one (nats.js may report only the reset that followed it), or a `tls` failure where the server
+     * reset or closed the connection right after a TLS 1.3 handshake in which it asked for a client
+     * certificate and none was sent (support/tls.ts); undefined otherwise.
      */
     refusal: (error: unknown) => certificateRefusal?.refusal(error),
     /** A new attempt over a kept connection: its byte budget starts again. */

@@ -365,9 +365,9 @@ function createWire(target: string) {
     },
     failure: () => guard?.failure(),
     /**
-     * What to report for the client's `error`: a `tls` failure where the connection was lost right
-     * after a TLS 1.3 handshake in which the server asked for a client certificate and none was sent
-     * (support/tls.ts), `error` itself otherwise.
+     * What to report for the client's `error`: the server's TLS alert if the socket read one, or a
+     * `tls` failure where the connection was lost right after a TLS 1.3 handshake in which the
+     * server asked for a client certificate and none was sent (support/tls.ts); `error` otherwise.
      */
     explain: (error: unknown): unknown => certificateRefusal?.refusal(error) ?? error,
     /** The connection's socket, once opened. */
