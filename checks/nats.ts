@@ -19,7 +19,7 @@ import { describeSocketError, reasonFromSocketError } from './support/socket-err
 import { describeUrlTarget, urlProblem } from './support/target.js';
 import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
 import { createFailureLatch } from './support/failure-latch.js';
-import { tlsBlock, tlsConnectionOptions, type TlsBlock } from './support/tls.js';
+import { tlsBlock, tlsConnectionOptions, watchCertificateRefusal, type CertificateRefusal, type TlsBlock } from './support/tls.js';
 
 const DEFAULT_PORT = 4222;
 /** The name the connection gives itself: what an operator sees in the server's connz. */
@@ -145,13 +145,13 @@ async function openConnection(
     connection.closed().then((error) => {
       // vigil's own close is no failure (and costs no error's stack).
       if (opened.isClosing) return;
-      wire.fail(new CheckError('protocol', `${target} closed the connection${error ? `: ${peerText(error.message)}` : ''}`, error ? { cause: error } : undefined));
+      wire.fail(wire.refusal(error) ?? new CheckError('protocol', `${target} closed the connection${error ? `: ${peerText(error.message)}` : ''}`, error ? { cause: error } : undefined));
     }, ignore);
     return opened;
   } catch (error) {
     isOver = true;
     if (signal.aborted) throw signal.reason;
-    const failure = translate(wire.failure() ?? error, target);
+    const failure = translate(wire.failure() ?? wire.refusal(error) ?? error, target);
     wire.destroy();
     throw failure;
   }
@@ -379,6 +379,7 @@ function createWire(target: string, host: string, tls: TlsBlock | undefined) {
   let guard: SocketGuard | undefined;
   let secure: TLSSocket | undefined;
   let secureGuard: SocketGuard | undefined;
+  let certificateRefusal: CertificateRefusal | undefined;
   let isDestroyed = false;
   // Races through the latch leave nothing on a kept connection once an attempt is over.
   const latch = createFailureLatch<CheckError>();
@@ -427,7 +428,15 @@ function createWire(target: string, host: string, tls: TlsBlock | undefined) {
       if (isDestroyed || socket === undefined) throw new CheckError('unknown', `${target}: the attempt ended before TLS started`);
       const upgraded = tlsConnect({ ...options, socket });
       secure = upgraded;
-      secureGuard = guardSocket(upgraded, { target, inspect: (chunk) => scanner.write(chunk) });
+      const refusal = watchCertificateRefusal(upgraded, target);
+      certificateRefusal = refusal;
+      secureGuard = guardSocket(upgraded, {
+        target,
+        inspect: (chunk) => {
+          refusal.received();
+          scanner.write(chunk);
+        },
+      });
       secureGuard.failed.catch(fail);
       return new Promise<TLSSocket>((resolve, rejectTls) => {
         const onError = (error: Error) => {
@@ -447,6 +456,13 @@ function createWire(target: string, host: string, tls: TlsBlock | undefined) {
     /** Fails whatever races the wire now (the server closed the connection); the first failure wins. */
     fail,
     failure: () => guard?.failure() ?? secureGuard?.failure() ?? latch.failure(),
+    /**
+     * For the connection lost with `error` (nats.js's): the server's TLS alert if the socket read
+     * one (nats.js may report only the reset that followed it), or a `tls` failure where the server
+     * reset or closed the connection right after a TLS 1.3 handshake in which it asked for a client
+     * certificate and none was sent (support/tls.ts); undefined otherwise.
+     */
+    refusal: (error: unknown) => certificateRefusal?.refusal(error),
     /** A new attempt over a kept connection: its byte budget starts again. */
     startAttempt() {
       guard?.startAttempt();

@@ -16,7 +16,7 @@ import { peerText } from './support/peer-text.js';
 import { createRespScanner } from './support/resp.js';
 import { describeSocketError, reasonFromSocketError } from './support/socket-errors.js';
 import { describeUrlTarget, urlProblem } from './support/target.js';
-import { tlsBlock, tlsConnectionOptions } from './support/tls.js';
+import { tlsBlock, tlsConnectionOptions, watchCertificateRefusal, type CertificateRefusal } from './support/tls.js';
 
 /**
  * The share of the timeout a rediss:// connection may spend in its TLS handshake. A plain Redis
@@ -73,7 +73,7 @@ export const redis = defineCheck({
       return observe(info, wire, target, { warnBefore, failBefore });
     } catch (error) {
       if (signal.aborted) throw signal.reason;
-      throw translate(wire.failure() ?? errors.last ?? errors.select ?? error, target);
+      throw translate(wire.failure() ?? wire.explain(errors.last ?? errors.select ?? error), target);
     } finally {
       clearTimeout(handshakeTimer);
       client.disconnect();
@@ -97,7 +97,7 @@ export const redis = defineCheck({
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         client.disconnect();
-        throw translate(wire.failure() ?? errors.last ?? errors.select ?? error, target);
+        throw translate(wire.failure() ?? wire.explain(errors.last ?? errors.select ?? error), target);
       } finally {
         clearTimeout(handshakeTimer);
       }
@@ -181,7 +181,7 @@ function keptClient(client: Client, wire: Wire, target: string, errors: ClientEr
       } catch (error) {
         if (signal.aborted) throw signal.reason;
         client.disconnect();
-        throw translate(wire.failure() ?? errors.last ?? error, target);
+        throw translate(wire.failure() ?? wire.explain(errors.last ?? error), target);
       }
     },
     close() {
@@ -336,6 +336,7 @@ function createWire(target: string) {
   let socket: Socket | undefined;
   let isTlsPending = false;
   let isTls = false;
+  let certificateRefusal: CertificateRefusal | undefined;
   let sent = 0;
   let answered = 0;
   const commands = createRespScanner({ onMessage: () => void sent++, maxStringBytes: Infinity, maxElements: Infinity, maxDepth: 1 });
@@ -356,6 +357,7 @@ function createWire(target: string) {
       isTlsPending = true;
       isTls = true;
       secure.once('secureConnect', () => (isTlsPending = false));
+      certificateRefusal = watchCertificateRefusal(secure, target);
       return secure;
     }
     return options.path ? netConnect({ path: options.path }) : netConnect({ host: options.host ?? 'localhost', port: options.port ?? 6379, family: options.family });
@@ -368,7 +370,13 @@ function createWire(target: string) {
     open(options: ConnectorOptions): Socket {
       const opened = connect(options);
       socket = opened;
-      guard = guardSocket(opened, { target, inspect: (chunk) => replies.write(chunk) });
+      guard = guardSocket(opened, {
+        target,
+        inspect: (chunk) => {
+          certificateRefusal?.received();
+          replies.write(chunk);
+        },
+      });
       const write = opened.write;
       opened.write = function countedWrite(this: Socket, chunk: unknown, ...rest: unknown[]) {
         commands.write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
@@ -377,6 +385,12 @@ function createWire(target: string) {
       return opened;
     },
     failure: () => guard?.failure(),
+    /**
+     * What to report for the client's `error`: the server's TLS alert if the socket read one, or a
+     * `tls` failure where the connection was lost right after a TLS 1.3 handshake in which the
+     * server asked for a client certificate and none was sent (support/tls.ts); `error` otherwise.
+     */
+    explain: (error: unknown): unknown => certificateRefusal?.refusal(error) ?? error,
     /** The connection's socket, once opened. */
     socket: () => socket,
     /** A new attempt over a kept connection: its byte budget starts again. */

@@ -244,11 +244,14 @@ describe('nats over TLS (the tls block, or a server that requires TLS)', () => {
   });
 
   it('tls: mutual TLS with the block\'s client certificate; without one the server refuses the connection', async () => {
-    const mutual = await server({ config: tlsConfig(`, ca_file: "${certs.ca}", verify: true`) });
+    const mutual = await server({ jetstream: false, config: tlsConfig(`, ca_file: "${certs.ca}", verify: true`) });
     expect(await runOnce(nats, { url: mutual.url, tls: { caFile: certs.ca, certFile: certs.clientCert, keyFile: certs.clientKey } })).toMatchObject({ ok: true });
-    const refused = await runOnce(nats, { url: mutual.url, tls: { caFile: certs.ca } });
-    expect(refused, refused.message).toMatchObject({ ok: false, reason: 'tls' });
-    expect(refused.message).toMatch(/TLS handshake with nats 127\.0\.0\.1:\d+ failed: .*alert/);
+    // Over TLS 1.3 the client's handshake is over before the server looks at its certificate: the
+    // server's alert and its reset race each other, and whichever the client sees first must say tls.
+    const refused = [];
+    for (let i = 0; i < 40; i++) refused.push(await runOnce(nats, { url: mutual.url, tls: { caFile: certs.ca } }));
+    const misreported = refused.filter((result) => result.ok || result.reason !== 'tls' || !/TLS handshake with nats 127\.0\.0\.1:\d+ failed: .*(alert|client certificate)/.test(result.message ?? ''));
+    expect(misreported.map((result) => `${result.reason}: ${result.message}`), `${misreported.length} of 40 misreported`).toEqual([]);
   });
 });
 
