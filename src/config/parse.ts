@@ -131,6 +131,10 @@ export function parseConfig(text: string | undefined, options: ParseOptions): Ag
   }
 
   if (!isTooMany) checkDependencies(entries, options.kinds, fail);
+  // A default no check can use: most likely `connection: persistent` was meant too.
+  if (resolvedDefaults && resolvedDefaults.reconnectEvery > 0 && checks.length > 0 && !checks.some((check) => check.connection === 'persistent')) {
+    warnings.push(`defaults.reconnectEvery: ${resolvedDefaults.reconnectEvery} applies to connection: persistent only, and no check keeps a connection (defaults.connection is ${resolvedDefaults.connection})`);
+  }
 
   if (entries.length === 0) warnings.push('no checks are configured: every health group passes with nothing to check');
   if (issues.length) {

@@ -58,4 +58,13 @@ describe('connection: persistent in the config', () => {
     expect(issuesOf(`defaults: { reconnectEvery: 0 }\nchecks: {}\n`)[0]).toMatchObject({ path: 'defaults.reconnectEvery' });
     expect(issuesOf(`defaults: { connection: sometimes }\nchecks: {}\n`)[0]).toMatchObject({ path: 'defaults.connection' });
   });
+  it('defaults.reconnectEvery that no check can use (no check keeps a connection) is a warning; with one that does, none', () => {
+    expect(parse(`defaults: { reconnectEvery: 10 }\nchecks:\n  db: ${DB}\n`).warnings).toEqual([
+      'defaults.reconnectEvery: 10 applies to connection: persistent only, and no check keeps a connection (defaults.connection is fresh)',
+    ]);
+    expect(parse(`defaults: { reconnectEvery: 10 }\nchecks:\n  db: ${DB.replace(' }', ', connection: persistent }')}\n  web: ${WEB}\n`).warnings).toEqual([]);
+    expect(parse(`defaults: { reconnectEvery: 10, connection: persistent }\nchecks:\n  web: ${WEB}\n`).warnings).toEqual([
+      'defaults.reconnectEvery: 10 applies to connection: persistent only, and no check keeps a connection (defaults.connection is persistent)',
+    ]);
+  });
 });
