@@ -60,7 +60,7 @@ export function createAgent(initial: AgentConfig, deps: AgentDeps): Agent {
   let meta: BodyMeta = metaOf(config, version);
   // No token until the file has been read (at start, before listening).
   let details: DetailsPolicy = { exposeDetails: config.server.exposeDetails, trustLoopback: config.server.trustLoopback };
-  const runner = createRunner(kinds);
+  const runner = createRunner(kinds, { log });
 
   const registry = new Registry();
   const processRegistry = new Registry();

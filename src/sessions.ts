@@ -5,6 +5,7 @@
 import type { CheckContext, CheckKind, KeptConnection, Observation } from './check.js';
 import type { CheckConfig } from './config/types.js';
 import { CheckError, type FailureReason } from './errors.js';
+import type { Logger } from './log.js';
 
 /** The first replacement after a failure is opened at the next attempt; after that the waits double from this. */
 export const BACKOFF_BASE_MS = 1000;
@@ -18,6 +19,8 @@ export interface SessionsOptions {
   readonly random?: () => number;
   /** Called whenever a count of connections() may have changed. */
   readonly onChange?: () => void;
+  /** Where each kept connection's opening, replacement and closing is told, at debug. */
+  readonly log?: Logger;
 }
 
 export interface Sessions {
@@ -52,6 +55,10 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
   const monotonic = options.monotonic ?? performance.now.bind(performance);
   const random = options.random ?? Math.random;
   const changed = options.onChange ?? (() => undefined);
+  const log = options.log;
+  const tell = (check: CheckConfig, msg: string, fields?: Record<string, string | number>) => {
+    if (log?.isLevelEnabled('debug')) log.debug(`check ${check.name}: ${msg}`, { check: check.name, type: check.type, ...fields });
+  };
   const holders = new Map<string, Holder>();
   // Connections of released holders still closing, by check name: a new definition of the check
   // waits for them before it opens its own.
@@ -74,6 +81,7 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
   const keep = (holder: Holder, connection: KeptConnection) => {
     holder.connection = connection;
     holder.uses = 0;
+    tell(holder.check, 'kept connection opened');
     changed();
   };
 
@@ -99,6 +107,7 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
 
   const releaseHolder = (holder: Holder) => {
     holder.released = true;
+    if (holder.connection) tell(holder.check, 'kept connection closed: the check was changed or removed, or the agent stops');
     drop(holder);
     if (holders.get(holder.check.name) === holder) holders.delete(holder.check.name);
     const { closing } = holder;
@@ -120,6 +129,7 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
     holder.nextOpenAt = monotonic() + waitMs;
     const failure = error instanceof CheckError ? error : new CheckError('unknown', `${check.type} check ${check.name} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     holder.last = { reason: failure.reason, message: failure.message };
+    tell(check, `no kept connection after a failure (${failure.reason}); the next is opened ${waitMs > 0 ? `no sooner than ${formatWait(waitMs)} from now` : 'at the next attempt'}`, { reason: failure.reason, failures: holder.failures });
     throw error;
   };
 
@@ -166,6 +176,7 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
       let connection = holder.connection;
       if (connection && (!connection.isOpen() || (check.reconnectEvery > 0 && holder.uses >= check.reconnectEvery))) {
         // Closed by the peer between attempts (an idle timeout, a restart), or due for renewal.
+        tell(check, connection.isOpen() ? `kept connection renewed after ${holder.uses} attempts (reconnectEvery)` : 'kept connection closed by the server or the network between attempts; opening another');
         drop(holder);
         connection = undefined;
       }
@@ -201,6 +212,7 @@ export function createSessions(options: SessionsOptions = {}): Sessions {
           // restart is no failure. A failure the server answered (a query error, a refusal) is reported.
           if (isKept && (!current.isOpen() || !isAnswered(error)) && !ctx.signal.aborted && !holder.released) {
             isKept = false;
+            tell(check, 'kept connection failed without an answer from the server; opening another within the attempt');
             drop(holder);
             try {
               connection = await open(holder, kind, check, ctx);

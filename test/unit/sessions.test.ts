@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { CheckKind, KeptConnection } from '../../src/check.js';
 import { CheckError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
 import { createRunner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
 import { BACKOFF_BASE_MS } from '../../src/sessions.js';
@@ -157,5 +158,31 @@ describe('persistent connections (sessions)', () => {
     expect(await attempt(check, runner.run)).toMatchObject({ ok: true });
     expect(opened).toHaveLength(2);
     await runner.closeAll();
+  });
+  it('tells, at debug, each kept connection opened, renewed, replaced after a failure (with the backoff) and closed', async () => {
+    const { kind, opened, knobs } = keepingKind();
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger({ level: 'debug', write: (line) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const runner = createRunner([kind], { log });
+    const check = checkConfig('db', { connection: 'persistent', reconnectEvery: 2 });
+    for (let i = 0; i < 3; i++) await attempt(check, runner.run);
+    opened.at(-1)!.isClosed = true;
+    await attempt(check, runner.run);
+    knobs.failProbe = true;
+    await attempt(check, runner.run);
+    knobs.failProbe = false;
+    await attempt(check, runner.run);
+    runner.release('db');
+    expect(lines.map((line) => line.msg)).toEqual([
+      'check db: kept connection opened',
+      'check db: kept connection renewed after 2 attempts (reconnectEvery)',
+      'check db: kept connection opened',
+      'check db: kept connection closed by the server or the network between attempts; opening another',
+      'check db: kept connection opened',
+      'check db: no kept connection after a failure (body); the next is opened at the next attempt',
+      'check db: kept connection opened',
+      'check db: kept connection closed: the check was changed or removed, or the agent stops',
+    ]);
+    expect(lines.every((line) => line.level === 'debug' && line.check === 'db' && line.type === 'fake')).toBe(true);
   });
 });
