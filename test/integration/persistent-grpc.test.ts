@@ -2,7 +2,7 @@
 // its own) that count the HTTP/2 connections they accept: one connection per check serving every
 // attempt, the same reasons as a fresh channel, replaced after a restart or a GOAWAY at the cost
 // of one failure at most, never reconnected in the background, closed at reload, removal and stop.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { createLogger } from '../../src/log.js';
 import { createRunner, type Runner } from '../../src/runner.js';
 import { attempt } from '../../src/scheduler.js';
 import { makeCertificates } from '../helpers/certs.js';
+import { chainOf, datedCertificates, daysFromNow } from '../helpers/dated-certs.js';
 import { SERVING_STATUS, startGrpcHealthServer, type GrpcHealthServer } from '../helpers/grpc-health-server.js';
 import { freePort, waitFor } from '../helpers/net.js';
 import { runOnce } from '../helpers/run.js';
@@ -257,6 +258,24 @@ describe('grpc over TLS: the certificate\'s expiry, kept and fresh', () => {
       expect(kept).toMatchObject({ ok: false, reason: 'cert_expiry', message: failed.message });
     } finally {
       await runner.closeAll();
+    }
+  });
+
+  it('a certificate that expired fails with cert_expiry (the handshake refused for its dates), kept as fresh', async () => {
+    const dated = datedCertificates(mkdtempSync(join(certsDir, 'dated-')));
+    const root = dated.root('vigil-grpc-root', { notAfter: daysFromNow(3650) });
+    const leaf = root.issue('vigil-grpc-expired', { notBefore: daysFromNow(-30), notAfter: daysFromNow(-1) });
+    const chainFile = join(certsDir, 'expired-chain.pem');
+    writeFileSync(chainFile, chainOf(leaf));
+    const expired = await startGrpcHealthServer({ tls: { certFile: chainFile, keyFile: leaf.key } });
+    const runner = createRunner(kinds);
+    try {
+      const block = `{ type: grpc, target: "grpcs://127.0.0.1:${expired.port}", tls: { caFile: "${root.cert}" } }`;
+      expect(await fresh(checkOf(block))).toMatchObject({ ok: false, reason: 'cert_expiry' });
+      expect(await attempt(checkOf(block), runner.run)).toMatchObject({ ok: false, reason: 'cert_expiry' });
+    } finally {
+      await runner.closeAll();
+      await expired.stop();
     }
   });
 });
