@@ -375,6 +375,11 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
   const noteFailure = (error: unknown) => (failure ??= error);
   /** The stream HTTP/2 runs over, once a connection was made; its guard, and its TLS socket over TLS. */
   let established: { readonly stream: Duplex; readonly guard: SocketGuard; readonly secure: TLSSocket | undefined } | undefined;
+  /**
+   * No connection may be made or completed: the channel is closed, or it is kept and already had its
+   * one (a second attempt at the name's other address, say, completing after the first).
+   */
+  const isOver = () => isClosed || (isKept && established !== undefined);
   /** What HTTP/2 reads and writes through: the attempt's socket behind a stream of vigil's. */
   const wrap = (socket: Duplex, secure: TLSSocket | undefined): Socket => {
     const guard = guardSocket(socket, { target });
@@ -393,7 +398,7 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
     connect(socket: Socket): Promise<{ socket: Socket; secure: boolean }> {
       sockets.add(socket);
       socket.on('error', noteFailure);
-      if (isClosed) {
+      if (isOver()) {
         socket.destroy();
         return Promise.reject(new Error('the attempt is over'));
       }
@@ -408,7 +413,7 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
         };
         const onSecure = () => {
           secure.off('error', onError);
-          if (isClosed) {
+          if (isOver()) {
             secure.destroy();
             reject(new Error('the attempt is over'));
             return;
@@ -424,7 +429,7 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
     // A kept channel that had its connection gets no second one: it is over, and closes.
     waitForReady(): Promise<void> {
       if (isKept && established && !isClosed) setImmediate(lose);
-      return isClosed || (isKept && established) ? Promise.reject(new Error('the attempt is over')) : Promise.resolve();
+      return isOver() ? Promise.reject(new Error('the attempt is over')) : Promise.resolve();
     },
     getCallCredentials: () => driver.credentials.createEmpty(),
     destroy() {
