@@ -236,6 +236,9 @@ async function main() {
     const server = spawn('node', [join(ROOT, 'bench/servers.mjs'), 'grpc', String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     children.add(server);
     await new Promise((resolve) => server.once('message', resolve));
+    // Neither the process nor its IPC channel keeps the script running: it is killed as the script exits.
+    server.unref();
+    server.channel?.unref();
     targets.grpc = { floor: 'grpc', url: `127.0.0.1:${port}`, dependency: () => cpuMs(server.pid), yaml: `type: grpc, target: "127.0.0.1:${port}"` };
   }
   // Idle baselines: an agent with nothing to do, a node process doing nothing, the dependencies at rest.
