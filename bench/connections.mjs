@@ -1,18 +1,20 @@
 // node bench/connections.mjs: what connection: persistent saves, measured the way npm run bench
-// measures CPU per attempt. For postgres, redis, mysql, nats and mqtt (connect only, and with
-// roundTripTopic), in each mode (fresh, persistent): the dependency's CPU per attempt (the whole
+// measures CPU per attempt. For postgres, redis, mysql, nats, mqtt (connect only, and with
+// roundTripTopic) and grpc (the health of the server as a whole), in each mode (fresh, persistent): the dependency's CPU per attempt (the whole
 // PostgreSQL process tree, forked backends included; the mariadbd process, its ended threads
-// included; the redis-server, nats-server or mosquitto process, every thread), vigil's own CPU per
+// included; the redis-server, nats-server or mosquitto process, every thread; the grpc-js server's
+// node process), vigil's own CPU per
 // attempt (minus an idle agent's), and a bare script at the same rate (fresh: a new client per
 // attempt; persistent: one client kept, the same probe).
 // vigil runs 20 checks every 100 ms (200 attempts/s), pinned to core 0 as in npm run bench;
 // rounds alternate sides; medians. Failed attempts are counted and reported, never fatal.
-// The dependencies are a PostgreSQL cluster, a redis-server, a MariaDB server, a nats-server and a
-// Mosquitto of the script's own (initdb as the postgres user, mariadb-install-db; nothing else uses
+// The dependencies are a PostgreSQL cluster, a redis-server, a MariaDB server, a nats-server, a
+// Mosquitto and a gRPC server (bench/servers.mjs grpc) of the script's own (initdb as the postgres user, mariadb-install-db; nothing else uses
 // them, so their CPU is the attempts' alone), unless PG_URL, REDIS_URL and MYSQL_URL name others.
-// BENCH_TYPES picks some of them (postgres, redis, mysql, nats, mqtt, mqtt-roundtrip; default all).
+// BENCH_TYPES picks some of them (postgres, redis, mysql, nats, mqtt, mqtt-roundtrip, grpc; default all).
 //   BENCH_ROUNDS=3 BENCH_SECONDS=6 taskset -c 1 node bench/connections.mjs
 //   BENCH_TYPES=nats,mqtt,mqtt-roundtrip taskset -c 1 node bench/connections.mjs
+//   BENCH_TYPES=grpc taskset -c 1 node bench/connections.mjs
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
@@ -26,7 +28,7 @@ const CLI = join(ROOT, 'dist/src/cli.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
 const RATE = 200;
-const TYPES = (process.env.BENCH_TYPES ?? 'postgres,redis,mysql,nats,mqtt,mqtt-roundtrip').split(',');
+const TYPES = (process.env.BENCH_TYPES ?? 'postgres,redis,mysql,nats,mqtt,mqtt-roundtrip,grpc').split(',');
 const CHECKS = 20;
 const tmp = mkdtempSync(join(tmpdir(), 'vigil-connections-'));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -226,6 +228,18 @@ async function main() {
     if (TYPES.includes('mqtt-roundtrip')) {
       targets['mqtt-roundtrip'] = { floor: 'mqtt', url: `${broker.url} vigil/bench`, dependency: () => cpuMs(broker.pid), yaml: (i) => `type: mqtt, url: "${broker.url}", roundTripTopic: "vigil/bench-${i}"` };
     }
+  }
+  if (TYPES.includes('grpc')) {
+    // The same gRPC server as npm run bench's (bench/servers.mjs grpc): its health service answers SERVING.
+    // Not pinned with vigil: on the script's core, as the other servers of its own.
+    const port = await freePort();
+    const server = spawn('node', [join(ROOT, 'bench/servers.mjs'), 'grpc', String(port)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    children.add(server);
+    await new Promise((resolve) => server.once('message', resolve));
+    // Neither the process nor its IPC channel keeps the script running: it is killed as the script exits.
+    server.unref();
+    server.channel?.unref();
+    targets.grpc = { floor: 'grpc', url: `127.0.0.1:${port}`, dependency: () => cpuMs(server.pid), yaml: `type: grpc, target: "127.0.0.1:${port}"` };
   }
   // Idle baselines: an agent with nothing to do, a node process doing nothing, the dependencies at rest.
   const idlePath = join(tmp, 'idle.yaml');

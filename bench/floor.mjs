@@ -128,8 +128,20 @@ async function openKeptMqtt() {
 }
 
 // @grpc/grpc-js as vigil's grpc check drives it: its channel options and hand-encoded messages, a channel per attempt.
-const grpcJs = type === 'grpc' ? await import('@grpc/grpc-js') : undefined;
-const { channelOptions: grpcChannelOptions, encodeRequest, decodeResponse } = type === 'grpc' ? await import('../dist/checks/grpc.js') : {};
+const isGrpc = type === 'grpc' || type === 'grpc-persistent';
+const grpcJs = isGrpc ? await import('@grpc/grpc-js') : undefined;
+const { channelOptions: grpcChannelOptions, encodeRequest, decodeResponse } = isGrpc ? await import('../dist/checks/grpc.js') : {};
+// connection: persistent's floor: one channel kept for the run (a kept channel's options), the same call per attempt.
+const keptGrpc = type === 'grpc-persistent' ? new grpcJs.Client(target, grpcJs.credentials.createInsecure(), grpcChannelOptions(undefined, true)) : undefined;
+/** One Health/Check of the server as a whole over `client`; rejects unless SERVING. */
+const grpcHealth = (client) =>
+  new Promise((resolve, reject) => {
+    client.makeUnaryRequest('/grpc.health.v1.Health/Check', encodeRequest, decodeResponse, '', new grpcJs.Metadata(), { deadline: Date.now() + 1000 }, (error, response) => {
+      if (error) reject(error);
+      else if (response.status !== 1) reject(new Error(`serving status ${response.status}`));
+      else resolve();
+    });
+  });
 
 const attempt = {
   tcp: () =>
@@ -259,16 +271,15 @@ const attempt = {
       keptMysql.query(boundedQuery('SELECT 1', keptMysqlVersion, Date.now() + 1000), (error) => (error ? reject(error) : resolve())),
     ),
   // TARGET is host:port; the health of the server as a whole, as vigil's grpc check asks it by default.
-  grpc: () =>
-    new Promise((resolve, reject) => {
-      const client = new grpcJs.Client(target, grpcJs.credentials.createInsecure(), grpcChannelOptions(undefined));
-      client.makeUnaryRequest('/grpc.health.v1.Health/Check', encodeRequest, decodeResponse, '', new grpcJs.Metadata(), { deadline: Date.now() + 1000 }, (error, response) => {
-        client.close();
-        if (error) reject(error);
-        else if (response.status !== 1) reject(new Error(`serving status ${response.status}`));
-        else resolve();
-      });
-    }),
+  grpc: async () => {
+    const client = new grpcJs.Client(target, grpcJs.credentials.createInsecure(), grpcChannelOptions(undefined));
+    try {
+      await grpcHealth(client);
+    } finally {
+      client.close();
+    }
+  },
+  'grpc-persistent': () => grpcHealth(keptGrpc),
   'nats-persistent': () => keptNats.flush(),
   'mqtt-persistent': () => (keptMqtt.topic === undefined ? keptMqtt.ping() : keptMqtt.roundTrip()),
   nats: async () => {

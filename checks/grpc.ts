@@ -1,17 +1,21 @@
 // grpc: ask `grpc.health.v1.Health/Check` about `service` ("" is the server as a whole) over a fresh
 // channel (@grpc/grpc-js, messages encoded here: no protobuf library), and close the channel and
 // every socket it opened when the attempt ends. SERVING passes; NOT_SERVING fails with
-// `not_serving`, an unknown service with `not_found`. Metadata values are secrets: never shown.
+// `not_serving`, an unknown service with `not_found`. Over TLS the certificate's expiry is judged
+// too. Metadata values are secrets: never shown. With `connection: persistent` the core keeps the
+// channel: each attempt makes the same call over its one HTTP/2 connection, which is never
+// replaced behind the core's back (a lost connection ends the channel; the core opens the next).
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import type { ChannelCredentials, ChannelOptions, Client, ServiceError } from '@grpc/grpc-js';
 import { z } from 'zod';
-import { defineCheck, type Observation } from '../src/check.js';
+import { defineCheck, type KeptConnection, type Observation } from '../src/check.js';
 import { CheckError } from '../src/errors.js';
 import { untilAborted } from './support/abort.js';
+import { EXPIRY_OBSERVATIONS, expiryOptions, refineExpiry, socketExpiry, type ExpiryOptions } from './support/cert-expiry.js';
 import { ConnectableStream } from './support/connectable-stream.js';
-import { guardSocket } from './support/guarded-socket.js';
+import { guardSocket, type SocketGuard } from './support/guarded-socket.js';
 import { peerText } from './support/peer-text.js';
 import { readSmallFile } from './support/read-file.js';
 import { describeSocketError, reasonFromSocketError, toCheckError } from './support/socket-errors.js';
@@ -32,6 +36,12 @@ const MAX_RESPONSE_BYTES = 1024;
 const MAX_SESSION_MIB = 1;
 /** grpc-js's pause between connections of a subchannel, in ms (default 1 s, then growing). */
 const RECONNECT_BACKOFF_MS = 10;
+/**
+ * A kept channel's idle timeout, ms: the longest a timer may wait (2^31 - 1 ms, about 24.8 days).
+ * grpc-js drops an idle channel's connection after 30 minutes by default, and has no way to turn
+ * that off; an interval that long would cost a new connection at every attempt.
+ */
+const KEPT_IDLE_TIMEOUT_MS = 2 ** 31 - 1;
 /** Most bytes of a metadata file: a token, not a document. */
 const MAX_METADATA_FILE_BYTES = 16 * 1024;
 /** Most characters of a service name (the health service's names are fully qualified service names). */
@@ -94,8 +104,10 @@ export const grpc = defineCheck({
     tls: tlsBlock
       .optional()
       .describe('TLS settings: CA, client certificate, serverName (also sent as the :authority). With it the connection is encrypted whatever the target says.'),
+    ...expiryOptions,
   },
   refine(options, ctx) {
+    refineExpiry(options, ctx);
     for (const key of Object.keys(options.metadataFiles ?? {})) {
       if (options.metadata?.[key] !== undefined) ctx.addIssue({ code: 'custom', path: ['metadataFiles', key], input: key, message: 'is also in metadata: give each key once' });
     }
@@ -104,11 +116,12 @@ export const grpc = defineCheck({
     }
   },
   schemes: ['grpc', 'grpcs'],
+  observations: EXPIRY_OBSERVATIONS,
   fromUrl: (url) => ({ target: url }),
   async prepare() {
     await loadDriver();
   },
-  async run({ target, service = '', metadata: values = {}, metadataFiles: files = {}, tls }, { signal, timeoutMs }) {
+  async run({ target, service = '', metadata: values = {}, metadataFiles: files = {}, tls, warnBefore, failBefore }, { signal, timeoutMs }) {
     // Loaded on first use: an agent without grpc checks never pays for the driver.
     const driver = await loadDriver();
     // Validation guarantees the target reads.
@@ -120,9 +133,9 @@ export const grpc = defineCheck({
     if (signal.aborted) throw signal.reason;
     const sent = { ...values, ...fromFiles };
     const secrets = secretsOf(sent);
-    const channel = openChannel(driver, endpoint, connection, tls, name);
+    const channel = openChannel(driver, endpoint, connection, tls, name, false);
     try {
-      return await untilAborted(signal, () => channel.check(service, sent, timeoutMs), () => channel.close());
+      return await untilAborted(signal, () => channel.check(service, sent, timeoutMs, { warnBefore, failBefore }), () => channel.close());
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       throw scrub(channel.explain(error, service, name), secrets);
@@ -130,7 +143,57 @@ export const grpc = defineCheck({
       channel.close();
     }
   },
+  session: {
+    async open(options, { signal }) {
+      const driver = await loadDriver();
+      const endpoint = readTarget(options.target) as Endpoint;
+      const name = `grpc ${endpoint.hostPort}`;
+      // The tls block's files are read once, for the connection's life (as other kinds do).
+      const connection = endpoint.isSecure || options.tls !== undefined ? await tlsConnectionOptions(options.tls, endpoint.host, name) : undefined;
+      if (signal.aborted) throw signal.reason;
+      return keptChannel(openChannel(driver, endpoint, connection, options.tls, name, true), options, name);
+    },
+  },
 });
+
+/** A check's options, as its schema accepted them. */
+interface GrpcOptions extends ExpiryOptions {
+  readonly target: string;
+  readonly service?: string | undefined;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+  readonly metadataFiles?: Readonly<Record<string, string>> | undefined;
+  readonly tls?: TlsBlock | undefined;
+}
+
+/**
+ * A channel the core keeps between attempts. The channel connects at the first probe (the call
+ * fails at the first failed connection, as a fresh attempt's does, with the same reasons); every
+ * probe is the call `run` makes, metadata files read again, with the attempt's deadline and its own
+ * byte budget. The channel holds one HTTP/2 connection for its life: once that connection is lost
+ * the channel is closed and reports itself no longer open, and the core opens the next.
+ */
+function keptChannel(channel: Channel, { service = '', metadata: values = {}, metadataFiles: files = {}, warnBefore, failBefore }: GrpcOptions, name: string): KeptConnection {
+  return {
+    isOpen: channel.isOpen,
+    async probe({ signal, timeoutMs }) {
+      let secrets = secretsOf(values);
+      const call = async () => {
+        const sent = { ...values, ...(await readMetadataFiles(files, name)) };
+        secrets = secretsOf(sent);
+        channel.startAttempt();
+        return channel.check(service, sent, timeoutMs, { warnBefore, failBefore });
+      };
+      try {
+        // On abort the core closes the channel (close below), which ends the call.
+        return await untilAborted(signal, call, () => undefined);
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        throw scrub(channel.explain(error, service, name), secrets);
+      }
+    },
+    close: channel.close,
+  };
+}
 
 type Driver = typeof import('@grpc/grpc-js');
 
@@ -271,7 +334,7 @@ export function decodeResponse(bytes: Buffer): HealthResponse {
  * attempt), no retries, no proxy from the environment, no service config from DNS TXT records, no
  * channelz registry, and small bounds on what the server may send.
  */
-export function channelOptions(authority: string | undefined): ChannelOptions {
+export function channelOptions(authority: string | undefined, isKept = false): ChannelOptions {
   return {
     'grpc.use_local_subchannel_pool': 1,
     'grpc.enable_retries': 0,
@@ -285,30 +348,49 @@ export function channelOptions(authority: string | undefined): ChannelOptions {
     // connections never delays an attempt; it only keeps a closed channel's subchannel alive.
     'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS,
     'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MS,
+    // A kept channel's connection stays up between attempts however long the interval.
+    ...(isKept ? { 'grpc.client_idle_timeout_ms': KEPT_IDLE_TIMEOUT_MS } : {}),
     ...(authority === undefined ? {} : { 'grpc.default_authority': authority }),
   };
 }
 
+type Channel = ReturnType<typeof openChannel>;
+
 /**
- * One attempt's channel. Its credentials hand vigil every socket the channel opens (the TLS
- * handshake is vigil's, with the check's tls block), and HTTP/2 gets a stream in front of it, never
- * the socket itself: a socket Node's HTTP/2 has taken over is not closed by destroying it, and a
- * session destroyed before the server's SETTINGS only half-closes it (a hung server keeps it open
- * forever). So close() destroys every socket whatever state grpc-js left its connection in, and
- * the guard bounds what the server may send (bytes, and what the HTTP/2 parser throws).
+ * One attempt's channel, or (`isKept`) a check's kept one. Its credentials hand vigil every socket
+ * the channel opens (the TLS handshake is vigil's, with the check's tls block), and HTTP/2 gets a
+ * stream in front of it, never the socket itself: a socket Node's HTTP/2 has taken over is not
+ * closed by destroying it, and a session destroyed before the server's SETTINGS only half-closes it
+ * (a hung server keeps it open forever). So close() destroys every socket whatever state grpc-js
+ * left its connection in, and the guard bounds what the server may send (bytes, and what the
+ * HTTP/2 parser throws). A kept channel has one connection for its life: grpc-js would replace a
+ * lost one on its own (after a GOAWAY, a restart, its idle timeout), and the core would not know
+ * the check's connection changed; the connector refuses that, and the loss closes the channel.
  */
-function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionOptions | undefined, block: TlsBlock | undefined, target: string) {
+function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionOptions | undefined, block: TlsBlock | undefined, target: string, isKept: boolean) {
   const sockets = new Set<Duplex>();
   let isClosed = false;
   /** The first failure of a socket, a handshake or a guard: grpc-js keeps only its text. */
   let failure: unknown;
   const noteFailure = (error: unknown) => (failure ??= error);
+  /** The stream HTTP/2 runs over, once a connection was made; its guard, and its TLS socket over TLS. */
+  let established: { readonly stream: Duplex; readonly guard: SocketGuard; readonly secure: TLSSocket | undefined } | undefined;
+  /**
+   * No connection may be made or completed: the channel is closed, or it is kept and already had its
+   * one (a second attempt at the name's other address, say, completing after the first).
+   */
+  const isOver = () => isClosed || (isKept && established !== undefined);
   /** What HTTP/2 reads and writes through: the attempt's socket behind a stream of vigil's. */
-  const wrap = (socket: Duplex): Socket => {
+  const wrap = (socket: Duplex, secure: TLSSocket | undefined): Socket => {
     const guard = guardSocket(socket, { target });
     guard.failed.catch(noteFailure);
     const stream = new ConnectableStream().attach(socket);
     sockets.add(stream);
+    // What failed before this connection (another address of the name refusing) no longer explains anything.
+    failure = undefined;
+    established = { stream, guard, secure };
+    // A kept channel ends with its connection (the server closed it, grpc-js let it go).
+    if (isKept) stream.once('close', lose);
     // grpc-js types the socket as net.Socket; it uses only what every Duplex has (HTTP/2 wraps any other stream itself).
     return stream as unknown as Socket;
   };
@@ -316,11 +398,11 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
     connect(socket: Socket): Promise<{ socket: Socket; secure: boolean }> {
       sockets.add(socket);
       socket.on('error', noteFailure);
-      if (isClosed) {
+      if (isOver()) {
         socket.destroy();
         return Promise.reject(new Error('the attempt is over'));
       }
-      if (!connection) return Promise.resolve({ socket: wrap(socket), secure: false });
+      if (!connection) return Promise.resolve({ socket: wrap(socket, undefined), secure: false });
       const secure = tlsConnect({ ...connection, socket, ALPNProtocols: ['h2'] });
       sockets.add(secure);
       secure.on('error', noteFailure);
@@ -331,7 +413,12 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
         };
         const onSecure = () => {
           secure.off('error', onError);
-          resolve({ socket: wrap(secure), secure: true });
+          if (isOver()) {
+            secure.destroy();
+            reject(new Error('the attempt is over'));
+            return;
+          }
+          resolve({ socket: wrap(secure, secure), secure: true });
         };
         secure.once('secureConnect', onSecure);
         secure.once('error', onError);
@@ -339,7 +426,11 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
     },
     // Asked before every TCP connect: grpc-js reconnects a subchannel once more after its channel
     // closed (its backoff timer outlives the close), and the dependency must see no such connection.
-    waitForReady: () => (isClosed ? Promise.reject(new Error('the attempt is over')) : Promise.resolve()),
+    // A kept channel that had its connection gets no second one: it is over, and closes.
+    waitForReady(): Promise<void> {
+      if (isKept && established && !isClosed) setImmediate(lose);
+      return isOver() ? Promise.reject(new Error('the attempt is over')) : Promise.resolve();
+    },
     getCallCredentials: () => driver.credentials.createEmpty(),
     destroy() {
       // Sockets are the attempt's to destroy, in close().
@@ -357,25 +448,75 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
     }
   }
   const authority = block?.serverName === undefined ? undefined : `${block.serverName}:${endpoint.port}`;
-  const client: Client = new driver.Client(endpoint.hostPort, new AttemptCredentials(), channelOptions(authority));
+  const client: Client = new driver.Client(endpoint.hostPort, new AttemptCredentials(), channelOptions(authority, isKept));
   let cancel: (() => void) | undefined;
+  const READY = driver.connectivityState.READY;
+
+  /** Ends the channel and destroys every socket; `cancelCall`: the call in progress too (else it fails as the lost connection makes it). */
+  function shut(cancelCall: boolean) {
+    if (isClosed) return;
+    isClosed = true;
+    if (cancelCall) cancel?.();
+    client.close();
+    for (const socket of sockets) socket.destroy();
+    sockets.clear();
+  }
+  const close = () => shut(true);
+  /** Set once a kept channel's connection is gone: the channel ends as soon as no call is in progress. */
+  let isLost = false;
+  let isCalling = false;
+  /**
+   * The kept connection is gone. A call in progress (one still waiting for the connection, too)
+   * first ends as grpc-js makes it end, as a fresh attempt's would: closing the channel under it
+   * would turn any failure into "channel closed".
+   */
+  const lose = () => {
+    isLost = true;
+    if (!isCalling) shut(false);
+  };
 
   return {
-    /** Asks the health service about `service`; resolves when SERVING, throws what the server said otherwise. */
-    check(service: string, values: Readonly<Record<string, string>>, timeoutMs: number): Promise<Observation> {
+    /**
+     * Asks the health service about `service`; resolves when SERVING (with the certificate's expiry
+     * over TLS), throws what the server said otherwise.
+     */
+    check(service: string, values: Readonly<Record<string, string>>, timeoutMs: number, expiry: ExpiryOptions): Promise<Observation> {
       const sent = new driver.Metadata();
       for (const [key, value] of Object.entries(values)) sent.set(key, value);
       return new Promise<Observation>((resolve, reject) => {
+        isCalling = true;
         const call = client.makeUnaryRequest<string, HealthResponse>(METHOD, encodeRequest, decodeResponse, service, sent, { deadline: Date.now() + timeoutMs }, (error, response) => {
-          if (error) return reject(error);
-          try {
-            resolve(judge(response!, service, `grpc ${endpoint.hostPort}`));
-          } catch (failed) {
-            reject(failed);
+          cancel = undefined;
+          isCalling = false;
+          let outcome: { observation: Observation } | { failure: unknown };
+          if (error) outcome = { failure: error };
+          else {
+            try {
+              const serving = judge(response!, service, target);
+              // Read while the socket is open: Node forgets the peer's certificate once it closes.
+              const secure = established?.secure;
+              outcome = { observation: secure && !secure.destroyed ? { ...serving, ...socketExpiry(secure, expiry, target) } : serving };
+            } catch (failed) {
+              outcome = { failure: failed };
+            }
           }
+          if (isLost) shut(false);
+          if ('failure' in outcome) reject(outcome.failure);
+          else resolve(outcome.observation);
         });
         cancel = () => call.cancel();
       });
+    },
+    /** A new attempt over a kept connection: its byte budget starts again. */
+    startAttempt() {
+      established?.guard.startAttempt();
+    },
+    /**
+     * False once the channel is closed or its connection was lost: the server closed it, or grpc-js
+     * left READY (a GOAWAY), as seen between attempts. True before the first call connects.
+     */
+    isOpen(): boolean {
+      return !isClosed && !isLost && (established === undefined || (!established.stream.destroyed && client.getChannel().getConnectivityState(false) === READY));
     },
     /** The failure as an operator reads it, from the call's status and what the sockets met. */
     explain(error: unknown, service: string, target: string): CheckError {
@@ -386,14 +527,7 @@ function openChannel(driver: Driver, endpoint: Endpoint, connection: ConnectionO
       if (typeof status.code !== 'number') return toCheckError(failure ?? error, target);
       return fromStatus(status.code, status.details ?? '', failure, service, target);
     },
-    close() {
-      if (isClosed) return;
-      isClosed = true;
-      cancel?.();
-      client.close();
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-    },
+    close,
   };
 }
 

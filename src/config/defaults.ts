@@ -52,7 +52,7 @@ export const CONFIG_DEFAULTS = Object.freeze({
     intervalWhenFailing: entry<string | undefined>(undefined, 'After a failed attempt, the time until the next one, until an attempt passes; at most interval.', { shown: 'the interval' }),
     connection: entry<ConnectionMode>(
       'fresh',
-      'fresh: a new connection per attempt. persistent: one connection per check kept between attempts (types that hold one: postgres, redis, mysql, amqp, nats, mqtt); types that cannot keep one stay fresh.',
+      'fresh: a new connection per attempt. persistent: one connection per check kept between attempts (types that hold one: postgres, redis, mysql, amqp, nats, mqtt, grpc); types that cannot keep one stay fresh.',
     ),
     /** 0: a kept connection serves attempts until it fails. */
     reconnectEvery: entry(0, 'With connection persistent: open a new connection every this many attempts (a kept one does not meet max_connections or a changed password).', {

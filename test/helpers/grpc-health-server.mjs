@@ -25,7 +25,12 @@ function decodeRequest(bytes) {
   return { service: bytes.subarray(at, at + length).toString('utf8') };
 }
 
-const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+const server = new grpc.Server({
+  'grpc.enable_channelz': 0,
+  // A connection older than this gets a GOAWAY (then closes once its calls ended), as servers behind
+  // a load balancer are often told to do.
+  ...(options.maxConnectionAgeMs === undefined ? {} : { 'grpc.max_connection_age_ms': options.maxConnectionAgeMs, 'grpc.max_connection_age_grace_ms': 1000 }),
+});
 if (!options.withoutHealth) {
   const rawResponse = options.rawResponseHex === undefined ? undefined : Buffer.from(options.rawResponseHex, 'hex');
   server.addService(
@@ -59,8 +64,11 @@ if (!options.withoutHealth) {
 const credentials = options.tls
   ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(options.tls.certFile), private_key: readFileSync(options.tls.keyFile) }], false)
   : grpc.ServerCredentials.createInsecure();
-// grpc-js keeps its open sessions here (not in its public interface): how the server counts them itself.
-const sessions = () => [...server.sessions.keys()].map((session) => session.socket?.remotePort ?? 0);
+// grpc-js keeps its open sessions per HTTP/2 server (not in its public interface): how the server
+// counts them itself. (Its own `sessions` map is filled only with channelz on, which it is not here.)
+const sessions = () => [...server.http2Servers.values()].flatMap((info) => [...info.sessions]).map((session) => session.socket?.remotePort ?? 0);
+/** HTTP/2 sessions (connections) the server accepted since it started. */
+let accepted = 0;
 
 process.on('message', (message) => {
   if (message.type === 'setStatus') {
@@ -69,11 +77,14 @@ process.on('message', (message) => {
     process.send({ type: 'setStatus' });
   } else if (message.type === 'ports') process.send({ type: 'ports', ports: sessions() });
   else if (message.type === 'calls') process.send({ type: 'calls', calls });
+  else if (message.type === 'accepted') process.send({ type: 'accepted', accepted });
   else if (message.type === 'stop') server.tryShutdown(() => process.exit(0));
 });
 // The test process going away takes the server with it.
 process.on('disconnect', () => process.exit(0));
-server.bindAsync('127.0.0.1:0', credentials, (error, port) => {
+server.bindAsync(`127.0.0.1:${options.port ?? 0}`, credentials, (error, port) => {
   if (error) throw error;
+  // grpc-js's HTTP/2 servers (not in its public interface either): each session is a connection.
+  for (const http2Server of server.http2Servers.keys()) http2Server.on('session', () => accepted++);
   process.send({ type: 'ready', port });
 });

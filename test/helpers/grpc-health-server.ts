@@ -15,6 +15,10 @@ export interface GrpcHealthServerOptions {
   readonly tls?: { readonly certFile: string; readonly keyFile: string };
   /** Answer with these bytes instead of an encoded response. */
   readonly rawResponse?: Buffer;
+  /** The port to listen on (a restarted server on the same one). Default: a free one. */
+  readonly port?: number;
+  /** Sends a connection a GOAWAY once it is this old (grpc.max_connection_age_ms). */
+  readonly maxConnectionAgeMs?: number;
 }
 
 export interface GrpcHealthServer {
@@ -26,6 +30,8 @@ export interface GrpcHealthServer {
   calls(): Promise<{ service: string; authority: string }[]>;
   /** Remote ports of the HTTP/2 sessions open on the server right now. */
   openPorts(): Promise<number[]>;
+  /** HTTP/2 sessions (connections) the server accepted since it started. */
+  accepted(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -59,6 +65,7 @@ export async function startGrpcHealthServer(options: GrpcHealthServerOptions = {
     setStatus: async (service, status) => void (await ask({ type: 'setStatus', service, status: status ?? null })),
     calls: async () => (await ask<{ calls: { service: string; authority: string }[] }>({ type: 'calls' })).calls,
     openPorts: async () => (await ask<{ ports: number[] }>({ type: 'ports' })).ports,
+    accepted: async () => (await ask<{ accepted: number }>({ type: 'accepted' })).accepted,
     async stop() {
       if (exited) return;
       child.send({ type: 'stop' });

@@ -21,10 +21,10 @@ const DB = '{ type: postgres, url: "postgres://db/app" }';
 const WEB = '{ type: http, url: "http://web/health" }';
 
 describe('connection: persistent in the config', () => {
-  it('is fresh unless set; set in defaults it reaches postgres, redis, mysql, amqp, nats and mqtt, not http', () => {
+  it('is fresh unless set; set in defaults it reaches postgres, redis, mysql, amqp, nats, mqtt and grpc, not http or tls', () => {
     expect(parse(`checks:\n  db: ${DB}\n`).checks[0]).toMatchObject({ connection: 'fresh', reconnectEvery: 0 });
     const config = parse(
-      `defaults: { connection: persistent, reconnectEvery: 10 }\nchecks:\n  db: ${DB}\n  cache: { type: redis, url: "redis://cache:6379/0" }\n  orders: { type: mysql, url: "mysql://app@orders-db/orders" }\n  events: { type: amqp, url: "amqp://rabbit/%2F" }\n  bus: { type: nats, url: "nats://bus:4222" }\n  broker: { type: mqtt, url: "mqtt://broker:1883" }\n  web: ${WEB}\n`,
+      `defaults: { connection: persistent, reconnectEvery: 10 }\nchecks:\n  db: ${DB}\n  cache: { type: redis, url: "redis://cache:6379/0" }\n  orders: { type: mysql, url: "mysql://app@orders-db/orders" }\n  events: { type: amqp, url: "amqp://rabbit/%2F" }\n  bus: { type: nats, url: "nats://bus:4222" }\n  broker: { type: mqtt, url: "mqtt://broker:1883" }\n  api: { type: grpc, target: "orders:50051" }\n  web: ${WEB}\n  cert: { type: tls, host: web, port: 443 }\n`,
     );
     expect(config.checks.map((c) => [c.name, c.connection, c.reconnectEvery])).toEqual([
       ['db', 'persistent', 10],
@@ -33,7 +33,9 @@ describe('connection: persistent in the config', () => {
       ['events', 'persistent', 10],
       ['bus', 'persistent', 10],
       ['broker', 'persistent', 10],
+      ['api', 'persistent', 10],
       ['web', 'fresh', 0],
+      ['cert', 'fresh', 0],
     ]);
   });
 
@@ -47,7 +49,7 @@ describe('connection: persistent in the config', () => {
 
   it('persistent set on a type that cannot keep a connection is an error naming those that can', () => {
     expect(issuesOf(`checks:\n  web: { type: http, url: "http://web/health", connection: persistent }\n`)).toMatchObject([
-      { path: 'checks.web.connection', message: 'persistent is not supported by type http: it opens a new connection for every attempt (persistent: postgres, redis, mysql, amqp, nats, mqtt)' },
+      { path: 'checks.web.connection', message: 'persistent is not supported by type http: it opens a new connection for every attempt (persistent: postgres, redis, mysql, amqp, nats, mqtt, grpc)' },
     ]);
   });
 
