@@ -702,7 +702,7 @@ async function soak() {
 // ---------------------------------------------------------------- connections
 
 /** The types bench/connections.mjs measures; the section takes postgres and redis unless BENCH_TYPES names others. */
-const CONNECTION_TYPES = ['postgres', 'redis', 'mysql', 'nats', 'mqtt', 'mqtt-roundtrip'];
+const CONNECTION_TYPES = ['postgres', 'redis', 'mysql', 'nats', 'mqtt', 'mqtt-roundtrip', 'grpc'];
 
 /**
  * connection: persistent beside fresh: vigil's CPU per attempt and the dependency's, beside a bare
