@@ -30,6 +30,12 @@ const PROGRAM_NAME = 'vigil';
 const SERVER_TIMEOUT_MARGIN_MS = 100;
 /** How long a kept connection's server may take to close it once told to, before the stream is destroyed. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * The server closes a session's socket before its thread leaves the processlist: a replacement
+ * logging in at that moment is counted beside the old session (by max_user_connections too). The
+ * close settles this long after the server's own close.
+ */
+const UNLINK_GRACE_MS = 50;
 /** COM_QUIT as a packet of its own: length 1, sequence number 0, command 0x01. */
 const COM_QUIT = Buffer.from([1, 0, 0, 0, 1]);
 
@@ -540,10 +546,15 @@ function openClient(createConnection: CreateConnection, settings: Settings, targ
       const isLoggedIn = phase === 'query' && strayError === undefined && !isEnded;
       phase = 'close';
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(() => stream.destroy(), CLOSE_GRACE_MS);
+        let isDestroyed = false;
+        const timer = setTimeout(() => {
+          isDestroyed = true;
+          stream.destroy();
+        }, CLOSE_GRACE_MS);
         stream.once('close', () => {
           clearTimeout(timer);
-          resolve();
+          if (isDestroyed) resolve();
+          else setTimeout(resolve, UNLINK_GRACE_MS);
         });
         if (isLoggedIn && running === 0) connection.end();
         // A statement still running: the server reads COM_QUIT as the next command once the statement
