@@ -92,15 +92,20 @@ const { MqttClient } = isMqtt ? await import('mqtt') : {};
 const { clientOptions: mqttClientOptions, newClientId } = isMqtt ? await import('../dist/checks/mqtt.js') : {};
 // connection: persistent's floor: one session kept for the run (keepalive 60 s, as vigil keeps one).
 const keptMqtt = type === 'mqtt-persistent' ? await openKeptMqtt() : undefined;
-async function openKeptMqtt() {
+/** An MQTT.js client over a socket of its own to TARGET's broker, as the check makes one; the probe's topic beside it. */
+function mqttClient(keepaliveS) {
   const [url, topic] = target.split(' ');
   const { hostname, port } = new URL(url);
   const socket = connect({ host: hostname, port: Number(port || 1883) });
   socket.setNoDelay(true);
   socket.on('error', () => undefined);
   const clientId = newClientId();
-  const client = new MqttClient(() => socket, mqttClientOptions(1000, { clientId }, 60));
+  const client = new MqttClient(() => socket, mqttClientOptions(1000, { clientId }, keepaliveS));
   client.on('error', () => undefined);
+  return { client, socket, clientId, topic };
+}
+async function openKeptMqtt() {
+  const { client, clientId, topic } = mqttClient(60);
   await new Promise((resolve) => client.once('connect', resolve));
   let pinged;
   client.on('packetreceive', (packet) => packet.cmd === 'pingresp' && pinged?.());
@@ -193,14 +198,7 @@ const attempt = {
   },
   // TARGET: the broker URL and the probe's topic, e.g. "mqtt://127.0.0.1:1883 vigil/bench"; without a topic, CONNACK only.
   mqtt: async () => {
-    const [url, topic] = target.split(' ');
-    const { hostname, port } = new URL(url);
-    const socket = connect({ host: hostname, port: Number(port || 1883) });
-    socket.setNoDelay(true);
-    socket.on('error', () => undefined);
-    const clientId = newClientId();
-    const client = new MqttClient(() => socket, mqttClientOptions(1000, { clientId }));
-    client.on('error', () => undefined);
+    const { client, socket, clientId, topic } = mqttClient(undefined);
     try {
       await new Promise((resolve) => client.once('connect', resolve));
       if (topic !== undefined) {
